@@ -1,0 +1,49 @@
+//! `hemalens`: the command line over hemalens-core. Thin: parsing, printing,
+//! exit codes. The contract (JSON shapes, exit codes) is documented in README.md.
+mod bench;
+mod classify;
+mod models;
+mod output;
+mod quiet;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "hemalens", version, about = "Offline blood-smear screening")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Classify each image as a whole with one model pack.
+    Classify(classify::Args),
+    /// List the embedded model packs.
+    Models(models::Args),
+    /// Print speed and memory figures, each against a baseline measured in the same run.
+    Bench(bench::Args),
+}
+
+/// Exit codes: 0 every input succeeded, 1 some input failed, 2 usage or model error.
+pub(crate) const EXIT_INPUT_FAILED: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    // A panic must never print patient data or a backtrace at a health worker.
+    std::panic::set_hook(Box::new(|_| eprintln!("hemalens: internal error")));
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Classify(a) => classify::run(a),
+        Command::Models(a) => models::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    ExitCode::from(code)
+}
+
+#[allow(dead_code)]
+pub(crate) fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

@@ -1,0 +1,112 @@
+//! A compiled pack: images in, calibrated predictions out, in batches.
+use crate::error::Error;
+use crate::pack::{Manifest, Pack};
+use crate::preprocess;
+use crate::probs;
+use hemalens_litert::{Engine, Options};
+use image::RgbImage;
+use std::sync::Mutex;
+
+/// One image's answer. `probs` follows the manifest's label order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub index: usize,
+    pub label: String,
+    pub confidence: f64,
+    pub probs: Vec<f64>,
+}
+
+/// A pack compiled for the CPU. `Send + Sync`: inferences from several threads
+/// take turns on the one engine.
+#[derive(Debug)]
+pub struct Classifier {
+    manifest: Manifest,
+    item_in: usize,
+    item_out: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    engine: Engine,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Classifier {
+    /// Compiles the pack with `threads` CPU threads and checks the model's real
+    /// tensors against the manifest.
+    pub fn new(pack: &Pack, threads: usize) -> Result<Self, Error> {
+        let engine = Engine::from_bytes(pack.model_bytes(), &Options { num_threads: threads })?;
+        pack.check_engine(&engine)?;
+        let manifest = pack.manifest().clone();
+        let batch = manifest.input.batch as usize;
+        let item_in = preprocess::item_bytes(&manifest.input);
+        let item_out = engine.output(0).byte_len() / batch;
+        let state = State {
+            input: vec![0; engine.input(0).byte_len()],
+            output: vec![0; engine.output(0).byte_len()],
+            engine,
+        };
+        Ok(Self { manifest, item_in, item_out, state: Mutex::new(state) })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Bytes of one item's input tensor.
+    pub fn item_input_bytes(&self) -> usize {
+        self.item_in
+    }
+
+    /// The input tensor for one image (resized, masked, normalised, quantised).
+    pub fn prepare(&self, img: &RgbImage) -> Result<Vec<u8>, Error> {
+        let view = preprocess::model_view(img, &self.manifest.input);
+        let mut t = vec![0u8; self.item_in];
+        preprocess::write_tensor(&view, &self.manifest.input, &mut t)?;
+        Ok(t)
+    }
+
+    /// Runs prepared tensors through the model in batches of the model's fixed
+    /// batch size; returns each item's raw output bytes.
+    pub fn run_tensors(&self, items: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
+        if let Some(bad) = items.iter().find(|t| t.len() != self.item_in) {
+            return Err(Error::InvalidArgument(format!(
+                "input tensor has {} bytes, the model takes {}",
+                bad.len(),
+                self.item_in
+            )));
+        }
+        let batch = self.manifest.input.batch as usize;
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let st = &mut *guard;
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(batch) {
+            st.input.fill(0);
+            for (k, t) in chunk.iter().enumerate() {
+                st.input[k * self.item_in..(k + 1) * self.item_in].copy_from_slice(t);
+            }
+            st.engine.run(&[&st.input], &mut [&mut st.output])?;
+            for k in 0..chunk.len() {
+                out.push(st.output[k * self.item_out..(k + 1) * self.item_out].to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Turns one item's raw output into a calibrated prediction.
+    pub fn interpret(&self, raw: &[u8]) -> Prediction {
+        let z = probs::dequantize(raw, &self.manifest.output);
+        let p = probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature);
+        let index = probs::argmax(&p);
+        Prediction { index, label: self.manifest.labels[index].clone(), confidence: p[index], probs: p }
+    }
+
+    /// Classifies whole images (each resized to the model input).
+    pub fn classify(&self, images: &[&RgbImage]) -> Result<Vec<Prediction>, Error> {
+        let tensors = images.iter().map(|im| self.prepare(im)).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&[u8]> = tensors.iter().map(Vec::as_slice).collect();
+        Ok(self.run_tensors(&refs)?.iter().map(|r| self.interpret(r)).collect())
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod classify;
+pub mod decode;
+mod error;
+pub mod pack;
+pub mod preprocess;
+pub mod probs;
+
+pub use classify::{Classifier, Prediction};
+pub use decode::{decode_file, decode_image, DecodeLimits};
+pub use error::{Error, ErrorKind};
+pub use pack::{Manifest, Pack};
+
+/// The version of this core, carried into every result's provenance.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
