@@ -59,6 +59,11 @@ fn decode_inner(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Error> 
     ) {
         return Err(Error::UnsupportedFormat);
     }
+    if format == ImageFormat::Jpeg && !has_jpeg_end(bytes) {
+        // The JPEG decoder fills a cut-off photo with grey and calls it success;
+        // a half-grey field would then be analysed as if it were real.
+        return Err(Error::CorruptImage("truncated (no end-of-image marker)".into()));
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder = reader.into_decoder().map_err(classify_image_error)?;
     let (width, height) = decoder.dimensions();
@@ -79,6 +84,15 @@ fn decode_inner(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Error> 
     let mut img = DynamicImage::from_decoder(decoder).map_err(classify_image_error)?;
     img.apply_orientation(orientation);
     Ok(to_rgb8(img))
+}
+
+/// Entropy-coded JPEG data stuffs every 0xFF byte, so an end-of-image marker
+/// (FF D9) after the first start-of-scan (FF DA) means the file was not cut off
+/// (an EXIF thumbnail's own end marker comes before the first scan).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
+    matches!((eoi, sos), (Some(e), Some(s)) if e > s)
 }
 
 fn to_rgb8(img: DynamicImage) -> RgbImage {

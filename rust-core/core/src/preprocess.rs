@@ -54,17 +54,17 @@ pub fn write_tensor(view: &RgbImage, spec: &InputSpec, out: &mut [u8]) -> Result
         ColorOrder::Bgr => [2, 1, 0],
     };
     let mean = spec.normalization.mean;
-    let inv_std = spec.normalization.std.map(|s| 1.0 / s);
+    let std = spec.normalization.std;
     let (scale, zp) = spec.quantization.map(|q| (q.scale, q.zero_point as f32)).unwrap_or((1.0, 0.0));
-    let inv_scale = 1.0 / scale;
     for (i, px) in view.pixels().enumerate() {
         for (c, &src) in order.iter().enumerate() {
-            let v = (f32::from(px[src]) - mean[c]) * inv_std[c];
+            // Divisions, in f32, in this order: what numpy does with float32 arrays.
+            let v = (f32::from(px[src]) - mean[c]) / std[c];
             let k = i * 3 + c;
             match spec.dtype {
                 DType::Float32 => out[k * 4..k * 4 + 4].copy_from_slice(&v.to_le_bytes()),
-                DType::Int8 => out[k] = ((v * inv_scale).round() + zp).clamp(-128.0, 127.0) as i8 as u8,
-                DType::Uint8 => out[k] = ((v * inv_scale).round() + zp).clamp(0.0, 255.0) as u8,
+                DType::Int8 => out[k] = ((v / scale).round() + zp).clamp(-128.0, 127.0) as i8 as u8,
+                DType::Uint8 => out[k] = ((v / scale).round() + zp).clamp(0.0, 255.0) as u8,
             }
         }
     }
@@ -92,7 +92,7 @@ mod tests {
             dtype,
             resize: Resize::Triangle,
             normalization: Normalization { mean: [127.5; 3], std: [127.5; 3] },
-            quantization: Some(QuantParams { scale: 1.0 / 127.5, zero_point: -1 }),
+            quantization: Some(QuantParams { scale: 0.0078125, zero_point: -1 }),
             masks: vec![Mask { x: 0.5, y: 0.5, w: 0.5, h: 0.5, fill: [0, 0, 0] }],
             rbc_diameter_px: None,
             cell_diameter_px: None,
@@ -110,9 +110,9 @@ mod tests {
         assert_eq!(view.get_pixel(1, 3).0, [255, 128, 0]);
         let mut t = vec![0u8; item_bytes(&s)];
         write_tensor(&view, &s, &mut t).unwrap();
-        // 255 -> 1.0 -> 127.5 + (-1) -> 127 after rounding half away from zero and clamping.
+        // 255 -> 1.0 -> 128 + (-1) = 127.
         assert_eq!(t[0] as i8, 127);
-        // 0 -> -1.0 -> -127.5 -> -128 - 1 -> clamped to -128.
+        // 0 -> -1.0 -> -128 - 1 -> clamped to -128.
         assert_eq!(t[2] as i8, -128);
         assert_eq!(t[(3 * 4 + 3) * 3] as i8, -128);
     }
