@@ -1,6 +1,320 @@
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+//! `hemalens bench`: speed and memory figures, each next to a baseline measured
+//! in the same run, with the target it is held to. Medians throughout.
+use crate::quiet::quietly;
+use hemalens_litert::{Engine, Options};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-pub fn run(_args: Args) -> u8 {
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Timed inferences per block (three blocks each for Rust and Python, interleaved).
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    /// Cold-start process runs.
+    #[arg(long, default_value_t = 15)]
+    starts: usize,
+    /// MobileNetV2 1.0 224x224 model for the engine figures.
+    #[arg(long)]
+    mobilenet: Option<PathBuf>,
+    /// Pack for the cold-start and memory figures (default: the first embedded pack).
+    #[arg(long)]
+    model: Option<String>,
+    /// Python with ai_edge_litert 2.1.4 for the baseline (default: $HEMALENS_PYTHON, ./.venv/bin/python, python3).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 when a figure misses its target.
+    #[arg(long)]
+    check: bool,
+}
+
+struct Figure {
+    name: &'static str,
+    value: String,
+    baseline: String,
+    target: &'static str,
+    pass: Option<bool>,
+}
+
+pub fn run(args: Args) -> u8 {
+    let mobilenet = args
+        .mobilenet
+        .clone()
+        .unwrap_or_else(|| crate::repo_root().join("tests/fixtures/models/mobilenetv2_224_int8.tflite"));
+    let mut figures = Vec::new();
+    let tmp = std::env::temp_dir().join(format!("hemalens-bench-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&tmp) {
+        eprintln!("hemalens: cannot create {}: {e}", tmp.display());
+        return crate::EXIT_USAGE;
+    }
+    match engine_figures(&args, &mobilenet, &tmp) {
+        Ok(f) => figures.extend(f),
+        Err(e) => eprintln!("hemalens bench: engine figures skipped: {e}"),
+    }
+    match process_figures(&args, &tmp) {
+        Ok(f) => figures.extend(f),
+        Err(e) => eprintln!("hemalens bench: process figures skipped: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    report(&figures, args.json);
+    if args.check && figures.iter().any(|f| f.pass == Some(false)) {
+        return crate::EXIT_INPUT_FAILED;
+    }
     0
+}
+
+fn report(figures: &[Figure], as_json: bool) {
+    if as_json {
+        let v: Vec<Value> = figures
+            .iter()
+            .map(|f| json!({"name": f.name, "value": f.value, "baseline": f.baseline, "target": f.target, "pass": f.pass}))
+            .collect();
+        crate::output::line(&json!({ "figures": v }));
+        return;
+    }
+    println!(
+        "{:<44} {:>22} {:>34} {:<18} result",
+        "figure (median)", "value", "baseline (same run)", "target"
+    );
+    for f in figures {
+        let result = match f.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "n/a",
+        };
+        println!("{:<44} {:>22} {:>34} {:<18} {result}", f.name, f.value, f.baseline, f.target);
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn time_engine(engine: &mut Engine, input: &[u8], runs: usize) -> Result<Vec<f64>, String> {
+    let mut out = vec![0u8; engine.output(0).byte_len()];
+    for _ in 0..5 {
+        engine.run(&[input], &mut [&mut out]).map_err(|e| e.to_string())?;
+    }
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        engine.run(&[input], &mut [&mut out]).map_err(|e| e.to_string())?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(ms)
+}
+
+const PY_TIMER: &str = r#"
+import sys, time, numpy as np
+from ai_edge_litert.interpreter import Interpreter
+model, threads, runs, inp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+it = Interpreter(model_path=model, num_threads=threads)
+it.allocate_tensors()
+d, o = it.get_input_details()[0], it.get_output_details()[0]
+x = np.frombuffer(open(inp, "rb").read(), dtype=d["dtype"]).reshape(d["shape"])
+def once():
+    it.set_tensor(d["index"], x); it.invoke(); return it.get_tensor(o["index"])
+for _ in range(5): once()
+ts = []
+for _ in range(runs):
+    t = time.perf_counter(); once(); ts.append((time.perf_counter() - t) * 1e3)
+print(" ".join(f"{v:.6f}" for v in ts))
+"#;
+
+fn python(args: &Args) -> PathBuf {
+    if let Some(p) = &args.python {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("HEMALENS_PYTHON") {
+        return p.into();
+    }
+    let venv = crate::repo_root().join(".venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    "python3".into()
+}
+
+fn time_python(
+    py: &Path,
+    model: &Path,
+    threads: usize,
+    runs: usize,
+    input: &Path,
+) -> Result<Vec<f64>, String> {
+    let out = Command::new(py)
+        .args(["-c", PY_TIMER])
+        .arg(model)
+        .arg(threads.to_string())
+        .arg(runs.to_string())
+        .arg(input)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", py.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} has no working ai_edge_litert ({})", py.display(), out.status));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|s| s.parse::<f64>().map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn engine_figures(args: &Args, model: &Path, tmp: &Path) -> Result<Vec<Figure>, String> {
+    let bytes = std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
+    let mut one =
+        quietly(|| Engine::from_bytes(&bytes, &Options { num_threads: 1 })).map_err(|e| e.to_string())?;
+    let mut two =
+        quietly(|| Engine::from_bytes(&bytes, &Options { num_threads: 2 })).map_err(|e| e.to_string())?;
+    // A fixed, non-trivial input (the same bytes for Rust and Python).
+    let input: Vec<u8> = (0..one.input(0).byte_len()).map(|i| ((i * 7919) % 251) as u8).collect();
+    let input_path = tmp.join("input.bin");
+    std::fs::write(&input_path, &input).map_err(|e| e.to_string())?;
+    let py = python(args);
+    let (mut r1, mut r2, mut p2) = (Vec::new(), Vec::new(), Vec::new());
+    let mut py_err = None;
+    for _ in 0..3 {
+        r1.extend(time_engine(&mut one, &input, args.runs)?);
+        r2.extend(time_engine(&mut two, &input, args.runs)?);
+        if py_err.is_none() {
+            match time_python(&py, model, 2, args.runs, &input_path) {
+                Ok(v) => p2.extend(v),
+                Err(e) => py_err = Some(e),
+            }
+        }
+    }
+    quietly(|| drop((one, two)));
+    let (m1, m2) = (median(r1), median(r2));
+    let mut figs = Vec::new();
+    if let Some(e) = py_err {
+        eprintln!("hemalens bench: Python baseline unavailable: {e}");
+        figs.push(Figure {
+            name: "engine per inference, 2 threads",
+            value: format!("{m2:.2} ms"),
+            baseline: "Python unavailable".into(),
+            target: "within 5% of Python",
+            pass: None,
+        });
+    } else {
+        let mp = median(p2);
+        let ratio = m2 / mp;
+        figs.push(Figure {
+            name: "engine per inference, 2 threads",
+            value: format!("{m2:.2} ms ({:+.1}%)", (ratio - 1.0) * 100.0),
+            baseline: format!("Python ai_edge_litert {mp:.2} ms"),
+            target: "<= +5% vs Python",
+            pass: Some(ratio <= 1.05),
+        });
+    }
+    let speedup = m1 / m2;
+    figs.push(Figure {
+        name: "MobileNetV2 1.0 224 int8, 2 vs 1 thread",
+        value: format!("{m2:.2} ms ({speedup:.2}x)"),
+        baseline: format!("1 thread {m1:.2} ms"),
+        target: ">= 1.6x",
+        pass: Some(speedup >= 1.6),
+    });
+    Ok(figs)
+}
+
+const PEAK_ENV: &str = "HEMALENS_PEAK_MEMORY_FILE";
+
+/// When the bench asks for it, a child writes its own peak resident memory
+/// (VmHWM, kB) on exit. `ru_maxrss` from wait4 cannot be used: a child spawned
+/// with vfork inherits the bench process's high-water mark.
+pub fn report_peak_memory() {
+    let Some(path) = std::env::var_os(PEAK_ENV) else { return };
+    let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+        })
+    });
+    if let Some(kb) = hwm {
+        let _ = std::fs::write(path, kb);
+    }
+}
+
+/// Child process wall time (ms), peak resident memory (kB) and success.
+fn run_child(cmd: &mut Command, tmp: &Path) -> Result<(f64, f64, bool), String> {
+    let peak = tmp.join("peak.txt");
+    let _ = std::fs::remove_file(&peak);
+    let t = Instant::now();
+    let status = cmd
+        .env(PEAK_ENV, &peak)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let kb =
+        std::fs::read_to_string(&peak).ok().and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+    Ok((ms, kb, status.success()))
+}
+
+fn process_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let model = match &args.model {
+        Some(m) => m.clone(),
+        None => hemalens_packs::ids().first().map(|s| s.to_string()).unwrap_or_else(|| {
+            crate::repo_root().join("tests/fixtures/models/tiny-pack").display().to_string()
+        }),
+    };
+    let sample = crate::repo_root().join("tests/fixtures/samples/smear_field.jpg");
+    let img = hemalens_core::decode_file(&sample, &hemalens_core::DecodeLimits::default())
+        .map_err(|e| e.to_string())?;
+    let small = image::imageops::resize(&img, 224, 224, image::imageops::FilterType::Triangle);
+    let one = tmp.join("field_224.jpg");
+    small.save(&one).map_err(|e| e.to_string())?;
+    let (mut cold, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..args.starts {
+        let (ms, _, ok) =
+            run_child(Command::new(&exe).args(["classify", "--json", "--model", &model]).arg(&one), tmp)?;
+        if !ok {
+            return Err(format!("`hemalens classify --model {model}` failed"));
+        }
+        cold.push(ms);
+        base.push(run_child(Command::new(&exe).arg("--version"), tmp)?.0);
+    }
+    let mut hundred = Vec::new();
+    for i in 0..100 {
+        let p = tmp.join(format!("field_{i:03}.jpg"));
+        std::fs::copy(&sample, &p).map_err(|e| e.to_string())?;
+        hundred.push(p);
+    }
+    let (_, rss, ok) =
+        run_child(Command::new(&exe).args(["classify", "--json", "--model", &model]).args(&hundred), tmp)?;
+    if !ok {
+        return Err("classify over 100 images failed".into());
+    }
+    let (_, base_rss, _) = run_child(Command::new(&exe).args(["models", "--json"]), tmp)?;
+    let cold_ms = median(cold);
+    Ok(vec![
+        Figure {
+            name: "cold start to first result, 224x224 image",
+            value: format!("{cold_ms:.1} ms"),
+            baseline: format!("process start alone {:.1} ms", median(base)),
+            target: "<= 150 ms",
+            pass: Some(cold_ms <= 150.0),
+        },
+        Figure {
+            name: "peak memory, classify 100 images (640x480)",
+            value: format!("{:.1} MB", rss / 1024.0),
+            baseline: format!("`hemalens models` {:.1} MB", base_rss / 1024.0),
+            target: "<= 60 MB",
+            pass: Some(rss / 1024.0 <= 60.0),
+        },
+    ])
 }

@@ -40,10 +40,10 @@ fn main() -> ExitCode {
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
     };
+    bench::report_peak_memory();
     ExitCode::from(code)
 }
 
-#[allow(dead_code)]
 pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust tests, cross-language tests,
+# evaluation of the committed model packs. What CI runs (.ci/run calls this).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "Python venv for the cross-language tests (.venv)"
+if ! .venv/bin/python -c "import ai_edge_litert, numpy, PIL, pytest, matplotlib" 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+fi
+export HEMALENS_PYTHON="$root/.venv/bin/python"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "cargo build --release"
+cargo build --workspace --release
+
+step "cargo test (release profile, shares the build above)"
+cargo test --workspace --release
+
+step "cross-language tests (pytest)"
+export HEMALENS_BIN="$root/target/release/hemalens"
+.venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+step "the README's first command"
+(cd / && "$HEMALENS_BIN" models)
