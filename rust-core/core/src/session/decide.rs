@@ -1,0 +1,422 @@
+//! The referral rule: one outcome with its reasons and what to do next.
+//! Positive evidence refers even from a short session; "no abnormality" needs
+//! the whole of the evidence and confident models; anything else abstains.
+use super::{SessionPolicy, Summary};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Refer,
+    NoAbnormalityDetected,
+    Inconclusive,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refer => "refer",
+            Self::NoAbnormalityDetected => "no_abnormality_detected",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Refer, Self::NoAbnormalityDetected, Self::Inconclusive].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// One reason: a stable machine code and a sentence for the health worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    /// What to do now, in one sentence.
+    pub next_step: String,
+    /// For `inconclusive` when more photos would help: how many more fields.
+    pub more_fields: Option<u32>,
+}
+
+impl Outcome {
+    pub(super) fn placeholder() -> Self {
+        Self {
+            decision: Decision::Inconclusive,
+            reasons: vec![],
+            next_step: String::new(),
+            more_fields: None,
+        }
+    }
+}
+
+fn reason(code: &str, message: String) -> Reason {
+    Reason { code: code.into(), message }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// The rule, applied to a summary's totals (see `docs/decision-rule.md`).
+pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
+    let t = &policy.thresholds;
+    let mut refer = Vec::new();
+    let mut unsure = Vec::new();
+    let mut clear = Vec::new();
+    let mut more_fields: Option<u32> = None;
+
+    // The leukaemia screen, over every accepted field and tile.
+    match &s.screen {
+        Some(scr) if scr.fields >= t.min_screen_fields => {
+            let unsure_frac = f64::from(scr.unsure_fields) / f64::from(scr.fields);
+            if scr.malignant_prob >= t.refer_malignant_prob {
+                refer.push(reason(
+                    "suspected_acute_leukaemia",
+                    format!(
+                        "The leukaemia screen over {} fields gives a probability of {} for acute lymphoblastic leukaemia (refer at {} or more).",
+                        scr.fields,
+                        pct(scr.malignant_prob),
+                        pct(t.refer_malignant_prob)
+                    ),
+                ));
+            } else if scr.malignant_prob > t.clear_malignant_prob {
+                unsure.push(reason(
+                    "screen_unsure",
+                    format!(
+                        "The leukaemia screen is unsure: probability {} lies between {} and {}.",
+                        pct(scr.malignant_prob),
+                        pct(t.clear_malignant_prob),
+                        pct(t.refer_malignant_prob)
+                    ),
+                ));
+            } else if unsure_frac > t.max_unsure_field_fraction {
+                unsure.push(reason(
+                    "screen_unsure",
+                    format!(
+                        "The leukaemia screen was unsure on {} of {} fields.",
+                        scr.unsure_fields, scr.fields
+                    ),
+                ));
+            } else {
+                clear.push(reason(
+                    "screen_negative",
+                    format!(
+                        "The leukaemia screen over {} fields gives a probability of {} (clear at {} or less).",
+                        scr.fields,
+                        pct(scr.malignant_prob),
+                        pct(t.clear_malignant_prob)
+                    ),
+                ));
+            }
+        }
+        scr => {
+            let have = scr.as_ref().map_or(0, |x| x.fields);
+            unsure.push(reason(
+                "screen_too_few_fields",
+                format!(
+                    "The leukaemia screen needs {} accepted fields; it has {}.",
+                    t.min_screen_fields, have
+                ),
+            ));
+            more_fields = Some(t.min_screen_fields.saturating_sub(have).max(1));
+        }
+    }
+
+    // Immature cells in peripheral blood: judged on the 95% lower bound, so a
+    // handful of misclassified cells does not refer a healthy patient.
+    let n = s.cells.white;
+    for (label, limit, code, what) in [
+        ("ig", t.refer_ig_fraction, "immature_granulocytes", "immature granulocytes"),
+        (
+            "erythroblast",
+            t.refer_erythroblast_fraction,
+            "erythroblasts",
+            "erythroblasts (nucleated red cells)",
+        ),
+    ] {
+        if let Some(c) = s.differential.iter().find(|c| c.label == label) {
+            if n > 0 && c.proportion.low > limit {
+                refer.push(reason(
+                    code,
+                    format!(
+                        "{} of {} white cells are {what} ({}, 95% CI {} to {}; refer above {}).",
+                        c.count,
+                        n,
+                        pct(c.proportion.p),
+                        pct(c.proportion.low),
+                        pct(c.proportion.high),
+                        pct(limit)
+                    ),
+                ));
+            }
+        }
+    }
+
+    // A clearly abnormal differential: a class whose whole 95% interval lies
+    // outside its range.
+    let uncertain_frac = f64::from(s.cells.uncertain) / f64::from((s.cells.white + s.cells.uncertain).max(1));
+    let cells_trusted = uncertain_frac <= t.max_uncertain_cell_fraction;
+    if cells_trusted && n > 0 {
+        for c in &s.differential {
+            let Some(&(lo, hi)) = t.differential.get(&c.label) else { continue };
+            let (dir, bound) = if c.proportion.high < lo {
+                ("low", lo)
+            } else if c.proportion.low > hi {
+                ("high", hi)
+            } else {
+                continue;
+            };
+            refer.push(reason(
+                "abnormal_differential",
+                format!(
+                    "{} {dir}: {} of {} white cells ({}, 95% CI {} to {}; expected {} to {}, beyond {}).",
+                    c.label,
+                    c.count,
+                    n,
+                    pct(c.proportion.p),
+                    pct(c.proportion.low),
+                    pct(c.proportion.high),
+                    pct(lo),
+                    pct(hi),
+                    pct(bound)
+                ),
+            ));
+        }
+    }
+
+    if !refer.is_empty() {
+        return Outcome {
+            decision: Decision::Refer,
+            reasons: refer,
+            next_step: "Refer the patient to a hospital for a full blood count and expert smear review; keep the slide.".into(),
+            more_fields: None,
+        };
+    }
+
+    // Not enough, or not good enough, evidence to say there is nothing.
+    let f = &s.fields;
+    if f.added == 0 {
+        unsure.push(reason("no_fields", "No fields have been captured yet.".into()));
+    } else if f64::from(f.accepted) < policy.min_accepted_fraction * f64::from(f.added) {
+        let top = f
+            .rejected_by_issue
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(c, _)| c.as_str())
+            .unwrap_or("rejected");
+        unsure.push(reason(
+            "too_many_rejected",
+            format!("{} of {} photos were rejected (most often: {top}).", f.rejected, f.added),
+        ));
+    }
+    if !cells_trusted {
+        unsure.push(reason(
+            "cells_unsure",
+            format!(
+                "The cell model was unsure about {} of {} white cells.",
+                s.cells.uncertain,
+                s.cells.white + s.cells.uncertain
+            ),
+        ));
+    }
+    if n < policy.target_cells {
+        unsure.push(reason(
+            "too_few_cells",
+            format!("{n} of the target {} white cells have been counted.", policy.target_cells),
+        ));
+        // Cells per accepted field so far, or a cautious guess before any.
+        let per_field = if f.accepted > 0 && n > 0 { f64::from(n) / f64::from(f.accepted) } else { 10.0 };
+        let need = (f64::from(policy.target_cells - n) / per_field).ceil().max(1.0) as u32;
+        more_fields = Some(more_fields.map_or(need, |m| m.max(need)));
+    } else {
+        clear.push(reason(
+            "differential_normal",
+            format!("{n} white cells counted; no class outside its range and no immature cells beyond the limits."),
+        ));
+    }
+
+    if unsure.is_empty() {
+        return Outcome {
+            decision: Decision::NoAbnormalityDetected,
+            reasons: clear,
+            next_step:
+                "No referral needed from this screen; continue usual care and repeat if symptoms persist."
+                    .into(),
+            more_fields: None,
+        };
+    }
+
+    let room = policy.max_fields.saturating_sub(f.added);
+    let next_step = match more_fields {
+        _ if unsure.iter().any(|r| r.code == "too_many_rejected") && room > 0 => format!(
+            "Check focus and lighting, then capture {} more fields.",
+            more_fields.unwrap_or(3).clamp(1, room)
+        ),
+        Some(k) if room > 0 => {
+            more_fields = Some(k.min(room));
+            format!("Capture {} more fields.", k.min(room))
+        }
+        _ if room == 0 => {
+            more_fields = None;
+            "The field limit is reached without a clear answer: prepare a new smear or send the slide for expert review."
+                .into()
+        }
+        _ => "Send the slide for expert review: the models are unsure on this slide.".into(),
+    };
+    Outcome { decision: Decision::Inconclusive, reasons: unsure, next_step, more_fields }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Session, SessionPolicy};
+    use super::*;
+
+    fn session_of(fields: &[crate::field::FieldReport]) -> Session {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        for f in fields {
+            s.add_field(f);
+        }
+        s
+    }
+
+    fn codes(o: &Outcome) -> Vec<&str> {
+        o.reasons.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[test]
+    fn normal_complete_session_has_no_abnormality() {
+        let s = session_of(&[normal_field(40), normal_field(40), normal_field(40)]);
+        let o = s.summary().outcome;
+        assert_eq!(o.decision, Decision::NoAbnormalityDetected, "{o:?}");
+        assert_eq!(codes(&o), ["screen_negative", "differential_normal"]);
+    }
+
+    #[test]
+    fn leukaemia_screen_refers_even_before_the_target() {
+        let s = session_of(&[field(vec![], 0.9), field(vec![], 0.8), field(vec![], 0.7)]);
+        let o = s.summary().outcome;
+        assert_eq!(o.decision, Decision::Refer);
+        assert_eq!(codes(&o), ["suspected_acute_leukaemia"]);
+    }
+
+    #[test]
+    fn screen_between_thresholds_abstains() {
+        let mut fields = vec![normal_field(40), normal_field(40), normal_field(40)];
+        for f in &mut fields {
+            *f = field(f.cells.clone(), 0.35);
+        }
+        let o = session_of(&fields).summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert_eq!(codes(&o), ["screen_unsure"]);
+        assert!(o.next_step.contains("expert review"), "{}", o.next_step);
+    }
+
+    #[test]
+    fn immature_cells_refer_on_the_lower_bound() {
+        let mut f = normal_field(90);
+        for _ in 0..12 {
+            f.cells.push(cell("ig", 0.9));
+        }
+        let s = session_of(&[f.clone(), normal_field(5), normal_field(5)]);
+        let o = s.summary().outcome;
+        assert_eq!(o.decision, Decision::Refer, "{o:?}");
+        assert!(codes(&o).contains(&"immature_granulocytes"));
+        // Two ig cells in 100 is within what a healthy smear and a model's
+        // errors give: not a referral.
+        let mut f = normal_field(100);
+        f.cells.push(cell("ig", 0.9));
+        f.cells.push(cell("ig", 0.9));
+        let o = session_of(&[f, normal_field(5), normal_field(5)]).summary().outcome;
+        assert_eq!(o.decision, Decision::NoAbnormalityDetected, "{o:?}");
+    }
+
+    #[test]
+    fn erythroblasts_refer() {
+        let mut f = normal_field(100);
+        for _ in 0..8 {
+            f.cells.push(cell("erythroblast", 0.9));
+        }
+        let o = session_of(&[f, normal_field(5), normal_field(5)]).summary().outcome;
+        assert_eq!(codes(&o), ["erythroblasts"]);
+    }
+
+    #[test]
+    fn clearly_abnormal_differential_refers() {
+        let cells: Vec<_> =
+            (0..120).map(|i| cell(if i % 10 == 0 { "neutrophil" } else { "lymphocyte" }, 0.9)).collect();
+        let o = session_of(&[field(cells, 0.02), normal_field(5), normal_field(5)]).summary().outcome;
+        assert_eq!(o.decision, Decision::Refer);
+        assert!(o
+            .reasons
+            .iter()
+            .any(|r| r.code == "abnormal_differential" && r.message.starts_with("neutrophil low")));
+        assert!(o.reasons.iter().any(|r| r.message.starts_with("lymphocyte high")));
+    }
+
+    #[test]
+    fn too_few_cells_says_how_many_more_fields() {
+        let o = session_of(&[normal_field(20), normal_field(20), normal_field(20)]).summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert_eq!(codes(&o), ["too_few_cells"]);
+        // 57 cells in 3 fields (19 a field): 43 more need 3 more fields.
+        assert_eq!(o.more_fields, Some(3));
+        assert_eq!(o.next_step, "Capture 3 more fields.");
+    }
+
+    #[test]
+    fn too_many_rejected_fields_abstain() {
+        let mut fields = vec![normal_field(40), normal_field(40), normal_field(40)];
+        fields.extend((0..4).map(|_| rejected("out_of_focus")));
+        let o = session_of(&fields).summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert_eq!(codes(&o), ["too_many_rejected"]);
+        assert!(o.reasons[0].message.contains("out_of_focus"));
+        assert!(o.next_step.starts_with("Check focus and lighting"), "{}", o.next_step);
+    }
+
+    #[test]
+    fn unsure_cell_model_abstains() {
+        let mut fields = vec![normal_field(40), normal_field(40), normal_field(40)];
+        for _ in 0..60 {
+            fields[0].cells.push(cell("monocyte", 0.3));
+        }
+        let o = session_of(&fields).summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert!(codes(&o).contains(&"cells_unsure"), "{o:?}");
+    }
+
+    #[test]
+    fn empty_session_is_inconclusive_with_a_next_step() {
+        let o = session_of(&[]).summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert!(codes(&o).contains(&"no_fields"));
+        assert!(o.more_fields.is_some());
+    }
+
+    #[test]
+    fn field_limit_reached_asks_for_a_new_smear() {
+        let policy = SessionPolicy { max_fields: 3, ..SessionPolicy::default() };
+        let mut s = Session::new(policy, "test");
+        for _ in 0..3 {
+            s.add_field(&normal_field(10));
+        }
+        let o = s.summary().outcome;
+        assert_eq!(o.decision, Decision::Inconclusive);
+        assert_eq!(o.more_fields, None);
+        assert!(o.next_step.contains("new smear"));
+    }
+
+    #[test]
+    fn decisions_have_stable_names() {
+        for d in [Decision::Refer, Decision::NoAbnormalityDetected, Decision::Inconclusive] {
+            assert_eq!(Decision::parse(d.as_str()), Some(d));
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{}\"", d.as_str()));
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! A screening session: many fields of one slide turned into one decision a
+//! health worker can act on. Pure: field reports in, a [`Summary`] out; the
+//! records store (`hemalens-store`) keeps them. The rule is described, with its
+//! held-out figures, in `docs/decision-rule.md`.
+mod decide;
+mod policy;
+mod stats;
+
+pub use decide::{decide, Decision, Outcome, Reason};
+pub use policy::{SessionPolicy, Thresholds};
+pub use stats::{wilson, Proportion, Z95};
+
+use crate::field::{FieldReport, ModelRef, Probs};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The white-cell classes of the `wbc-type` pack that make up the differential
+/// (every label but `platelet`), in the pack's label order. Labels a newer pack
+/// adds are counted too.
+pub const WHITE_CELL_LABELS: [&str; 7] =
+    ["basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte", "neutrophil"];
+/// Not a white cell: counted apart from the differential.
+pub const PLATELET: &str = "platelet";
+
+/// The running state of one session. Adding a field is cheap; the summary is
+/// computed from the totals, so a session of any length costs the same to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    policy: SessionPolicy,
+    app_version: String,
+    fields_added: u32,
+    fields_accepted: u32,
+    rejected_by_issue: BTreeMap<String, u32>,
+    cells_detected: u32,
+    platelets: u32,
+    uncertain_cells: u32,
+    counts: BTreeMap<String, u32>,
+    screen_fields: u32,
+    screen_tiles: u64,
+    screen_unsure_fields: u32,
+    screen_weighted: Vec<(String, f64)>,
+    models: Vec<ModelRef>,
+}
+
+impl Session {
+    /// An empty session. `app_version` is the version of the app (or command)
+    /// that runs it, carried into the provenance.
+    pub fn new(policy: SessionPolicy, app_version: impl Into<String>) -> Self {
+        Self {
+            policy,
+            app_version: app_version.into(),
+            fields_added: 0,
+            fields_accepted: 0,
+            rejected_by_issue: BTreeMap::new(),
+            cells_detected: 0,
+            platelets: 0,
+            uncertain_cells: 0,
+            counts: WHITE_CELL_LABELS.iter().map(|l| (l.to_string(), 0)).collect(),
+            screen_fields: 0,
+            screen_tiles: 0,
+            screen_unsure_fields: 0,
+            screen_weighted: Vec::new(),
+            models: Vec::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// Adds one photo's report. A photo that failed the quality gate counts as
+    /// rejected (by its issue codes) and contributes no cells or screen.
+    pub fn add_field(&mut self, report: &FieldReport) {
+        self.fields_added += 1;
+        for m in &report.models {
+            if !self.models.contains(m) {
+                self.models.push(m.clone());
+            }
+        }
+        if !report.quality.ok {
+            if report.quality.issues.is_empty() {
+                *self.rejected_by_issue.entry("rejected".into()).or_default() += 1;
+            }
+            for issue in &report.quality.issues {
+                *self.rejected_by_issue.entry(issue.code.clone()).or_default() += 1;
+            }
+            return;
+        }
+        self.fields_accepted += 1;
+        let t = &self.policy.thresholds;
+        for cell in &report.cells {
+            self.cells_detected += 1;
+            if cell.label == PLATELET {
+                self.platelets += 1;
+            } else if cell.confidence < t.cell_min_confidence {
+                self.uncertain_cells += 1;
+            } else {
+                *self.counts.entry(cell.label.clone()).or_default() += 1;
+            }
+        }
+        if let Some(screen) = &report.screen {
+            let w = f64::from(screen.tiles.max(1));
+            self.screen_fields += 1;
+            self.screen_tiles += u64::from(screen.tiles.max(1));
+            if screen.confidence < t.screen_min_confidence {
+                self.screen_unsure_fields += 1;
+            }
+            for (label, p) in &screen.probs.0 {
+                match self.screen_weighted.iter_mut().find(|(l, _)| l == label) {
+                    Some((_, acc)) => *acc += w * p,
+                    None => self.screen_weighted.push((label.clone(), w * p)),
+                }
+            }
+        }
+    }
+
+    /// Confident white cells counted so far (the differential's denominator).
+    pub fn white_cells(&self) -> u32 {
+        self.counts.values().sum()
+    }
+
+    pub fn fields_added(&self) -> u32 {
+        self.fields_added
+    }
+
+    /// Enough evidence collected: the target number of white cells, or the
+    /// maximum number of fields.
+    pub fn has_enough(&self) -> bool {
+        self.white_cells() >= self.policy.target_cells || self.fields_added >= self.policy.max_fields
+    }
+
+    /// The running (or, once closed, final) summary with its outcome.
+    pub fn summary(&self) -> Summary {
+        let n = self.white_cells();
+        let differential = self
+            .counts
+            .iter()
+            .map(|(label, &k)| ClassCount {
+                label: label.clone(),
+                count: k,
+                proportion: Proportion::new(k, n),
+            })
+            .collect();
+        let screen = (self.screen_fields > 0).then(|| {
+            let total = self.screen_tiles.max(1) as f64;
+            let probs = Probs(self.screen_weighted.iter().map(|(l, s)| (l.clone(), s / total)).collect());
+            let (label, confidence) = probs.0.iter().fold((String::new(), f64::MIN), |best, (l, p)| {
+                if *p > best.1 {
+                    (l.clone(), *p)
+                } else {
+                    best
+                }
+            });
+            let malignant_prob = malignant_prob(&probs);
+            ScreenSummary {
+                fields: self.screen_fields,
+                tiles: self.screen_tiles,
+                unsure_fields: self.screen_unsure_fields,
+                label,
+                confidence,
+                malignant_prob,
+                probs,
+            }
+        });
+        let mut summary = Summary {
+            fields: FieldCounts {
+                added: self.fields_added,
+                accepted: self.fields_accepted,
+                rejected: self.fields_added - self.fields_accepted,
+                rejected_by_issue: self.rejected_by_issue.clone(),
+            },
+            cells: CellCounts {
+                detected: self.cells_detected,
+                white: n,
+                uncertain: self.uncertain_cells,
+                platelets: self.platelets,
+            },
+            differential,
+            screen,
+            enough_evidence: self.has_enough(),
+            outcome: Outcome::placeholder(),
+            provenance: Provenance {
+                models: self.models.clone(),
+                core_version: crate::VERSION.to_string(),
+                app_version: self.app_version.clone(),
+                target_cells: self.policy.target_cells,
+                max_fields: self.policy.max_fields,
+                min_accepted_fraction: self.policy.min_accepted_fraction,
+                thresholds: self.policy.thresholds.as_map(),
+            },
+        };
+        summary.outcome = decide(&summary, &self.policy);
+        summary
+    }
+}
+
+/// P(malignant): the summed probability of every `malignant_*` label.
+pub fn malignant_prob(probs: &Probs) -> f64 {
+    probs.0.iter().filter(|(l, _)| l.starts_with("malignant")).map(|(_, p)| p).sum()
+}
+
+/// What a session says: the JSON of `hemalens session show`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub fields: FieldCounts,
+    pub cells: CellCounts,
+    /// Each white-cell class among the confident white cells, with its 95%
+    /// Wilson interval.
+    pub differential: Vec<ClassCount>,
+    /// The leukaemia screen over all accepted fields and tiles (tile-weighted
+    /// mean of calibrated probabilities); null before any accepted field.
+    pub screen: Option<ScreenSummary>,
+    pub enough_evidence: bool,
+    pub outcome: Outcome,
+    pub provenance: Provenance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldCounts {
+    pub added: u32,
+    pub accepted: u32,
+    pub rejected: u32,
+    /// Rejected photos by quality issue code (a photo may carry several).
+    pub rejected_by_issue: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    /// Every detected cell in accepted fields.
+    pub detected: u32,
+    /// Confident white cells: the differential's denominator.
+    pub white: u32,
+    /// White cells below the cell model's confidence threshold.
+    pub uncertain: u32,
+    pub platelets: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassCount {
+    pub label: String,
+    pub count: u32,
+    pub proportion: Proportion,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenSummary {
+    pub fields: u32,
+    pub tiles: u64,
+    /// Fields whose own screen answer was below the confidence threshold.
+    pub unsure_fields: u32,
+    pub label: String,
+    pub confidence: f64,
+    pub malignant_prob: f64,
+    pub probs: Probs,
+}
+
+/// Where a result came from: enough to reproduce it or to know it is stale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The packs (id, version, sha256) that produced the fields.
+    pub models: Vec<ModelRef>,
+    pub core_version: String,
+    pub app_version: String,
+    pub target_cells: u32,
+    pub max_fields: u32,
+    pub min_accepted_fraction: f64,
+    /// Every threshold the rule compared against, as used.
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::field::{Cell, FieldReport, ModelRef, Probs, Quality, QualityIssue, Screen};
+    use std::collections::BTreeMap;
+
+    pub fn cell(label: &str, confidence: f64) -> Cell {
+        Cell {
+            bbox: [0, 0, 10, 10],
+            label: label.into(),
+            confidence,
+            probs: Probs(vec![(label.into(), confidence)]),
+        }
+    }
+
+    /// A field with `cells` and a screen answer of P(malignant) = `malignant`.
+    pub fn field(cells: Vec<Cell>, malignant: f64) -> FieldReport {
+        let probs = Probs(vec![
+            ("benign".into(), 1.0 - malignant),
+            ("malignant_early_pre_b".into(), malignant * 0.5),
+            ("malignant_pre_b".into(), malignant * 0.25),
+            ("malignant_pro_b".into(), malignant * 0.25),
+        ]);
+        let (label, confidence) = if malignant > 0.5 {
+            ("malignant_early_pre_b", malignant * 0.5)
+        } else {
+            ("benign", 1.0 - malignant)
+        };
+        FieldReport {
+            quality: Quality { ok: true, issues: vec![], focus: 1.0, exposure: 0.5, fov: None },
+            scale: None,
+            cells,
+            screen: Some(Screen { label: label.into(), confidence, probs, tiles: 4 }),
+            timing_ms: BTreeMap::new(),
+            models: vec![ModelRef { id: "all-screen".into(), version: "1.0.0".into(), sha256: "ab".into() }],
+        }
+    }
+
+    pub fn rejected(code: &str) -> FieldReport {
+        let mut f = field(vec![], 0.0);
+        f.quality.ok = false;
+        f.quality.issues = vec![QualityIssue { code: code.into(), message: "m".into() }];
+        f.screen = None;
+        f
+    }
+
+    /// A field with a normal mix of `n` white cells (60% neutrophils, 30%
+    /// lymphocytes, 6% monocytes, 3% eosinophils, 1% basophils per 100).
+    pub fn normal_field(n: usize) -> FieldReport {
+        let mix =
+            [("neutrophil", 60), ("lymphocyte", 30), ("monocyte", 6), ("eosinophil", 3), ("basophil", 1)];
+        let mut cells = Vec::new();
+        for (label, per100) in mix {
+            for _ in 0..(n * per100 / 100) {
+                cells.push(cell(label, 0.95));
+            }
+        }
+        field(cells, 0.02)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn counts_accepted_rejected_uncertain_and_platelets() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        s.add_field(&field(
+            vec![cell("neutrophil", 0.9), cell("lymphocyte", 0.2), cell("platelet", 0.9)],
+            0.1,
+        ));
+        s.add_field(&rejected("out_of_focus"));
+        let sum = s.summary();
+        assert_eq!((sum.fields.added, sum.fields.accepted, sum.fields.rejected), (2, 1, 1));
+        assert_eq!(sum.fields.rejected_by_issue["out_of_focus"], 1);
+        assert_eq!(sum.cells, CellCounts { detected: 3, white: 1, uncertain: 1, platelets: 1 });
+        let neut = sum.differential.iter().find(|c| c.label == "neutrophil").unwrap();
+        assert_eq!((neut.count, neut.proportion.n), (1, 1));
+        assert_eq!(sum.differential.len(), WHITE_CELL_LABELS.len());
+        assert_eq!(sum.provenance.models.len(), 1, "models are deduplicated");
+        assert_eq!(sum.provenance.core_version, crate::VERSION);
+    }
+
+    #[test]
+    fn screen_is_the_tile_weighted_mean() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        let mut a = field(vec![], 0.9);
+        a.screen.as_mut().unwrap().tiles = 3;
+        let mut b = field(vec![], 0.1);
+        b.screen.as_mut().unwrap().tiles = 1;
+        s.add_field(&a);
+        s.add_field(&b);
+        let scr = s.summary().screen.unwrap();
+        assert!((scr.malignant_prob - (0.9 * 3.0 + 0.1) / 4.0).abs() < 1e-12);
+        assert_eq!(scr.tiles, 4);
+        assert!((scr.probs.0.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn enough_at_target_cells_or_max_fields() {
+        let policy = SessionPolicy { target_cells: 50, max_fields: 3, ..SessionPolicy::default() };
+        let mut s = Session::new(policy.clone(), "test");
+        s.add_field(&normal_field(30));
+        assert!(!s.has_enough());
+        s.add_field(&normal_field(30));
+        assert!(s.has_enough(), "60 white cells >= 50");
+        let mut s = Session::new(policy, "test");
+        for _ in 0..3 {
+            s.add_field(&rejected("too_dark"));
+        }
+        assert!(s.has_enough(), "max fields reached");
+    }
+
+    #[test]
+    fn summary_round_trips_through_json() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        s.add_field(&normal_field(40));
+        let sum = s.summary();
+        let json = serde_json::to_string(&sum).unwrap();
+        let back: Summary = serde_json::from_str(&json).unwrap();
+        // Floats may differ in the last bit without serde_json's float_roundtrip.
+        assert_eq!((back.outcome, back.cells, back.fields), (sum.outcome, sum.cells, sum.fields));
+        assert_eq!(back.provenance.thresholds, sum.provenance.thresholds);
+    }
+}
