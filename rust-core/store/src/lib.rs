@@ -1,0 +1,730 @@
+//! The records store: pseudonymous patients, sessions, fields, cells, machine
+//! results, human reviews and an audit log, on the device, offline.
+//!
+//! - One SQLCipher database file (`records.db`): the whole file, indexes and WAL
+//!   included, is encrypted with the app's key; `rotate_key` re-keys it.
+//! - Photos beside it in `photos/`, each XChaCha20-Poly1305-encrypted under a
+//!   photo key kept inside the database, named by a keyed hash of its content.
+//! - WAL, `synchronous = FULL`, one transaction per change: a crash loses at most
+//!   the change being written.
+//!
+//! Design, schema and the crash and key-rotation arguments: `docs/records.md`.
+mod error;
+mod key;
+pub mod schema;
+#[doc(hidden)]
+pub mod testing;
+
+pub use error::{Error, ErrorKind};
+pub use key::Key;
+
+use hemalens_core::field::{FieldReport, ModelRef};
+use hemalens_core::session::{Decision, Session, SessionPolicy, Summary};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use serde_json::json;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const DB_FILE: &str = "records.db";
+pub const PHOTO_DIR: &str = "photos";
+
+/// How to open a store. `Default` is what the app uses.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Caps the database size in pages (4 KiB): a full disk on demand, for tests.
+    pub max_page_count: Option<u64>,
+}
+
+/// An open store. Not `Sync`: one writer per store; open another for readers.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    photos: PathBuf,
+    name_key: [u8; 32],
+    photo_keys: Vec<(u32, [u8; 32])>,
+    current_photo_key: u32,
+}
+
+/// What `list` filters on; every filter is optional. Newest first.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub patient: Option<String>,
+    /// Started at or after (Unix milliseconds).
+    pub from_ms: Option<i64>,
+    /// Started before (Unix milliseconds).
+    pub to_ms: Option<i64>,
+    /// The effective outcome (after any override).
+    pub outcome: Option<Decision>,
+    /// Closed sessions that refer or are inconclusive and nobody has reviewed.
+    pub pending_review: bool,
+    pub limit: u32,
+    /// Benchmark baseline: the same query without the indexes.
+    #[doc(hidden)]
+    pub full_scan: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Self {
+            patient: None,
+            from_ms: None,
+            to_ms: None,
+            outcome: None,
+            pending_review: false,
+            limit: 50,
+            full_scan: false,
+        }
+    }
+}
+
+/// One line of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionRow {
+    pub id: i64,
+    pub patient: String,
+    pub started_at: i64,
+    pub closed_at: Option<i64>,
+    /// Effective outcome: the reviewer's override if any, else the machine's.
+    pub outcome: Option<String>,
+    pub machine_outcome: Option<String>,
+    /// `open`, `pending` (awaiting review), `reviewed` or `none` (no review needed).
+    pub review_state: String,
+    pub fields: i64,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn models_json(models: &[ModelRef]) -> String {
+    serde_json::to_string(models).unwrap_or_else(|_| "[]".into())
+}
+
+fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
+    if s.trim().is_empty() || s.len() > 128 || s.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(what));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` with `key`.
+    pub fn open(dir: &Path, key: &Key) -> Result<Self, Error> {
+        Self::open_with(dir, key, &Options::default())
+    }
+
+    pub fn open_with(dir: &Path, key: &Key, opts: &Options) -> Result<Self, Error> {
+        let photos = dir.join(PHOTO_DIR);
+        fs::create_dir_all(&photos)?;
+        restrict(dir);
+        restrict(&photos);
+        let mut conn = open_conn(&dir.join(DB_FILE), key)?;
+        if let Some(n) = opts.max_page_count {
+            let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |r| r.get(0))?;
+        }
+        schema::migrate(&mut conn)?;
+        let tx = conn.transaction()?;
+        let name_key = meta_key(&tx, "photo_name_key")?;
+        let current: Option<i64> = tx
+            .query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'photo_key_current'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let current_photo_key = match current {
+            Some(c) => c as u32,
+            None => {
+                meta_key(&tx, "photo_key:1")?;
+                tx.execute("INSERT INTO meta(key, value) VALUES ('photo_key_current', 1)", [])?;
+                1
+            }
+        };
+        tx.commit()?;
+        let photo_keys = load_photo_keys(&conn)?;
+        // Leftovers of a photo write that was interrupted before its rename.
+        if let Ok(rd) = fs::read_dir(&photos) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(Self { conn, photos, name_key, photo_keys, current_photo_key })
+    }
+
+    /// `PRAGMA integrity_check` and `foreign_key_check` both clean.
+    pub fn integrity_check(&self) -> Result<(), Error> {
+        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if r != "ok" {
+            return Err(Error::Corrupt("integrity check failed".into()));
+        }
+        let bad: i64 =
+            self.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if bad > 0 {
+            return Err(Error::Corrupt("dangling references".into()));
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Starts a session for a pseudonymous patient code (created on first use).
+    pub fn start_session(
+        &mut self,
+        patient: &str,
+        policy: &SessionPolicy,
+        app_version: &str,
+        actor: &str,
+    ) -> Result<i64, Error> {
+        check_text(patient, "patient code must be 1 to 128 printable characters")?;
+        check_text(actor, "user name must be 1 to 128 printable characters")?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO patients(code, created_at) VALUES (?1, ?2)",
+            params![patient, now],
+        )?;
+        let pid: i64 = tx.query_row("SELECT id FROM patients WHERE code = ?1", [patient], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO sessions(patient_id, started_at, policy, app_version) VALUES (?1, ?2, ?3, ?4)",
+            params![pid, now, serde_json::to_string(policy)?, app_version],
+        )?;
+        let id = tx.last_insert_rowid();
+        audit(&tx, now, actor, "start_session", Some(id), json!({}), "[]")?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Stores one field: the photo (encrypted, content-named) first, then the
+    /// report and its cells in one transaction. Returns the field's sequence number.
+    pub fn add_field(
+        &mut self,
+        session: i64,
+        photo: &[u8],
+        report: &FieldReport,
+        actor: &str,
+    ) -> Result<i64, Error> {
+        check_text(actor, "user name must be 1 to 128 printable characters")?;
+        self.require_open(session)?;
+        let name = self.put_photo(photo)?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let seq: i64 = tx.query_row(
+            "SELECT coalesce(max(seq) + 1, 0) FROM fields WHERE session_id = ?1",
+            [session],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO fields(session_id, seq, photo, added_at, accepted, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![session, seq, name, now, report.quality.ok, serde_json::to_string(report)?],
+        )?;
+        let fid = tx.last_insert_rowid();
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO cells(field_id, idx, label, confidence) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (i, c) in report.cells.iter().enumerate() {
+                ins.execute(params![fid, i as i64, c.label, c.confidence])?;
+            }
+        }
+        audit(
+            &tx,
+            now,
+            actor,
+            "add_field",
+            Some(session),
+            json!({ "field": seq }),
+            &models_json(&report.models),
+        )?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn require_open(&self, session: i64) -> Result<(), Error> {
+        let closed: Option<Option<i64>> = self
+            .conn
+            .query_row("SELECT closed_at FROM sessions WHERE id = ?1", [session], |r| r.get(0))
+            .optional()?;
+        match closed {
+            None => Err(Error::NotFound("session")),
+            Some(Some(_)) => Err(Error::InvalidState("the session is closed")),
+            Some(None) => Ok(()),
+        }
+    }
+
+    /// The field reports of a session, in the order they were added.
+    pub fn reports(&self, session: i64) -> Result<Vec<FieldReport>, Error> {
+        let mut st =
+            self.conn.prepare_cached("SELECT report FROM fields WHERE session_id = ?1 ORDER BY seq")?;
+        let rows = st.query_map([session], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(serde_json::from_str(&r?)?);
+        }
+        Ok(out)
+    }
+
+    /// The machine's summary: the stored result once closed, else the running one.
+    pub fn summary(&self, session: i64) -> Result<Summary, Error> {
+        if let Some(s) = self
+            .conn
+            .query_row("SELECT summary FROM results WHERE session_id = ?1", [session], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+        {
+            return Ok(serde_json::from_str(&s)?);
+        }
+        Ok(self.replay(session)?.summary())
+    }
+
+    fn replay(&self, session: i64) -> Result<Session, Error> {
+        let (policy, app): (String, String) = self
+            .conn
+            .query_row("SELECT policy, app_version FROM sessions WHERE id = ?1", [session], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or(Error::NotFound("session"))?;
+        let policy: SessionPolicy = serde_json::from_str(&policy)?;
+        let mut s = Session::new(policy, app);
+        for f in self.reports(session)? {
+            s.add_field(&f);
+        }
+        Ok(s)
+    }
+
+    /// Closes a session and stores the machine's result, which is never changed
+    /// afterwards (reviews are stored beside it).
+    pub fn close_session(&mut self, session: i64, actor: &str) -> Result<Summary, Error> {
+        check_text(actor, "user name must be 1 to 128 printable characters")?;
+        self.require_open(session)?;
+        let summary = self.replay(session)?.summary();
+        let decision = summary.outcome.decision.as_str();
+        let state =
+            if summary.outcome.decision == Decision::NoAbnormalityDetected { "none" } else { "pending" };
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO results(session_id, decided_at, decision, summary) VALUES (?1, ?2, ?3, ?4)",
+            params![session, now, decision, serde_json::to_string(&summary)?],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET closed_at = ?2, machine_outcome = ?3, outcome = ?3, review_state = ?4 WHERE id = ?1",
+            params![session, now, decision, state],
+        )?;
+        let models = models_json(&summary.provenance.models);
+        audit(&tx, now, actor, "close_session", Some(session), json!({ "decision": decision }), &models)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Sessions matching `q`, newest first.
+    pub fn list(&self, q: &Query) -> Result<Vec<SessionRow>, Error> {
+        let from = if q.full_scan { "sessions s NOT INDEXED" } else { "sessions s" };
+        let mut sql = format!(
+            "SELECT s.id, p.code, s.started_at, s.closed_at, s.outcome, s.machine_outcome, s.review_state, \
+             (SELECT count(*) FROM fields f WHERE f.session_id = s.id) \
+             FROM {from} JOIN patients p ON p.id = s.patient_id WHERE 1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(p) = &q.patient {
+            args.push(p.clone().into());
+            sql += &format!(" AND s.patient_id = (SELECT id FROM patients WHERE code = ?{})", args.len());
+        }
+        if let Some(t) = q.from_ms {
+            args.push(t.into());
+            sql += &format!(" AND s.started_at >= ?{}", args.len());
+        }
+        if let Some(t) = q.to_ms {
+            args.push(t.into());
+            sql += &format!(" AND s.started_at < ?{}", args.len());
+        }
+        if let Some(o) = q.outcome {
+            args.push(o.as_str().to_string().into());
+            sql += &format!(" AND s.outcome = ?{}", args.len());
+        }
+        if q.pending_review {
+            sql += " AND s.review_state = 'pending'";
+        }
+        args.push(i64::from(q.limit).into());
+        sql += &format!(" ORDER BY s.started_at DESC, s.id DESC LIMIT ?{}", args.len());
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                patient: r.get(1)?,
+                started_at: r.get(2)?,
+                closed_at: r.get(3)?,
+                outcome: r.get(4)?,
+                machine_outcome: r.get(5)?,
+                review_state: r.get(6)?,
+                fields: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn result_models(&self, session: i64) -> Result<String, Error> {
+        let s = self.summary(session)?;
+        Ok(models_json(&s.provenance.models))
+    }
+
+    /// A reviewer's label for one cell (field `seq`, cell index `idx`); the
+    /// machine's label stays as it was.
+    pub fn relabel_cell(
+        &mut self,
+        session: i64,
+        seq: i64,
+        idx: i64,
+        label: &str,
+        reviewer: &str,
+        note: Option<&str>,
+    ) -> Result<(), Error> {
+        check_text(reviewer, "reviewer must be 1 to 128 printable characters")?;
+        check_text(label, "label must be 1 to 128 printable characters")?;
+        let (cell_id, machine, report): (i64, String, String) = self
+            .conn
+            .query_row(
+                "SELECT c.id, c.label, f.report FROM cells c JOIN fields f ON f.id = c.field_id \
+                 WHERE f.session_id = ?1 AND f.seq = ?2 AND c.idx = ?3",
+                params![session, seq, idx],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or(Error::NotFound("cell"))?;
+        let report: FieldReport = serde_json::from_str(&report)?;
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let old: String = tx
+            .query_row(
+                "SELECT new_value FROM reviews WHERE cell_id = ?1 AND kind = 'relabel_cell' ORDER BY id DESC LIMIT 1",
+                [cell_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(machine);
+        tx.execute(
+            "INSERT INTO reviews(session_id, kind, cell_id, old_value, new_value, reviewer, at, note) \
+             VALUES (?1, 'relabel_cell', ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![session, cell_id, old, label, reviewer, now, note],
+        )?;
+        let detail = json!({ "field": seq, "cell": idx, "from": old, "to": label });
+        audit(&tx, now, reviewer, "relabel_cell", Some(session), detail, &models_json(&report.models))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A reviewer's outcome for a closed session; the machine result is kept.
+    pub fn override_outcome(
+        &mut self,
+        session: i64,
+        decision: Decision,
+        reviewer: &str,
+        note: Option<&str>,
+    ) -> Result<(), Error> {
+        self.review(session, Some(decision), reviewer, note)
+    }
+
+    /// A reviewer agrees with the machine's outcome.
+    pub fn confirm(&mut self, session: i64, reviewer: &str, note: Option<&str>) -> Result<(), Error> {
+        self.review(session, None, reviewer, note)
+    }
+
+    fn review(
+        &mut self,
+        session: i64,
+        decision: Option<Decision>,
+        reviewer: &str,
+        note: Option<&str>,
+    ) -> Result<(), Error> {
+        check_text(reviewer, "reviewer must be 1 to 128 printable characters")?;
+        let (closed, current): (Option<i64>, Option<String>) = self
+            .conn
+            .query_row("SELECT closed_at, outcome FROM sessions WHERE id = ?1", [session], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or(Error::NotFound("session"))?;
+        if closed.is_none() {
+            return Err(Error::InvalidState("close the session before reviewing its outcome"));
+        }
+        let models = self.result_models(session)?;
+        let now = now_ms();
+        let (kind, new) = match decision {
+            Some(d) => ("override_outcome", d.as_str().to_string()),
+            None => ("confirm", current.clone().unwrap_or_default()),
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO reviews(session_id, kind, old_value, new_value, reviewer, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![session, kind, current, new, reviewer, now, note],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET outcome = ?2, review_state = 'reviewed' WHERE id = ?1",
+            params![session, new],
+        )?;
+        audit(&tx, now, reviewer, kind, Some(session), json!({ "from": current, "to": new }), &models)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One session as JSON: patient code, fields with reports, the machine
+    /// result (or running summary), reviews, the effective outcome and the audit trail.
+    pub fn export(&self, session: i64) -> Result<serde_json::Value, Error> {
+        let s = self
+            .conn
+            .query_row(
+                "SELECT s.id, p.code, s.started_at, s.closed_at, s.app_version, s.policy, s.outcome, s.review_state \
+                 FROM sessions s JOIN patients p ON p.id = s.patient_id WHERE s.id = ?1",
+                [session],
+                |r| {
+                    Ok(json!({
+                        "id": r.get::<_, i64>(0)?,
+                        "patient": r.get::<_, String>(1)?,
+                        "started_at": r.get::<_, i64>(2)?,
+                        "closed_at": r.get::<_, Option<i64>>(3)?,
+                        "app_version": r.get::<_, String>(4)?,
+                        "policy": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(5)?).unwrap_or_default(),
+                        "outcome": r.get::<_, Option<String>>(6)?,
+                        "review_state": r.get::<_, String>(7)?,
+                    }))
+                },
+            )
+            .optional()?
+            .ok_or(Error::NotFound("session"))?;
+        let mut fields = Vec::new();
+        {
+            let mut st = self.conn.prepare(
+                "SELECT seq, photo, added_at, report FROM fields WHERE session_id = ?1 ORDER BY seq",
+            )?;
+            let mut rows = st.query([session])?;
+            while let Some(r) = rows.next()? {
+                let report: serde_json::Value = serde_json::from_str(&r.get::<_, String>(3)?)?;
+                fields.push(json!({ "seq": r.get::<_, i64>(0)?, "photo": r.get::<_, String>(1)?,
+                    "added_at": r.get::<_, i64>(2)?, "report": report }));
+            }
+        }
+        let result = self
+            .conn
+            .query_row("SELECT decided_at, summary FROM results WHERE session_id = ?1", [session], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let (result, running) = match result {
+            Some((at, sum)) => (
+                Some(
+                    json!({ "decided_at": at, "summary": serde_json::from_str::<serde_json::Value>(&sum)? }),
+                ),
+                None,
+            ),
+            None => (None, Some(serde_json::to_value(self.replay(session)?.summary())?)),
+        };
+        let mut reviews = Vec::new();
+        {
+            let mut st = self.conn.prepare(
+                "SELECT v.kind, f.seq, c.idx, v.old_value, v.new_value, v.reviewer, v.at, v.note FROM reviews v \
+                 LEFT JOIN cells c ON c.id = v.cell_id LEFT JOIN fields f ON f.id = c.field_id \
+                 WHERE v.session_id = ?1 ORDER BY v.id",
+            )?;
+            let mut rows = st.query([session])?;
+            while let Some(r) = rows.next()? {
+                reviews.push(json!({ "kind": r.get::<_, String>(0)?, "field": r.get::<_, Option<i64>>(1)?,
+                    "cell": r.get::<_, Option<i64>>(2)?, "from": r.get::<_, Option<String>>(3)?,
+                    "to": r.get::<_, Option<String>>(4)?, "reviewer": r.get::<_, String>(5)?,
+                    "at": r.get::<_, i64>(6)?, "note": r.get::<_, Option<String>>(7)? }));
+            }
+        }
+        let mut trail = Vec::new();
+        {
+            let mut st = self.conn.prepare(
+                "SELECT at, actor, action, detail, models FROM audit WHERE session_id = ?1 ORDER BY id",
+            )?;
+            let mut rows = st.query([session])?;
+            while let Some(r) = rows.next()? {
+                trail.push(json!({ "at": r.get::<_, i64>(0)?, "who": r.get::<_, String>(1)?,
+                    "action": r.get::<_, String>(2)?,
+                    "detail": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(3)?)?,
+                    "models": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(4)?)? }));
+            }
+        }
+        Ok(json!({ "session": s, "fields": fields, "result": result, "running_summary": running,
+            "reviews": reviews, "audit": trail }))
+    }
+
+    /// The audit log of the whole store (newest last).
+    pub fn audit_len(&self) -> Result<i64, Error> {
+        Ok(self.conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?)
+    }
+
+    /// A stored photo's bytes, decrypted, by its content name.
+    pub fn read_photo(&self, name: &str) -> Result<Vec<u8>, Error> {
+        if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::InvalidArgument("photo name must be 64 hex digits"));
+        }
+        let sealed = fs::read(self.photos.join(name)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound("photo"),
+            _ => Error::from(e),
+        })?;
+        let id = key::sealed_key_id(&sealed)?;
+        let k = self.photo_keys.iter().find(|(i, _)| *i == id).ok_or(Error::Decrypt)?;
+        key::open(&k.1, name, &sealed)
+    }
+
+    fn current_key(&self) -> Result<&[u8; 32], Error> {
+        self.photo_keys
+            .iter()
+            .find(|(i, _)| *i == self.current_photo_key)
+            .map(|(_, k)| k)
+            .ok_or(Error::Corrupt("the current photo key is missing".into()))
+    }
+
+    fn put_photo(&self, photo: &[u8]) -> Result<String, Error> {
+        let name = key::photo_name(&self.name_key, photo);
+        let path = self.photos.join(&name);
+        if !path.exists() {
+            let sealed = key::seal(self.current_key()?, self.current_photo_key, &name, photo)?;
+            write_durably(&self.photos, &name, &sealed)?;
+        }
+        Ok(name)
+    }
+
+    /// Re-keys the database (`PRAGMA rekey`: every page re-encrypted in one
+    /// transaction). With `new_photo_key`, also re-encrypts every photo under a
+    /// fresh photo key and forgets the old one (for a key that may have leaked).
+    pub fn rotate_key(&mut self, new: &Key, new_photo_key: bool, actor: &str) -> Result<(), Error> {
+        check_text(actor, "user name must be 1 to 128 printable characters")?;
+        // WAL content must be in the main file before the re-key rewrites it.
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.execute_batch(&format!("PRAGMA rekey = \"{}\";", new.sqlcipher_literal()))?;
+        if new_photo_key {
+            let id = self.photo_keys.iter().map(|(i, _)| *i).max().unwrap_or(0) + 1;
+            let tx = self.conn.transaction()?;
+            meta_key(&tx, &format!("photo_key:{id}"))?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'photo_key_current'", [i64::from(id)])?;
+            tx.commit()?;
+            self.photo_keys = load_photo_keys(&self.conn)?;
+            self.current_photo_key = id;
+            let names: Vec<String> = fs::read_dir(&self.photos)?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.len() == 64)
+                .collect();
+            for name in names {
+                let sealed = fs::read(self.photos.join(&name))?;
+                if key::sealed_key_id(&sealed)? == id {
+                    continue;
+                }
+                let plain = self.read_photo(&name)?;
+                let resealed = key::seal(self.current_key()?, id, &name, &plain)?;
+                write_durably(&self.photos, &name, &resealed)?;
+            }
+            // Every photo is under the new key now: forget the old ones.
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "DELETE FROM meta WHERE key LIKE 'photo_key:%' AND key != ?1",
+                [format!("photo_key:{id}")],
+            )?;
+            tx.commit()?;
+            self.photo_keys = load_photo_keys(&self.conn)?;
+        }
+        let tx = self.conn.transaction()?;
+        audit(&tx, now_ms(), actor, "rotate_key", None, json!({ "new_photo_key": new_photo_key }), "[]")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    #[doc(hidden)]
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+fn open_conn(path: &Path, key: &Key) -> Result<Connection, Error> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal()))?;
+    // The first read decrypts page 1: a wrong key fails here, as NOTADB.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::InvalidState("the database cannot use write-ahead logging"));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+fn meta_key(tx: &Transaction<'_>, name: &str) -> Result<[u8; 32], Error> {
+    let v: Option<Vec<u8>> =
+        tx.query_row("SELECT value FROM meta WHERE key = ?1", [name], |r| r.get(0)).optional()?;
+    match v {
+        Some(v) => v.try_into().map_err(|_| Error::Corrupt("a stored key has the wrong length".into())),
+        None => {
+            let k = key::random32()?;
+            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", params![name, &k[..]])?;
+            Ok(k)
+        }
+    }
+}
+
+fn load_photo_keys(conn: &Connection) -> Result<Vec<(u32, [u8; 32])>, Error> {
+    let mut st = conn.prepare("SELECT key, value FROM meta WHERE key LIKE 'photo_key:%'")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (k, v) = r?;
+        let id =
+            k["photo_key:".len()..].parse::<u32>().map_err(|_| Error::Corrupt("bad photo key id".into()))?;
+        let v: [u8; 32] =
+            v.try_into().map_err(|_| Error::Corrupt("a stored key has the wrong length".into()))?;
+        out.push((id, v));
+    }
+    Ok(out)
+}
+
+fn audit(
+    tx: &Transaction<'_>,
+    at: i64,
+    actor: &str,
+    action: &str,
+    session: Option<i64>,
+    detail: serde_json::Value,
+    models: &str,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO audit(at, actor, action, session_id, detail, models) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, actor, action, session, detail.to_string(), models],
+    )?;
+    Ok(())
+}
+
+/// Write to a temporary name, fsync, rename over, fsync the folder: the file is
+/// either the old one or the whole new one.
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = dir.join(format!(".tmp-{}-{name}", std::process::id()));
+    let res = (|| -> Result<(), Error> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(name))?;
+        fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+#[cfg(unix)]
+fn restrict(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path) {}

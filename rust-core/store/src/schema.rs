@@ -1,0 +1,127 @@
+//! Versioned schema (`PRAGMA user_version`). Each migration runs in the same
+//! transaction as its version bump, so a crash leaves the old version or the new
+//! one, never half. Never edit a shipped migration: add the next one.
+use crate::Error;
+use rusqlite::Connection;
+
+/// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: patients, sessions, fields, cells, machine results.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY NOT NULL) STRICT;
+    CREATE TABLE patients (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        started_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        policy TEXT NOT NULL,
+        app_version TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE fields (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq INTEGER NOT NULL,
+        photo TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        accepted INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        UNIQUE (session_id, seq)
+    ) STRICT;
+    CREATE TABLE cells (
+        id INTEGER PRIMARY KEY,
+        field_id INTEGER NOT NULL REFERENCES fields(id),
+        idx INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        UNIQUE (field_id, idx)
+    ) STRICT;
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL UNIQUE REFERENCES sessions(id),
+        decided_at INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        summary TEXT NOT NULL
+    ) STRICT;
+    "#,
+    // 2: human reviews and the audit log; machine output is append-only.
+    r#"
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL CHECK (kind IN ('relabel_cell', 'override_outcome', 'confirm')),
+        cell_id INTEGER REFERENCES cells(id),
+        old_value TEXT,
+        new_value TEXT,
+        reviewer TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        note TEXT
+    ) STRICT;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        session_id INTEGER,
+        detail TEXT NOT NULL,
+        models TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX reviews_session ON reviews(session_id);
+    CREATE INDEX audit_session ON audit(session_id);
+    CREATE TRIGGER results_no_update BEFORE UPDATE ON results BEGIN SELECT RAISE(ABORT, 'machine results are never changed'); END;
+    CREATE TRIGGER results_no_delete BEFORE DELETE ON results BEGIN SELECT RAISE(ABORT, 'machine results are never deleted'); END;
+    CREATE TRIGGER cells_no_update BEFORE UPDATE ON cells BEGIN SELECT RAISE(ABORT, 'machine cells are never changed'); END;
+    CREATE TRIGGER fields_no_update BEFORE UPDATE ON fields BEGIN SELECT RAISE(ABORT, 'fields are never changed'); END;
+    CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+    CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
+    // 3: search columns (effective outcome, review state) and their indexes,
+    // backfilled from the results and reviews already stored.
+    r#"
+    ALTER TABLE sessions ADD COLUMN machine_outcome TEXT;
+    ALTER TABLE sessions ADD COLUMN outcome TEXT;
+    ALTER TABLE sessions ADD COLUMN review_state TEXT NOT NULL DEFAULT 'open';
+    UPDATE sessions SET machine_outcome = (SELECT decision FROM results r WHERE r.session_id = sessions.id);
+    UPDATE sessions SET outcome = coalesce(
+        (SELECT new_value FROM reviews v WHERE v.session_id = sessions.id AND v.kind = 'override_outcome' ORDER BY v.id DESC LIMIT 1),
+        machine_outcome);
+    UPDATE sessions SET review_state = CASE
+        WHEN closed_at IS NULL THEN 'open'
+        WHEN EXISTS (SELECT 1 FROM reviews v WHERE v.session_id = sessions.id AND v.kind IN ('override_outcome', 'confirm')) THEN 'reviewed'
+        WHEN machine_outcome IN ('refer', 'inconclusive') THEN 'pending'
+        ELSE 'none' END;
+    CREATE INDEX sessions_started ON sessions(started_at);
+    CREATE INDEX sessions_patient ON sessions(patient_id, started_at);
+    CREATE INDEX sessions_outcome ON sessions(outcome, started_at);
+    CREATE INDEX sessions_pending ON sessions(started_at) WHERE review_state = 'pending';
+    CREATE INDEX fields_photo ON fields(photo);
+    "#,
+];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema to [`VERSION`], one migration per transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    migrate_to(conn, VERSION)
+}
+
+/// Brings the schema to `target` (tests build every earlier version with it).
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), Error> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(Error::SchemaTooNew { found, supported: VERSION });
+    }
+    for v in found..target.min(VERSION) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

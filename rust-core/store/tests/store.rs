@@ -1,0 +1,340 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The store's behaviour through its public API: records, reviews, audit,
+//! encryption at rest, wrong key, key rotation, full disk, migrations.
+use hemalens_core::session::{Decision, SessionPolicy};
+use hemalens_store::{schema, testing, Error, Key, Options, Query, Store, DB_FILE, PHOTO_DIR};
+use std::path::Path;
+
+fn key() -> Key {
+    Key::from_bytes([0x42; 32])
+}
+
+fn session_with_fields(store: &mut Store, n: u64, fields: u64) -> i64 {
+    let sid = store.start_session(&testing::patient(n), &SessionPolicy::default(), "test", "tester").unwrap();
+    for seq in 0..fields {
+        store.add_field(sid, &testing::photo(n, seq), &testing::report(n, seq), "tester").unwrap();
+    }
+    sid
+}
+
+fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_bytes(&p));
+        } else {
+            out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn session_lifecycle_reviews_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    let sid = session_with_fields(&mut store, 1, 3);
+    assert_eq!(store.reports(sid).unwrap().len(), 3);
+    let running = store.summary(sid).unwrap();
+    assert_eq!(running.fields.added, 3);
+    let closed = store.close_session(sid, "tester").unwrap();
+    assert_eq!(closed, running);
+    assert!(matches!(
+        store.add_field(sid, b"x", &testing::report(1, 9), "tester"),
+        Err(Error::InvalidState(_))
+    ));
+    let machine = closed.outcome.decision;
+
+    // A reviewer relabels a cell and overrides the outcome.
+    store.relabel_cell(sid, 0, 0, "ig", "dr-a", Some("looks immature")).unwrap();
+    store.override_outcome(sid, Decision::Refer, "dr-a", None).unwrap();
+    // The machine's result is untouched.
+    assert_eq!(store.summary(sid).unwrap(), closed);
+    assert_eq!(store.reports(sid).unwrap()[0], testing::report(1, 0));
+    let row = &store.list(&Query { patient: Some(testing::patient(1)), ..Query::default() }).unwrap()[0];
+    assert_eq!(row.outcome.as_deref(), Some("refer"));
+    assert_eq!(row.machine_outcome.as_deref(), Some(machine.as_str()));
+    assert_eq!(row.review_state, "reviewed");
+    assert_eq!(row.fields, 3);
+
+    let ex = store.export(sid).unwrap();
+    assert_eq!(ex["session"]["outcome"], "refer");
+    assert_eq!(ex["result"]["summary"]["outcome"]["decision"], machine.as_str());
+    assert_eq!(ex["reviews"].as_array().unwrap().len(), 2);
+    assert_eq!(ex["reviews"][0]["to"], "ig");
+    let trail = ex["audit"].as_array().unwrap();
+    let actions: Vec<&str> = trail.iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "start_session",
+            "add_field",
+            "add_field",
+            "add_field",
+            "close_session",
+            "relabel_cell",
+            "override_outcome"
+        ]
+    );
+    assert_eq!(trail[6]["who"], "dr-a");
+    assert_eq!(trail[6]["models"][0]["id"], "all-screen", "the audit names the model");
+    assert!(trail[6]["at"].as_i64().unwrap() > 0);
+
+    // Machine output and the audit log refuse changes even through raw SQL.
+    let conn = store.connection();
+    for sql in [
+        "UPDATE results SET decision = 'refer'",
+        "DELETE FROM results",
+        "UPDATE cells SET label = 'x'",
+        "DELETE FROM audit",
+        "UPDATE reviews SET reviewer = 'x'",
+    ] {
+        assert!(conn.execute(sql, []).is_err(), "{sql}");
+    }
+    store.integrity_check().unwrap();
+}
+
+#[test]
+fn photos_round_trip_and_deduplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    let sid = session_with_fields(&mut store, 2, 2);
+    store.add_field(sid, &testing::photo(2, 0), &testing::report(2, 0), "t").unwrap();
+    let ex = store.export(sid).unwrap();
+    let names: Vec<String> =
+        ex["fields"].as_array().unwrap().iter().map(|f| f["photo"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names[0], names[2], "same content, same name");
+    assert_eq!(std::fs::read_dir(dir.path().join(PHOTO_DIR)).unwrap().count(), 2);
+    assert_eq!(store.read_photo(&names[1]).unwrap(), testing::photo(2, 1));
+}
+
+#[test]
+fn copied_files_reveal_no_patient_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = "ZEBRA-PATIENT-8841";
+    {
+        let mut store = Store::open(dir.path(), &key()).unwrap();
+        let sid = store.start_session(code, &SessionPolicy::default(), "test", "nurse-x").unwrap();
+        let photo = format!("photo of {code} with text inside").into_bytes();
+        store.add_field(sid, &photo, &testing::report(3, 0), "nurse-x").unwrap();
+        store.close_session(sid, "nurse-x").unwrap();
+        // Look at the files while the store is open (WAL not yet checkpointed) ...
+        for (name, bytes) in all_bytes(dir.path()) {
+            for needle in [code.as_bytes(), b"nurse-x", b"neutrophil", b"SQLite format 3", b"photo of"] {
+                assert!(!contains(&bytes, needle), "{name} contains plaintext");
+            }
+        }
+    }
+    // ... and after closing it.
+    for (name, bytes) in all_bytes(dir.path()) {
+        assert!(!contains(&bytes, code.as_bytes()), "{name} contains the patient code");
+        assert!(!contains(&bytes, b"neutrophil"), "{name} contains a label");
+    }
+}
+
+#[test]
+fn wrong_key_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    session_with_fields(&mut Store::open(dir.path(), &key()).unwrap(), 4, 1);
+    let e = Store::open(dir.path(), &Key::from_bytes([1; 32])).unwrap_err();
+    assert!(matches!(e, Error::WrongKey), "{e:?}");
+    assert_eq!(e.kind().as_str(), "wrong_key");
+    assert!(!e.to_string().contains("PATIENT"));
+    // A file that is no store at all reads the same way.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join(DB_FILE), vec![7u8; 8192]).unwrap();
+    assert!(matches!(Store::open(other.path(), &key()), Err(Error::WrongKey)));
+}
+
+#[test]
+fn key_rotation_keeps_everything_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = Key::from_bytes([0x77; 32]);
+    let newer = Key::from_bytes([0x99; 32]);
+    let (sid, photo_name) = {
+        let mut store = Store::open(dir.path(), &key()).unwrap();
+        let sid = session_with_fields(&mut store, 5, 2);
+        let name = store.export(sid).unwrap()["fields"][1]["photo"].as_str().unwrap().to_string();
+        store.rotate_key(&new, false, "admin").unwrap();
+        store.add_field(sid, &testing::photo(5, 2), &testing::report(5, 2), "t").unwrap();
+        (sid, name)
+    };
+    assert!(matches!(Store::open(dir.path(), &key()), Err(Error::WrongKey)));
+    let before = std::fs::read(dir.path().join(PHOTO_DIR).join(&photo_name)).unwrap();
+    {
+        let mut store = Store::open(dir.path(), &new).unwrap();
+        assert_eq!(store.reports(sid).unwrap().len(), 3);
+        assert_eq!(store.read_photo(&photo_name).unwrap(), testing::photo(5, 1));
+        // Rotation with a fresh photo key re-encrypts every photo.
+        store.rotate_key(&newer, true, "admin").unwrap();
+        assert_eq!(store.read_photo(&photo_name).unwrap(), testing::photo(5, 1));
+    }
+    let after = std::fs::read(dir.path().join(PHOTO_DIR).join(&photo_name)).unwrap();
+    assert_ne!(before, after, "photo re-encrypted");
+    assert!(matches!(Store::open(dir.path(), &new), Err(Error::WrongKey)));
+    let store = Store::open(dir.path(), &newer).unwrap();
+    store.integrity_check().unwrap();
+    assert_eq!(store.reports(sid).unwrap()[2], testing::report(5, 2));
+    let names: Vec<String> = store.export(sid).unwrap()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["photo"].as_str().unwrap().to_string())
+        .collect();
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(store.read_photo(n).unwrap(), testing::photo(5, i as u64));
+    }
+}
+
+#[test]
+fn full_disk_is_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kept = Vec::new();
+    {
+        let mut store = Store::open(dir.path(), &key()).unwrap();
+        let sid = session_with_fields(&mut store, 6, 1);
+        store.close_session(sid, "t").unwrap();
+        kept.push(sid);
+    }
+    let pages: i64 = {
+        let mut s = Store::open(dir.path(), &key()).unwrap();
+        s.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
+    };
+    let mut store =
+        Store::open_with(dir.path(), &key(), &Options { max_page_count: Some(pages as u64 + 2) }).unwrap();
+    let sid = store.start_session(&testing::patient(7), &SessionPolicy::default(), "test", "t").unwrap();
+    let mut added = 0;
+    let err = loop {
+        match store.add_field(sid, &testing::photo(7, added), &testing::report(7, added), "t") {
+            Ok(_) => added += 1,
+            Err(e) => break e,
+        }
+        assert!(added < 1000, "the size limit never bit");
+    };
+    assert!(matches!(err, Error::DiskFull), "{err:?}");
+    assert_eq!(err.kind().as_str(), "disk_full");
+    assert!(err.to_string().contains("storage is full"));
+    drop(store);
+    let store = Store::open(dir.path(), &key()).unwrap();
+    store.integrity_check().unwrap();
+    assert_eq!(store.reports(kept[0]).unwrap(), vec![testing::report(6, 0)]);
+    let got = store.reports(sid).unwrap();
+    assert_eq!(got.len() as u64, added, "every field acknowledged before the full disk is kept");
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(r, &testing::report(7, i as u64));
+    }
+}
+
+/// Builds a store at schema `version` with data that version can hold, then
+/// opens it with the current code.
+#[test]
+fn migrations_from_every_earlier_version() {
+    for version in 0..schema::VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key().to_hex())).unwrap();
+            schema::migrate_to(&mut conn, version).unwrap();
+            if version >= 1 {
+                let report = serde_json::to_string(&testing::report(8, 0)).unwrap();
+                let policy = serde_json::to_string(&SessionPolicy::default()).unwrap();
+                conn.execute_batch(&format!(
+                    "INSERT INTO patients(id, code, created_at) VALUES (1, 'OLD-1', 1);
+                     INSERT INTO sessions(id, patient_id, started_at, closed_at, policy, app_version) VALUES (1, 1, 1000, 2000, '{policy}', 'old');
+                     INSERT INTO sessions(id, patient_id, started_at, policy, app_version) VALUES (2, 1, 3000, '{policy}', 'old');
+                     INSERT INTO fields(id, session_id, seq, photo, added_at, accepted, report) VALUES (1, 1, 0, '{}', 1500, 1, '{report}');
+                     INSERT INTO cells(field_id, idx, label, confidence) VALUES (1, 0, 'neutrophil', 0.9);
+                     INSERT INTO results(session_id, decided_at, decision, summary) VALUES (1, 2000, 'inconclusive', '{{}}');",
+                    "0".repeat(64)
+                ))
+                .unwrap();
+            }
+            if version >= 2 {
+                conn.execute_batch(
+                    "INSERT INTO reviews(session_id, kind, old_value, new_value, reviewer, at) VALUES (1, 'override_outcome', 'inconclusive', 'refer', 'dr-b', 2500);",
+                )
+                .unwrap();
+            }
+        }
+        let mut store = Store::open(dir.path(), &key()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from version {version}");
+        store.integrity_check().unwrap();
+        if version >= 1 {
+            assert_eq!(store.reports(1).unwrap(), vec![testing::report(8, 0)]);
+            let rows = store.list(&Query { patient: Some("OLD-1".into()), ..Query::default() }).unwrap();
+            assert_eq!(rows.len(), 2, "from version {version}");
+            let closed = rows.iter().find(|r| r.id == 1).unwrap();
+            let open = rows.iter().find(|r| r.id == 2).unwrap();
+            assert_eq!(open.review_state, "open");
+            assert_eq!(closed.machine_outcome.as_deref(), Some("inconclusive"));
+            if version >= 2 {
+                assert_eq!(
+                    (closed.outcome.as_deref(), closed.review_state.as_str()),
+                    (Some("refer"), "reviewed")
+                );
+            } else {
+                assert_eq!(
+                    (closed.outcome.as_deref(), closed.review_state.as_str()),
+                    (Some("inconclusive"), "pending")
+                );
+            }
+            // The migrated store takes new data.
+            store.add_field(2, &testing::photo(8, 1), &testing::report(8, 1), "t").unwrap();
+        }
+        session_with_fields(&mut store, 9, 1);
+    }
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &key()).unwrap());
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; PRAGMA user_version = 99;", key().to_hex()))
+            .unwrap();
+    }
+    let e = Store::open(dir.path(), &key()).unwrap_err();
+    assert!(matches!(e, Error::SchemaTooNew { found: 99, .. }), "{e:?}");
+}
+
+#[test]
+fn list_filters_by_patient_date_outcome_and_pending_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    testing::bulk_sessions(&mut store, 2000, 100).unwrap();
+    let all = store.list(&Query { limit: 5000, ..Query::default() }).unwrap();
+    assert_eq!(all.len(), 2000);
+    assert!(all.windows(2).all(|w| w[0].started_at >= w[1].started_at), "newest first");
+    let q = Query {
+        patient: Some(testing::patient(3)),
+        from_ms: Some(all[1500].started_at),
+        to_ms: Some(all[200].started_at),
+        outcome: Some(Decision::Inconclusive),
+        limit: 5000,
+        ..Query::default()
+    };
+    let want: Vec<i64> = all
+        .iter()
+        .filter(|r| {
+            r.patient == testing::patient(3)
+                && r.started_at >= all[1500].started_at
+                && r.started_at < all[200].started_at
+                && r.outcome.as_deref() == Some("inconclusive")
+        })
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(store.list(&q).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), want);
+    assert_eq!(
+        store.list(&Query { full_scan: true, ..q }).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(),
+        want
+    );
+    let pending = store.list(&Query { pending_review: true, limit: 5000, ..Query::default() }).unwrap();
+    assert_eq!(pending.len(), all.iter().filter(|r| r.review_state == "pending").count());
+    assert!(!pending.is_empty());
+}
