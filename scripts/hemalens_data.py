@@ -386,8 +386,21 @@ def package_versions(names) -> dict:
     return out
 
 
+def _no_nan(o):
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _no_nan(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_no_nan(v) for v in o]
+    if isinstance(o, np.generic):
+        return _no_nan(o.item())
+    return o
+
+
 def write_json(path, obj):
-    Path(path).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    """JSON without NaN/inf (null instead), so strict parsers (serde_json) accept it."""
+    Path(path).write_text(json.dumps(_no_nan(obj), indent=2, allow_nan=False) + "\n")
 
 
 # ----------------------------------------------------------------------------
@@ -540,9 +553,32 @@ def make_tf_augment(out_size: int, masks: list[dict], strength: float = 1.0):
     return aug
 
 
-def build_mobilenet(kind: str, alpha: float, size: int, n_classes: int, bn_momentum: float = 0.99,
-                    dropout: float = 0.2, seed: int = 0):
+def _standardise_layer():
     import keras
+
+    class ChannelStandardise(keras.layers.Layer):
+        """Per-image, per-channel standardisation inside the graph: (x - mean) / (std + eps)
+        over the spatial axes. Removes each image's stain colour / brightness offsets, so
+        the network cannot use them as a shortcut (colour-normalised inputs map to nearly
+        the same tensor)."""
+
+        def call(self, x):
+            ops = keras.ops
+            mu = ops.mean(x, axis=[1, 2], keepdims=True)
+            d = x - mu
+            var = ops.mean(d * d, axis=[1, 2], keepdims=True)
+            return d * ops.rsqrt(var + 1e-3)
+
+    return ChannelStandardise(name="channel_standardise")
+
+
+def build_mobilenet(kind: str, alpha: float, size: int, n_classes: int, bn_momentum: float = 0.99,
+                    dropout: float = 0.2, seed: int = 0, standardise: bool = False):
+    import keras
+    if standardise:
+        inp = keras.Input((size, size, 3))
+        body = build_mobilenet(kind, alpha, size, n_classes, bn_momentum, dropout, seed, False)
+        return keras.Model(inp, body(_standardise_layer()(inp)))
     if kind == "v2":
         base = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=alpha, include_top=False,
                                               weights=None, pooling="avg")
@@ -701,7 +737,11 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
                size: int, epochs: int, batch: int, lr: float, max_minutes: float, seed: int,
                cache_dir: str, source_masks: list[dict], data_desc: list[str], rbc_px: float,
                cell_px, extra: dict, out_dir: Path, label_smoothing: float = 0.05,
-               warmup_epochs: int = 3, weight_decay: float = 5e-5):
+               warmup_epochs: int = 3, weight_decay: float = 5e-5, standardise: bool = False,
+               aug_strength: float = 1.0, resume: bool = False):
+    """resume=True: a second stage (warm restart) from the best weights of the previous run
+    (<cache_dir>/<id>-best.weights.h5 and <out_dir>/training_history.json); the history,
+    epoch numbering and kept-best selection continue across stages."""
     import time
     set_seeds(seed)
     import keras
@@ -724,25 +764,33 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
 
     counts = np.bincount(fit_y, minlength=n_cls)
     cw = {i: float(len(fit_y) / (n_cls * counts[i])) for i in range(n_cls)}
-    aug = make_tf_augment(size, masks)
+    aug = make_tf_augment(size, masks, strength=aug_strength)
     n = len(fit_y)
     steps = n // batch
     ds = tf.data.Dataset.from_tensor_slices((fit_arr, fit_y))
-    ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed).batch(2)))
+    prev = json.loads((out_dir / "training_history.json").read_text()) if resume else None
+    off = prev["epochs_run"] if prev else 0
+    ds = ds.shuffle(n, seed=seed + off, reshuffle_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=seed + off).batch(2)))
     ds = ds.map(lambda xy, s: (aug(xy[0], s), tf.one_hot(xy[1], n_cls)),
                 num_parallel_calls=2, deterministic=True)
     ds = ds.batch(batch, drop_remainder=True).prefetch(2)
 
-    model = build_mobilenet(arch, alpha, size, n_cls, seed=seed)
+    model = build_mobilenet(arch, alpha, size, n_cls, seed=seed, standardise=standardise)
+    if prev:
+        model.load_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))
     sched = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps * max(1, epochs - warmup_epochs),
                                                    warmup_target=lr, warmup_steps=steps * warmup_epochs,
                                                    alpha=0.01)
     model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing),
                   metrics=["accuracy"])
-    history = []
+    history = list(prev["history"]) if prev else []
     best = {"acc": -1, "nll": 1e9, "epoch": -1, "weights": None}
+    if prev:
+        hb = [r for r in prev["history"] if r["epoch"] == prev["best_epoch"]][0]
+        best.update(acc=hb["tune_acc"], nll=hb["tune_loss"], epoch=prev["best_epoch"], weights=model.get_weights())
+    t_prev = prev["train_seconds"] if prev else 0.0
     t_train = time.time()
 
     class Track(keras.callbacks.Callback):
@@ -751,18 +799,20 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
             pred = logits.argmax(1)
             acc = float((pred == tune_y).mean())
             l = nll(logits, tune_y, 1.0)
-            rec = {"epoch": epoch + 1, "train_loss": float(logs["loss"]), "train_acc": float(logs["accuracy"]),
-                   "tune_loss": l, "tune_acc": acc, "elapsed_s": round(time.time() - t_train, 1)}
+            rec = {"epoch": epoch + 1 + off, "stage": len(prev.get("stages", [1])) + 1 if prev else 1,
+                   "train_loss": float(logs["loss"]), "train_acc": float(logs["accuracy"]),
+                   "tune_loss": l, "tune_acc": acc,
+                   "elapsed_s": round(t_prev + time.time() - t_train, 1)}
             history.append(rec)
             print(f"[{pack_id}] {rec}", flush=True)
             if acc > best["acc"] or (acc == best["acc"] and l < best["nll"]):
-                best.update(acc=acc, nll=l, epoch=epoch + 1, weights=self.model.get_weights())
+                best.update(acc=acc, nll=l, epoch=epoch + 1 + off, weights=self.model.get_weights())
             if time.time() - t_train > max_minutes * 60:
                 print(f"[{pack_id}] time budget reached, stopping", flush=True)
                 self.model.stop_training = True
 
     model.fit(ds, epochs=epochs, class_weight=cw, callbacks=[Track()], verbose=2)
-    train_s = time.time() - t_train
+    train_s = t_prev + time.time() - t_train
     model.set_weights(best["weights"])
     model.save_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))  # safety copy, outside the repo
     print(f"[{pack_id}] best epoch {best['epoch']} tune acc {best['acc']:.4f}; exporting", flush=True)
@@ -772,11 +822,17 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
     export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite")
     _, i, o = tflite_io(out_dir / "model.tflite")
     assert list(i["shape"]) == [1, size, size, 3] and i["dtype"] == np.int8 and o["dtype"] == np.int8, (i, o)
-    total_s = time.time() - t0
+    total_s = time.time() - t0 + (prev["total_seconds"] if prev else 0.0)
+    stage = {"epochs_planned": epochs, "lr": lr, "warmup_epochs": warmup_epochs,
+             "epochs_run": len(history) - off, "train_seconds": round(train_s - t_prev, 1)}
+    stages = (prev.get("stages") or [{"epochs_planned": prev["epochs_planned"], "lr": prev["lr"],
+                                      "warmup_epochs": 3, "epochs_run": prev["epochs_run"],
+                                      "train_seconds": prev["train_seconds"]}]) + [stage] if prev else [stage]
 
-    hist = {"pack": pack_id, "arch": arch, "alpha": alpha, "input": size, "epochs_planned": epochs,
-            "epochs_run": len(history), "best_epoch": best["epoch"], "batch": batch, "lr": lr,
+    hist = {"pack": pack_id, "arch": arch, "alpha": alpha, "input": size, "epochs_planned": sum(x["epochs_planned"] for x in stages),
+            "stages": stages, "epochs_run": len(history), "best_epoch": best["epoch"], "batch": batch, "lr": prev["lr"] if prev else lr,
             "weight_decay": weight_decay, "label_smoothing": label_smoothing, "bn_momentum": 0.99,
+            "standardise": standardise, "aug_strength": aug_strength,
             "seed": seed, "class_weight": cw, "n_fit": len(fit_rows), "n_tune": len(tune_rows),
             "n_representative": len(rep_rows), "train_seconds": round(train_s, 1),
             "total_seconds": round(total_s, 1), "cpu_count": os.cpu_count(), "history": history,

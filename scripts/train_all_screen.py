@@ -71,6 +71,14 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--max-minutes", type=float, default=35.0)
     ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--standardise", type=int, default=1,
+                    help="1: per-image channel standardisation layer at the start of the graph")
+    ap.add_argument("--aug-strength", type=float, default=0.6,
+                    help="scales the stain/colour jitter, rotation-independent scale range")
+    ap.add_argument("--resume", action="store_true",
+                    help="second stage: warm restart from the best weights of the previous run "
+                         "(use with a smaller --lr and --warmup 1)")
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up epochs")
     ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
     a = ap.parse_args()
 
@@ -102,7 +110,9 @@ def main():
         cache_dir=a.cache_dir, source_masks=[hd.ARIA_MASK],
         data_desc=["../shared/data/aria_all (train split: fit = first 85 % of each class block, "
                    "tune = last 15 %; val block held out)"],
-        rbc_px=hd.ARIA_RBC_PX_AT_224 * a.size / 224.0, cell_px=None, extra=extra, out_dir=out)
+        rbc_px=hd.ARIA_RBC_PX_AT_224 * a.size / 224.0, cell_px=None, extra=extra, out_dir=out,
+        standardise=bool(a.standardise), aug_strength=a.aug_strength,
+        resume=a.resume, warmup_epochs=a.warmup)
 
 
 if __name__ == "__main__":
