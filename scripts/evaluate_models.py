@@ -67,14 +67,16 @@ TRIED = {
         "Strong colour/stain augmentation (HED jitter, hue/saturation/brightness/contrast, channel gains, "
         "greyscale, per-image channel standardisation) plus blur, vignette, noise, scale, rotation and "
         "JPEG quality, so that the model cannot rely on stain colour.",
-        "Architecture width and input size chosen by the timing measurement below so that enough epochs "
+        "Architecture width and input size chosen by the timing measurement above so that enough epochs "
         "fit the 2-core training budget.",
     ],
     "wbc-type": [
         "MobileNetV2 from scratch, batch-norm momentum 0.99, AdamW with warm-up + cosine decay, "
         "label smoothing 0.05.",
         "Same augmentation set as all-screen (colour/HED stain, blur, vignette, noise, scale, rotation, JPEG).",
-        "Architecture width and input size chosen by the timing measurement below.",
+        "Architecture width and input size chosen by the timing measurement above.",
+        "Per-image channel standardisation inside the graph (as for all-screen), so stain colour and "
+        "brightness offsets cannot be a shortcut.",
     ],
 }
 
@@ -448,8 +450,9 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     if hist.get("standardise"):
         a("- The graph starts with a per-image, per-channel standardisation layer ((x - mean) / sqrt(var + "
           "0.001) over each image's pixels, as MEAN/SUB/MUL/RSQRT ops inside the .tflite). It removes each "
-          "image's overall stain colour and brightness, so the network cannot use them as a shortcut "
-          "(the class-dependent stain of aria_all); consumers do nothing extra for it.")
+          "image's overall stain colour and brightness, so the network cannot use them as a shortcut"
+          + (" (the class-dependent stain of aria_all)" if pid == "all-screen" else "")
+          + "; consumers do nothing extra for it.")
     a(f"- Labels (output order): {', '.join('`' + x + '`' for x in labels)}.")
     a(f"- Consumers apply `softmax(logits / T)` with T = {m['calibration']['temperature']} "
       "(`calibration.temperature`).")
@@ -512,8 +515,8 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
           "have this diameter in the model input.")
     else:
         a(f"- Scale: input.rbc_diameter_px = {inp['rbc_diameter_px']}: pbc_wbc red cells (about 75 px in "
-          f"a ~360 px crop) scaled to {inp['width']} px; cell_diameter_px = {inp['cell_diameter_px']} "
-          "(not measured).")
+          f"a ~360 px crop) scaled to {inp['width']} px; cell_diameter_px = "
+          + ("null (not measured)." if inp["cell_diameter_px"] is None else f"{inp['cell_diameter_px']}."))
     a("")
     a("## Training")
     a("")
@@ -619,7 +622,8 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     if hist.get("standardise"):
         a("")
         a("Because the graph standardises each image's channels itself, the colour-normalised test is close "
-          "to an identity for this model (it differs only by clipping, rounding and the masked corner): "
+          "to an identity for this model (it differs only by clipping, rounding" + (" and the masked corner"
+          if inp["masks"] else "") + "): "
           "robustness to global colour shifts is by construction, which is the point. The eyepiece test "
           "(non-uniform vignette, blur, JPEG) is the stronger check.")
     if pid == "all-screen":
@@ -675,9 +679,20 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     a("")
     a("```")
     a("python3 -m venv .venv-train && .venv-train/bin/pip install -r scripts/requirements-train.txt")
-    a(f".venv-train/bin/python {m['provenance']['script']} --data ../shared/data   # retrain (CI does not)")
+    stages = hist.get("stages") or [{"epochs_planned": hist.get("epochs_planned"), "lr": hist.get("lr"),
+                                     "warmup_epochs": 3}]
+    for k, st in enumerate(stages):
+        extra = "" if k == 0 else f" --resume --lr {st['lr']} --warmup {st['warmup_epochs']}"
+        a(f".venv-train/bin/python {m['provenance']['script']} --data ../shared/data --epochs "
+          f"{st['epochs_planned']}{extra}   # retrain{' (stage ' + str(k + 1) + ')' if len(stages) > 1 else ''}; CI does not")
     a(f".venv-train/bin/python scripts/evaluate_models.py --pack {pid} --data ../shared/data")
     a("```")
+    a("")
+    a("Training stops early at `--max-minutes` of wall-clock time (the runs above used 44, 22 for a "
+      "resumed stage) if the planned epochs do not fit; TensorFlow on CPU with a parallel input "
+      "pipeline is seeded but not guaranteed bit-identical across machines, so a retrained pack can differ "
+      "slightly. CI re-runs only the evaluation (`--check` fails if a recomputed metric differs from the "
+      "manifest).")
     (pack_dir / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
 
 
