@@ -90,7 +90,7 @@ pub fn load(spec: &str, threads: usize) -> Result<Classifier, Error> {
 
 fn classify_one(
     c: &Classifier,
-    path: &PathBuf,
+    path: &std::path::Path,
     limits: &DecodeLimits,
     dump: Option<(&PathBuf, usize)>,
 ) -> Result<hemalens_core::Prediction, Error> {

@@ -1,5 +1,6 @@
 //! `hemalens`: the command line over hemalens-core. Thin: parsing, printing,
 //! exit codes. The contract (JSON shapes, exit codes) is documented in README.md.
+mod analyze;
 mod bench;
 mod classify;
 mod models;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Analyse eyepiece photos: field of view, quality gate, white cells, screening.
+    Analyze(analyze::Args),
     /// Classify each image as a whole with one model pack.
     Classify(classify::Args),
     /// List the embedded model packs.
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|_| eprintln!("hemalens: internal error")));
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Analyze(a) => analyze::run(a),
         Command::Classify(a) => classify::run(a),
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),

@@ -3,12 +3,14 @@
 pub mod classify;
 pub mod decode;
 mod error;
+pub mod field;
 pub mod pack;
 pub mod preprocess;
 pub mod probs;
+pub mod session;
 
 pub use classify::{Classifier, Prediction};
-pub use decode::{decode_file, decode_image, DecodeLimits};
+pub use decode::{decode_file, decode_image, decode_scaled, DecodeLimits, Scaled};
 pub use error::{Error, ErrorKind};
 pub use pack::{Manifest, Pack};
 

@@ -48,7 +48,8 @@ fn temperature_changes_confidence_not_label() {
 #[test]
 fn mismatches_name_the_field() {
     let (m, model) = parts();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("sha256", Box::new(|m| m["sha256"] = "00".repeat(32).into())),
         ("labels", Box::new(|m| m["labels"].as_array_mut().unwrap().push("delta".into()))),
         ("input.width/height/channels", Box::new(|m| m["input"]["width"] = 64.into())),

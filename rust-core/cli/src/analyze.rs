@@ -1,0 +1,132 @@
+use crate::output;
+use crate::quiet::quietly;
+use hemalens_core::field::{overlay, Analyzer};
+use hemalens_core::Error;
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One JSON object per line per photo, in input order.
+    #[arg(long)]
+    json: bool,
+    /// Write one PNG per photo here: field of view, boxed cells, verdict.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    /// Whole-field screening pack (id or directory).
+    #[arg(long, default_value = "all-screen")]
+    screen_model: String,
+    /// White-cell type pack (id or directory).
+    #[arg(long, default_value = "wbc-type")]
+    cell_model: String,
+    /// CPU threads for inference.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Photos: JPEG (8-50 MP phone photos through the eyepiece, or camera frames), PNG, WebP, BMP, TIFF.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+pub fn load(screen: &str, cells: &str, threads: usize) -> Result<Analyzer, String> {
+    let s = hemalens_packs::resolve(screen).map_err(|e| format!("model `{screen}`: {e}"))?;
+    let c = hemalens_packs::resolve(cells).map_err(|e| format!("model `{cells}`: {e}"))?;
+    quietly(|| Analyzer::new(&s, &c, threads)).map_err(|e| e.to_string())
+}
+
+pub fn run(args: Args) -> u8 {
+    let analyzer = match load(&args.screen_model, &args.cell_model, args.threads) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hemalens: {e}");
+            return crate::EXIT_USAGE;
+        }
+    };
+    if let Some(dir) = &args.overlay {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("hemalens: cannot create {}: {e}", dir.display());
+            return crate::EXIT_USAGE;
+        }
+    }
+    let bar = if args.json || args.images.len() < 2 || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(args.images.len() as u64)
+    };
+    let mut failed = 0;
+    for (i, path) in args.images.iter().enumerate() {
+        let shown = path.display().to_string();
+        match analyze_one(&analyzer, path, args.overlay.as_deref(), i) {
+            Ok(v) => {
+                if args.json {
+                    output::line(&v);
+                } else {
+                    bar.suspend(|| println!("{}", summary(&shown, &v)));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                if args.json {
+                    output::line(&output::error(&shown, &e));
+                } else {
+                    bar.suspend(|| println!("{shown}: error: {e} ({})", e.kind()));
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    quietly(|| drop(analyzer));
+    if failed > 0 {
+        crate::EXIT_INPUT_FAILED
+    } else {
+        0
+    }
+}
+
+fn analyze_one(a: &Analyzer, path: &Path, overlay_dir: Option<&Path>, i: usize) -> Result<Value, Error> {
+    let bytes = read_limited(path, a.options().decode.max_file_bytes)?;
+    let analyzed = a.analyze_full(&bytes)?;
+    drop(bytes);
+    if let Some(dir) = overlay_dir {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let png = overlay::render(&analyzed, &a.cells_manifest().labels);
+        png.save(dir.join(format!("{i:04}-{stem}.png")))
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+    }
+    let mut v = serde_json::to_value(&analyzed.report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    if let Value::Object(m) = &mut v {
+        let mut out = serde_json::Map::new();
+        out.insert("path".into(), json!(path.display().to_string()));
+        out.extend(std::mem::take(m));
+        v = Value::Object(out);
+    }
+    Ok(v)
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    let len = std::fs::metadata(path)?.len();
+    if len > limit {
+        return Err(Error::FileTooLarge { bytes: len, limit });
+    }
+    Ok(std::fs::read(path)?)
+}
+
+fn summary(path: &str, v: &Value) -> String {
+    let q = &v["quality"];
+    if q["ok"] != json!(true) {
+        let codes: Vec<String> = q["issues"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["code"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        return format!("{path}: rejected ({})", codes.join(", "));
+    }
+    let n = v["cells"].as_array().map(Vec::len).unwrap_or(0);
+    format!(
+        "{path}: {n} white cells; screen {} ({:.2}); rbc {:.1} px; {:.0} ms",
+        v["screen"]["label"].as_str().unwrap_or("-"),
+        v["screen"]["confidence"].as_f64().unwrap_or(0.0),
+        v["scale"]["rbc_diameter_px"].as_f64().unwrap_or(0.0),
+        v["timing_ms"]["total"].as_f64().unwrap_or(0.0)
+    )
+}

@@ -1,0 +1,17 @@
+//! The field pipeline: one photo through the eyepiece to a [`FieldReport`].
+//!
+//! Stages, in the order a photo goes through them: `decode_scaled` (crate
+//! root) → [`fov`] → [`colour`] → [`scale`] → [`quality`] → [`detect`] →
+//! classification (crops and tiles, in [`analyze`]) → [`overlay`] for people.
+pub mod analyze;
+pub mod colour;
+pub mod detect;
+pub mod fov;
+pub mod overlay;
+pub mod quality;
+pub(crate) mod raster;
+pub mod report;
+pub mod scale;
+
+pub use analyze::{AnalyzeOptions, Analyzed, Analyzer};
+pub use report::{Cell, FieldReport, Fov, ModelRef, Probs, Quality, QualityIssue, Scale, Screen};

@@ -1,0 +1,313 @@
+//! Small raster tools the field stages share: masks, components, thresholds.
+//! Plain loops over row-major buffers; fast enough at analysis resolution.
+
+/// A binary mask, row-major.
+#[derive(Debug, Clone)]
+pub struct Mask {
+    pub w: usize,
+    pub h: usize,
+    pub data: Vec<bool>,
+}
+
+impl Mask {
+    pub fn from_fn(w: usize, h: usize, mut f: impl FnMut(usize, usize) -> bool) -> Self {
+        let mut data = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                data.push(f(x, y));
+            }
+        }
+        Self { w, h, data }
+    }
+
+    #[cfg(test)]
+    pub fn get(&self, x: usize, y: usize) -> bool {
+        self.data[y * self.w + x]
+    }
+
+    pub fn count(&self) -> usize {
+        self.data.iter().filter(|v| **v).count()
+    }
+
+    /// 3x3 erosion applied `n` times.
+    pub fn erode(&self, n: usize) -> Self {
+        let mut m = self.clone();
+        for _ in 0..n {
+            m = m.morph(false);
+        }
+        m
+    }
+
+    /// 3x3 dilation applied `n` times.
+    pub fn dilate(&self, n: usize) -> Self {
+        let mut m = self.clone();
+        for _ in 0..n {
+            m = m.morph(true);
+        }
+        m
+    }
+
+    /// Opening: removes specks smaller than about `2n+1` pixels.
+    pub fn open(&self, n: usize) -> Self {
+        self.erode(n).dilate(n)
+    }
+
+    fn morph(&self, dilate: bool) -> Self {
+        // Separable: rows then columns (a 3x3 square is the product of two 3-runs).
+        let (w, h) = (self.w, self.h);
+        let mut tmp = vec![false; w * h];
+        for y in 0..h {
+            let row = &self.data[y * w..(y + 1) * w];
+            for x in 0..w {
+                let l = if x > 0 { row[x - 1] } else { row[x] };
+                let r = if x + 1 < w { row[x + 1] } else { row[x] };
+                tmp[y * w + x] = if dilate { l || row[x] || r } else { l && row[x] && r };
+            }
+        }
+        let mut out = vec![false; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let u = if y > 0 { tmp[(y - 1) * w + x] } else { tmp[y * w + x] };
+                let d = if y + 1 < h { tmp[(y + 1) * w + x] } else { tmp[y * w + x] };
+                let c = tmp[y * w + x];
+                out[y * w + x] = if dilate { u || c || d } else { u && c && d };
+            }
+        }
+        Self { w, h, data: out }
+    }
+
+    /// Fills holes: background regions not connected to the border become foreground.
+    pub fn fill_holes(&self) -> Self {
+        let (w, h) = (self.w, self.h);
+        let mut outside = vec![false; w * h];
+        let mut stack = Vec::new();
+        for x in 0..w {
+            stack.push((x, 0));
+            stack.push((x, h.saturating_sub(1)));
+        }
+        for y in 0..h {
+            stack.push((0, y));
+            stack.push((w.saturating_sub(1), y));
+        }
+        while let Some((x, y)) = stack.pop() {
+            let i = y * w + x;
+            if self.data[i] || outside[i] {
+                continue;
+            }
+            outside[i] = true;
+            if x > 0 {
+                stack.push((x - 1, y));
+            }
+            if x + 1 < w {
+                stack.push((x + 1, y));
+            }
+            if y > 0 {
+                stack.push((x, y - 1));
+            }
+            if y + 1 < h {
+                stack.push((x, y + 1));
+            }
+        }
+        Self { w, h, data: outside.into_iter().map(|o| !o).collect() }
+    }
+}
+
+/// A connected component's statistics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Component {
+    pub area: usize,
+    pub x0: usize,
+    pub y0: usize,
+    /// Exclusive.
+    pub x1: usize,
+    /// Exclusive.
+    pub y1: usize,
+    pub cx: f64,
+    pub cy: f64,
+    pub touches_border: bool,
+}
+
+impl Component {
+    pub fn width(&self) -> usize {
+        self.x1 - self.x0
+    }
+    pub fn height(&self) -> usize {
+        self.y1 - self.y0
+    }
+}
+
+/// 8-connected components; returns per-pixel labels (0 = background, k+1 = component k)
+/// and the components.
+pub fn components(m: &Mask) -> (Vec<u32>, Vec<Component>) {
+    let (w, h) = (m.w, m.h);
+    let mut labels = vec![0u32; w * h];
+    let mut parent: Vec<u32> = vec![0];
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if !m.data[i] {
+                continue;
+            }
+            let mut best = 0u32;
+            let mut neigh = [0u32; 4];
+            if x > 0 {
+                neigh[0] = labels[i - 1];
+            }
+            if y > 0 {
+                neigh[1] = labels[i - w];
+                if x > 0 {
+                    neigh[2] = labels[i - w - 1];
+                }
+                if x + 1 < w {
+                    neigh[3] = labels[i - w + 1];
+                }
+            }
+            for &n in &neigh {
+                if n != 0 {
+                    let r = find(&mut parent, n);
+                    if best == 0 || r < best {
+                        best = r;
+                    }
+                }
+            }
+            if best == 0 {
+                best = parent.len() as u32;
+                parent.push(best);
+            } else {
+                for &n in &neigh {
+                    if n != 0 {
+                        let r = find(&mut parent, n);
+                        if r != best {
+                            parent[r as usize] = best;
+                        }
+                    }
+                }
+            }
+            labels[i] = best;
+        }
+    }
+    // Compact roots to 1..=k and gather statistics.
+    let mut remap = vec![0u32; parent.len()];
+    let mut comps: Vec<Component> = Vec::new();
+    let mut sums: Vec<(f64, f64)> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if labels[i] == 0 {
+                continue;
+            }
+            let r = find(&mut parent, labels[i]) as usize;
+            if remap[r] == 0 {
+                comps.push(Component {
+                    area: 0,
+                    x0: x,
+                    y0: y,
+                    x1: x + 1,
+                    y1: y + 1,
+                    cx: 0.0,
+                    cy: 0.0,
+                    touches_border: false,
+                });
+                sums.push((0.0, 0.0));
+                remap[r] = comps.len() as u32;
+            }
+            let k = remap[r];
+            labels[i] = k;
+            let c = &mut comps[k as usize - 1];
+            c.area += 1;
+            c.x0 = c.x0.min(x);
+            c.y0 = c.y0.min(y);
+            c.x1 = c.x1.max(x + 1);
+            c.y1 = c.y1.max(y + 1);
+            if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+                c.touches_border = true;
+            }
+            let s = &mut sums[k as usize - 1];
+            s.0 += x as f64;
+            s.1 += y as f64;
+        }
+    }
+    for (c, s) in comps.iter_mut().zip(&sums) {
+        c.cx = s.0 / c.area as f64;
+        c.cy = s.1 / c.area as f64;
+    }
+    (labels, comps)
+}
+
+/// Otsu's threshold over byte values (returns t: "above t" is the bright class).
+pub fn otsu(values: impl Iterator<Item = u8>) -> u8 {
+    let mut hist = [0u64; 256];
+    let mut n = 0u64;
+    for v in values {
+        hist[v as usize] += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return 128;
+    }
+    let total: f64 = hist.iter().enumerate().map(|(i, c)| i as f64 * *c as f64).sum();
+    let (mut sum_b, mut w_b, mut best, mut best_t) = (0.0, 0.0, -1.0, 0u8);
+    for (t, &c) in hist.iter().enumerate() {
+        w_b += c as f64;
+        if w_b == 0.0 {
+            continue;
+        }
+        let w_f = n as f64 - w_b;
+        if w_f == 0.0 {
+            break;
+        }
+        sum_b += t as f64 * c as f64;
+        let m_b = sum_b / w_b;
+        let m_f = (total - sum_b) / w_f;
+        let between = w_b * w_f * (m_b - m_f) * (m_b - m_f);
+        if between > best {
+            best = between;
+            best_t = t as u8;
+        }
+    }
+    best_t
+}
+
+/// Integer luminance (Rec. 601 weights) of an RGB pixel.
+#[inline]
+pub fn luma(p: [u8; 3]) -> u8 {
+    ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_and_holes() {
+        // Two blobs, one ring with a hole.
+        let m = Mask::from_fn(12, 8, |x, y| {
+            let ring = (1..6).contains(&x) && (1..6).contains(&y) && !(x == 3 && y == 3);
+            let dot = (8..10).contains(&x) && (2..4).contains(&y);
+            ring || dot
+        });
+        let (_, c) = components(&m);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].area, 24);
+        assert_eq!((c[0].x0, c[0].y0, c[0].x1, c[0].y1), (1, 1, 6, 6));
+        assert_eq!(c[1].area, 4);
+        let filled = m.fill_holes();
+        assert!(filled.get(3, 3));
+        assert!(!filled.get(7, 7));
+        assert!(!m.open(1).get(8, 2), "a 2x2 speck does not survive opening");
+    }
+
+    #[test]
+    fn otsu_splits_two_modes() {
+        let v: Vec<u8> = (0..100).map(|i| if i < 50 { 20 } else { 200 }).collect();
+        let t = otsu(v.into_iter());
+        assert!((20..200).contains(&t));
+    }
+}
