@@ -6,6 +6,7 @@ mod classify;
 mod models;
 mod output;
 mod quiet;
+mod session;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ enum Command {
     Models(models::Args),
     /// Print speed and memory figures, each against a baseline measured in the same run.
     Bench(bench::Args),
+    /// Screening sessions in the encrypted records store: start, add, show, close, list, review, override, export.
+    Session(session::Args),
 }
 
 /// Exit codes: 0 every input succeeded, 1 some input failed, 2 usage or model error.
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Classify(a) => classify::run(a),
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Session(a) => session::run(a),
     };
     bench::report_peak_memory();
     ExitCode::from(code)

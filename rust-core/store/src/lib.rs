@@ -209,7 +209,7 @@ impl Store {
         actor: &str,
     ) -> Result<i64, Error> {
         check_text(actor, "user name must be 1 to 128 printable characters")?;
-        self.require_open(session)?;
+        self.check_open(session)?;
         let name = self.put_photo(photo)?;
         let now = now_ms();
         let tx = self.conn.transaction()?;
@@ -244,7 +244,8 @@ impl Store {
         Ok(seq)
     }
 
-    fn require_open(&self, session: i64) -> Result<(), Error> {
+    /// `Ok` when the session exists and is still open.
+    pub fn check_open(&self, session: i64) -> Result<(), Error> {
         let closed: Option<Option<i64>> = self
             .conn
             .query_row("SELECT closed_at FROM sessions WHERE id = ?1", [session], |r| r.get(0))
@@ -302,7 +303,7 @@ impl Store {
     /// afterwards (reviews are stored beside it).
     pub fn close_session(&mut self, session: i64, actor: &str) -> Result<Summary, Error> {
         check_text(actor, "user name must be 1 to 128 printable characters")?;
-        self.require_open(session)?;
+        self.check_open(session)?;
         let summary = self.replay(session)?.summary();
         let decision = summary.outcome.decision.as_str();
         let state =
@@ -647,6 +648,10 @@ impl Store {
 fn open_conn(path: &Path, key: &Key) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal()))?;
+    // Keying activates SQLCipher's default logging (stderr, warnings); a wrong
+    // key would print page-decryption errors there. The typed error says it.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch("PRAGMA cache_size = -8192;")?;
     // The first read decrypts page 1: a wrong key fails here, as NOTADB.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

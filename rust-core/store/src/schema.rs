@@ -96,10 +96,12 @@ pub const MIGRATIONS: &[&str] = &[
         WHEN EXISTS (SELECT 1 FROM reviews v WHERE v.session_id = sessions.id AND v.kind IN ('override_outcome', 'confirm')) THEN 'reviewed'
         WHEN machine_outcome IN ('refer', 'inconclusive') THEN 'pending'
         ELSE 'none' END;
-    CREATE INDEX sessions_started ON sessions(started_at);
-    CREATE INDEX sessions_patient ON sessions(patient_id, started_at);
-    CREATE INDEX sessions_outcome ON sessions(outcome, started_at);
-    CREATE INDEX sessions_pending ON sessions(started_at) WHERE review_state = 'pending';
+    -- Covering indexes: a listing reads the index alone, never the wide rows.
+    CREATE INDEX sessions_started ON sessions(started_at, patient_id, closed_at, outcome, machine_outcome, review_state);
+    CREATE INDEX sessions_patient ON sessions(patient_id, started_at, closed_at, outcome, machine_outcome, review_state);
+    CREATE INDEX sessions_outcome ON sessions(outcome, started_at, patient_id, closed_at, machine_outcome, review_state);
+    CREATE INDEX sessions_pending ON sessions(started_at, patient_id, closed_at, outcome, machine_outcome, review_state)
+        WHERE review_state = 'pending';
     CREATE INDEX fields_photo ON fields(photo);
     "#,
 ];
