@@ -895,3 +895,27 @@ def choice_reason(meas_file: Path, arch: str, alpha: float, size: int, max_minut
             f"the step time. MobileNetV3-Small (minimalistic) was not faster per epoch for the same reason, "
             f"and the from-scratch recipe (batch-norm momentum 0.99) was validated on MobileNetV2.")
     return txt
+
+
+def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, size: int, standardise: bool,
+             cache_dir: str, out_dir: Path, n_rep: int):
+    """Re-run only the int8 conversion from the kept best weights (<cache_dir>/<id>-best.weights.h5)
+    with `n_rep` representative images; updates manifest.json (sha256, quantisation) and
+    training_history.json (n_representative). Run evaluate_models.py afterwards."""
+    spec = PACKS[pack_id]
+    labels, masks = spec["labels"], spec["masks"]
+    model = build_mobilenet(arch, alpha, size, len(labels), standardise=standardise)
+    model.load_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))
+    rep_rows = representative_rows(fit_rows, labels, n_rep)
+    rep = preprocessed_float(rep_rows, size, size, masks)
+    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite")
+    _, i, o = tflite_io(out_dir / "model.tflite")
+    m = json.loads((out_dir / "manifest.json").read_text())
+    m["sha256"] = sha256_file(out_dir / "model.tflite")
+    m["input"]["quantization"] = {"scale": float(i["quantization"][0]), "zero_point": int(i["quantization"][1])}
+    m["output"]["quantization"] = {"scale": float(o["quantization"][0]), "zero_point": int(o["quantization"][1])}
+    write_json(out_dir / "manifest.json", m)
+    h = json.loads((out_dir / "training_history.json").read_text())
+    h["n_representative"] = len(rep_rows)
+    write_json(out_dir / "training_history.json", h)
+    print(f"[{pack_id}] re-exported with {len(rep_rows)} representative images", flush=True)

@@ -41,6 +41,8 @@ def main():
                     help="second stage: warm restart from the best weights of the previous run "
                          "(use with a smaller --lr and --warmup 1)")
     ap.add_argument("--warmup", type=int, default=3, help="warm-up epochs")
+    ap.add_argument("--reexport", type=int, default=0, metavar="N",
+                    help="only redo the int8 conversion from the kept weights with N representative images")
     ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
     a = ap.parse_args()
 
@@ -48,6 +50,10 @@ def main():
     rows = hd.read_labels(folder)
     splits = hd.pbc_splits(rows)
     out = Path(a.out)
+    if a.reexport:
+        hd.reexport("wbc-type", splits["train"], arch=a.arch, alpha=a.alpha, size=a.size,
+                    standardise=bool(a.standardise), cache_dir=a.cache_dir, out_dir=out, n_rep=a.reexport)
+        return
     if a.measure:
         hd.set_seeds(a.seed)
         res = hd.measure_candidates(8, len(splits["train"]))
