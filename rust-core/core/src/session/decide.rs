@@ -1,7 +1,7 @@
 //! The referral rule: one outcome with its reasons and what to do next.
 //! Positive evidence refers even from a short session; "no abnormality" needs
 //! the whole of the evidence and confident models; anything else abstains.
-use super::{SessionPolicy, Summary};
+use super::{Proportion, SessionPolicy, Summary};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,8 +128,13 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
     }
 
     // Immature cells in peripheral blood: judged on the 95% lower bound, so a
-    // handful of misclassified cells does not refer a healthy patient.
+    // handful of misclassified cells does not refer a healthy patient. Counted
+    // two ways, referring if either is beyond the limit: confident cells among
+    // confident white cells, and the expected count (sum of calibrated
+    // probabilities) among all white cells, so immature cells the model is
+    // unsure about still count for what they are likely to be.
     let n = s.cells.white;
+    let n_all = s.cells.white + s.cells.uncertain;
     for (label, limit, code, what) in [
         ("ig", t.refer_ig_fraction, "immature_granulocytes", "immature granulocytes"),
         (
@@ -139,21 +144,34 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
             "erythroblasts (nucleated red cells)",
         ),
     ] {
-        if let Some(c) = s.differential.iter().find(|c| c.label == label) {
-            if n > 0 && c.proportion.low > limit {
-                refer.push(reason(
-                    code,
-                    format!(
-                        "{} of {} white cells are {what} ({}, 95% CI {} to {}; refer above {}).",
-                        c.count,
-                        n,
-                        pct(c.proportion.p),
-                        pct(c.proportion.low),
-                        pct(c.proportion.high),
-                        pct(limit)
-                    ),
-                ));
-            }
+        let Some(c) = s.differential.iter().find(|c| c.label == label) else { continue };
+        let soft = Proportion::new((c.expected.round().max(0.0) as u32).min(n_all), n_all);
+        if n > 0 && c.proportion.low > limit {
+            refer.push(reason(
+                code,
+                format!(
+                    "{} of {} white cells are {what} ({}, 95% CI {} to {}; refer above {}).",
+                    c.count,
+                    n,
+                    pct(c.proportion.p),
+                    pct(c.proportion.low),
+                    pct(c.proportion.high),
+                    pct(limit)
+                ),
+            ));
+        } else if n_all > 0 && soft.low > limit {
+            refer.push(reason(
+                code,
+                format!(
+                    "About {} of {} white cells are likely {what} by their probabilities ({}, 95% CI {} to {}; refer above {}).",
+                    soft.k,
+                    n_all,
+                    pct(soft.p),
+                    pct(soft.low),
+                    pct(soft.high),
+                    pct(limit)
+                ),
+            ));
         }
     }
 
@@ -334,6 +352,25 @@ mod tests {
         f.cells.push(cell("ig", 0.9));
         let o = session_of(&[f, normal_field(5), normal_field(5)]).summary().outcome;
         assert_eq!(o.decision, Decision::NoAbnormalityDetected, "{o:?}");
+    }
+
+    #[test]
+    fn uncertain_immature_cells_count_by_their_probabilities() {
+        let mut f = normal_field(100);
+        // 30 cells the model thinks are probably ig, none confidently: 14.4
+        // expected ig cells among 138 white cells.
+        for _ in 0..30 {
+            let mut c = cell("ig", 0.48);
+            c.probs = crate::field::Probs(vec![
+                ("ig".into(), 0.48),
+                ("neutrophil".into(), 0.40),
+                ("monocyte".into(), 0.12),
+            ]);
+            f.cells.push(c);
+        }
+        let o = session_of(&[f, normal_field(5), normal_field(5)]).summary().outcome;
+        assert_eq!(o.decision, Decision::Refer, "{o:?}");
+        assert!(o.reasons[0].message.starts_with("About 14 of 138"), "{}", o.reasons[0].message);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Session {
     platelets: u32,
     uncertain_cells: u32,
     counts: BTreeMap<String, u32>,
+    /// Sum of calibrated probabilities per label over every white cell,
+    /// uncertain ones included.
+    expected: BTreeMap<String, f64>,
     screen_fields: u32,
     screen_tiles: u64,
     screen_unsure_fields: u32,
@@ -56,6 +59,7 @@ impl Session {
             platelets: 0,
             uncertain_cells: 0,
             counts: WHITE_CELL_LABELS.iter().map(|l| (l.to_string(), 0)).collect(),
+            expected: BTreeMap::new(),
             screen_fields: 0,
             screen_tiles: 0,
             screen_unsure_fields: 0,
@@ -92,7 +96,14 @@ impl Session {
             self.cells_detected += 1;
             if cell.label == PLATELET {
                 self.platelets += 1;
-            } else if cell.confidence < t.cell_min_confidence {
+                continue;
+            }
+            for (label, p) in &cell.probs.0 {
+                if label != PLATELET {
+                    *self.expected.entry(label.clone()).or_default() += p;
+                }
+            }
+            if cell.confidence < t.cell_min_confidence {
                 self.uncertain_cells += 1;
             } else {
                 *self.counts.entry(cell.label.clone()).or_default() += 1;
@@ -139,6 +150,7 @@ impl Session {
                 label: label.clone(),
                 count: k,
                 proportion: Proportion::new(k, n),
+                expected: self.expected.get(label).copied().unwrap_or(0.0),
             })
             .collect();
         let screen = (self.screen_fields > 0).then(|| {
@@ -240,6 +252,10 @@ pub struct ClassCount {
     pub label: String,
     pub count: u32,
     pub proportion: Proportion,
+    /// Expected count: the sum of this label's calibrated probability over
+    /// every white cell, the uncertain ones included.
+    #[serde(default)]
+    pub expected: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
