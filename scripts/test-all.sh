@@ -30,5 +30,8 @@ step "cross-language tests (pytest)"
 export HEMALENS_BIN="$root/target/release/hemalens"
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
-step "the README's first command"
-(cd / && "$HEMALENS_BIN" models)
+step "committed model packs: recompute held-out metrics, temperatures, thresholds, checksums"
+.venv/bin/python scripts/evaluate_models.py --check
+
+step "the README's first command, from another directory"
+(cd / && "$HEMALENS_BIN" analyze "$root/tests/fixtures/samples/smear_field.jpg")

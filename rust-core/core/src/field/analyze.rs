@@ -278,8 +278,9 @@ pub fn crop(img: &RgbImage, cx: f64, cy: f64, side: f64) -> RgbImage {
     out
 }
 
-/// Tile centres covering the field: a grid of squares of side `side` lying inside
-/// the aperture (or the frame), nearest the centre first, at most `max`.
+/// Tile centres covering the field: a half-overlapping grid of squares of side
+/// `side` lying inside the aperture (or the frame), nearest the centre first, at
+/// most `max`.
 pub fn tile_centres(w: u32, h: u32, field: Option<&Fov>, side: f64, max: usize) -> Vec<(f64, f64)> {
     let (w, h) = (f64::from(w), f64::from(h));
     let hs = side / 2.0;
@@ -294,10 +295,11 @@ pub fn tile_centres(w: u32, h: u32, field: Option<&Fov>, side: f64, max: usize) 
         in_frame && in_fov
     };
     let mut out = Vec::new();
-    let n = ((w.max(h) / side).ceil() as i64 + 2).min(200);
+    let stride = side / 2.0;
+    let n = ((w.max(h) / stride).ceil() as i64 + 2).min(400);
     for j in -n..=n {
         for i in -n..=n {
-            let (x, y) = (cx + i as f64 * side, cy + j as f64 * side);
+            let (x, y) = (cx + i as f64 * stride, cy + j as f64 * stride);
             if half_diag_ok(x, y) {
                 out.push((x, y));
             }

@@ -192,9 +192,13 @@ pub fn gate(m: &Measures, cells: &CellLayer, o: &QualityOptions) -> Vec<QualityI
         codes.push("burnt_out");
     }
     if codes.is_empty() {
-        if cells.coverage < 0.01 {
+        if cells.coverage < 0.01
+            || (cells.rbc_diameter.is_none() && cells.measured_cells == 0 && cells.coverage < o.coverage_min)
+        {
             codes.push("no_cells");
-        } else if cells.stain_like < o.stain_min {
+        } else if cells.stain_like < o.stain_min
+            || (cells.rbc_diameter.is_none() && cells.measured_cells == 0)
+        {
             codes.push("not_a_smear");
         }
     }
@@ -206,15 +210,16 @@ pub fn gate(m: &Measures, cells: &CellLayer, o: &QualityOptions) -> Vec<QualityI
     }
     let usable = !codes.iter().any(|c| matches!(*c, "too_dark" | "burnt_out" | "no_cells" | "not_a_smear"));
     if usable {
-        if m.focus < o.focus_min {
+        // Focus is measured at red-cell scale; without a scale it means little.
+        if cells.rbc_diameter.is_some() && m.focus < o.focus_min {
             codes.push("out_of_focus");
         }
         if cells.coverage < o.coverage_min {
             codes.push("too_sparse");
         } else if cells.coverage > o.coverage_max {
             codes.push("too_crowded");
-        } else if cells.rbc_diameter.is_none() && m.focus >= o.focus_min {
-            codes.push("scale_unknown");
+        } else if cells.rbc_diameter.is_none() {
+            codes.push(if m.focus < o.focus_min { "out_of_focus" } else { "scale_unknown" });
         }
     }
     codes.into_iter().map(issue).collect()

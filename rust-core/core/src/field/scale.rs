@@ -4,6 +4,11 @@ use super::raster::{components, luma, otsu, Mask};
 use crate::field::report::Fov;
 use image::RgbImage;
 
+/// The thresholded blob misses a red cell's pale rim: on simulated photos built
+/// at a known scale (scripts/evaluate_pipeline.py) the equal-area diameter came
+/// out at 0.84 of the truth.
+const AREA_TO_DIAMETER: f64 = 1.19;
+
 /// What the cell mask says about the field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellLayer {
@@ -67,7 +72,7 @@ pub fn measure(img: &RgbImage, fov: Option<&Fov>) -> CellLayer {
         if core.len() >= 5 {
             measured_cells = core.len();
             let m = core[core.len() / 2];
-            rbc_diameter = Some(2.0 * (m / std::f64::consts::PI).sqrt());
+            rbc_diameter = Some(AREA_TO_DIAMETER * 2.0 * (m / std::f64::consts::PI).sqrt());
         }
     }
     CellLayer { rbc_diameter, measured_cells, coverage, stain_like }
@@ -90,7 +95,7 @@ mod tests {
             }
         });
         let layer = measure(&img, None);
-        let got = layer.rbc_diameter.unwrap();
+        let got = layer.rbc_diameter.unwrap() / AREA_TO_DIAMETER;
         assert!((got - d).abs() < 2.0, "{got}");
         assert!(layer.coverage > 0.2 && layer.coverage < 0.4);
         assert!(layer.stain_like > 0.9);

@@ -1,0 +1,86 @@
+"""`hemalens analyze` on simulated eyepiece photos built from real bccd val
+fields (scripts/simulate_eyepiece.py): the JSON contract, the aperture, white
+cells in displayed coordinates (EXIF-rotated photos included), the quality gate
+on spoiled photos, overlays, and bad input."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+KEYS = {"path", "quality", "scale", "cells", "screen", "timing_ms", "models"}
+
+
+@pytest.fixture(scope="module")
+def sims(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sims")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "simulate_eyepiece.py"), "--data", str(data), "--source", "bccd",
+                    "--split", "val", "--n", "3", "--spoil", "--seed", "5", "--out", str(out)], check=True)
+    return out, json.loads((out / "truth.json").read_text())
+
+
+def iou(a, b):
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
+def test_good_photos(hemalens, sims, tmp_path):
+    out, truth = sims
+    good = [t for t in truth if t["spoiled"] is None]
+    assert any(t["exif_orientation"] != 1 for t in good) or len(good) < 3
+    r = hemalens("analyze", "--json", "--overlay", tmp_path / "ov", *[out / t["file"] for t in good])
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [l["path"] for l in lines] == [str(out / t["file"]) for t in good]
+    found = total = 0
+    for t, l in zip(good, lines):
+        assert set(l) == KEYS
+        assert l["quality"]["ok"], l["quality"]
+        f, tf = l["quality"]["fov"], t["fov"]
+        assert math.hypot(f["cx"] - tf["cx"], f["cy"] - tf["cy"]) < 0.02 * tf["r"]
+        assert abs(f["r"] - tf["r"]) < 0.02 * tf["r"]
+        assert l["screen"]["label"] in l["screen"]["probs"] and l["screen"]["tiles"] >= 1
+        assert {m["id"] for m in l["models"]} == {"all-screen", "wbc-type"}
+        for c in l["cells"]:
+            assert abs(sum(c["probs"].values()) - 1) < 1e-9 and c["label"] in c["probs"]
+        for g in t["wbc"]:
+            total += 1
+            found += any(iou(g, c["bbox"]) >= 0.5 for c in l["cells"])
+    assert total >= 10
+    assert found / total >= 0.8, (found, total)
+    assert len(list((tmp_path / "ov").glob("*.png"))) == len(good)
+
+
+def test_spoiled_photos_are_rejected_with_the_reason(hemalens, sims):
+    out, truth = sims
+    want = {"blurred": "out_of_focus", "dark": "too_dark", "burnt_out": "burnt_out", "black": "too_dark",
+            "face": "not_a_smear"}
+    items = [t for t in truth if t["spoiled"] in want]
+    r = hemalens("analyze", "--json", *[out / t["file"] for t in items])
+    for t, line in zip(items, r.stdout.splitlines()):
+        l = json.loads(line)
+        assert not l["quality"]["ok"], t["file"]
+        assert want[t["spoiled"]] in [i["code"] for i in l["quality"]["issues"]], (t["file"], l["quality"])
+        assert all(i["message"] for i in l["quality"]["issues"])
+        assert l["cells"] == [] and l["screen"] is None
+
+
+def test_bad_input_is_a_typed_error_and_the_batch_goes_on(hemalens, sims):
+    out, truth = sims
+    fx = ROOT / "tests" / "fixtures" / "images"
+    good = out / truth[0]["file"]
+    bad = [fx / "truncated.jpg", fx / "bomb.png", fx / "empty.jpg", fx / "not_an_image.jpg", fx / "one_pixel.png"]
+    r = hemalens("analyze", "--json", bad[0], good, *bad[1:])
+    assert r.returncode == 1
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [l["path"] for l in lines] == [str(bad[0]), str(good), *map(str, bad[1:])]
+    assert lines[0]["error"]["kind"] == "corrupt_image"
+    assert lines[1]["quality"]["ok"]
+    assert lines[2]["error"]["kind"] == "image_too_large"
+    assert lines[3]["error"]["kind"] == "empty_input"
+    assert lines[4]["error"]["kind"] == "unsupported_format"
+    assert "quality" in lines[5] and not lines[5]["quality"]["ok"]
