@@ -76,10 +76,10 @@ def smear(w=640, h=480, seed=3, wbcs=((200, 170, "neutrophil"), (470, 330, "lymp
             for k in range(3):
                 a = k * 2.1 + 0.4
                 cx, cy, nr = x + math.cos(a) * R * 0.38, y + math.sin(a) * R * 0.38, R * 0.33
-                d.ellipse([cx - nr, cy - nr, cx + nr, cy + nr], fill=(92, 40, 120))
+                d.ellipse([cx - nr, cy - nr, cx + nr, cy + nr], fill=(88, 34, 142))
         else:
             nr = R * 0.8
-            d.ellipse([x - nr, y - nr, x + nr, y + nr], fill=(80, 36, 118))
+            d.ellipse([x - nr, y - nr, x + nr, y + nr], fill=(74, 30, 140))
     return im.filter(ImageFilter.GaussianBlur(1.2))
 
 
