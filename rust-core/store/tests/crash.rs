@@ -28,6 +28,7 @@ fn killed_writer_loses_at_most_the_field_in_flight() {
     let mut seed = 0x2545_F491_4F6C_DD1D_u64;
     let mut mid_field_kills = 0;
     let mut seen: BTreeSet<(i64, u64)> = BTreeSet::new();
+    let mut checked_photos: BTreeSet<(i64, usize)> = BTreeSet::new();
     for round in 0..kills {
         let mut child = Command::new(env!("CARGO_BIN_EXE_store-crash-writer"))
             .arg(dir.path())
@@ -92,10 +93,15 @@ fn killed_writer_loses_at_most_the_field_in_flight() {
                     "round {round}: session {sid} field {seq} changed"
                 );
             }
-            let ex = store.export(*sid).unwrap();
-            for (seq, f) in ex["fields"].as_array().unwrap().iter().enumerate() {
-                let photo = store.read_photo(f["photo"].as_str().unwrap()).unwrap();
-                assert_eq!(photo, testing::photo(n, seq as u64), "round {round}: photo {sid}/{seq}");
+            // Photos: every one on the last round, else those of the sessions
+            // written since the previous check (keeps the test linear).
+            if round + 1 == kills || !checked_photos.contains(&(*sid, reports.len())) {
+                let ex = store.export(*sid).unwrap();
+                for (seq, f) in ex["fields"].as_array().unwrap().iter().enumerate() {
+                    let photo = store.read_photo(f["photo"].as_str().unwrap()).unwrap();
+                    assert_eq!(photo, testing::photo(n, seq as u64), "round {round}: photo {sid}/{seq}");
+                }
+                checked_photos.insert((*sid, reports.len()));
             }
             if closed_acked.contains(sid) {
                 assert!(closed, "round {round}: acknowledged close of {sid} lost");
