@@ -30,6 +30,9 @@ pub struct Args {
     /// Exit 1 when a figure misses its target.
     #[arg(long)]
     check: bool,
+    /// Skip the field-pipeline figures (12 MP eyepiece photos).
+    #[arg(long)]
+    skip_analyze: bool,
 }
 
 struct Figure {
@@ -58,6 +61,12 @@ pub fn run(args: Args) -> u8 {
     match process_figures(&args, &tmp) {
         Ok(f) => figures.extend(f),
         Err(e) => eprintln!("hemalens bench: process figures skipped: {e}"),
+    }
+    if !args.skip_analyze {
+        match analyze_figures(&args, &tmp) {
+            Ok(f) => figures.extend(f),
+            Err(e) => eprintln!("hemalens bench: analyze figures skipped: {e}"),
+        }
     }
     let _ = std::fs::remove_dir_all(&tmp);
     report(&figures, args.json);
@@ -315,6 +324,119 @@ fn process_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
             baseline: format!("`hemalens models` {:.1} MB", base_rss / 1024.0),
             target: "<= 60 MB",
             pass: Some(rss / 1024.0 <= 60.0),
+        },
+    ])
+}
+
+/// A 12 MP eyepiece-like photo: the sample smear tiled at phone scale inside a
+/// round aperture with a dark surround, JPEG quality 85.
+fn eyepiece_photo(path: &Path, shift: u32) -> Result<(), String> {
+    let sample = crate::repo_root().join("tests/fixtures/samples/smear_field.jpg");
+    let tile = hemalens_core::decode_file(&sample, &hemalens_core::DecodeLimits::default())
+        .map_err(|e| e.to_string())?;
+    let (tw, th) = tile.dimensions();
+    let (w, h) = (4000u32, 3000u32);
+    let (cx, cy, r) = (2000.0 + f64::from(shift) * 40.0, 1500.0, 1300.0);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let d = ((f64::from(x) - cx).powi(2) + (f64::from(y) - cy).powi(2)).sqrt();
+        if d > r {
+            return image::Rgb([6, 5, 5]);
+        }
+        let p = tile.get_pixel((x + shift * 97) % tw, (y + shift * 53) % th).0;
+        let v = 1.0 - 0.3 * (d / r).powi(2);
+        image::Rgb(p.map(|c| (f64::from(c) * v) as u8))
+    });
+    let f = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(f), 85);
+    enc.encode_image(&img).map_err(|e| e.to_string())
+}
+
+fn analyze_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let photos: Vec<PathBuf> = (0..3).map(|i| tmp.join(format!("eyepiece_{i}.jpg"))).collect();
+    for (i, p) in photos.iter().enumerate() {
+        eyepiece_photo(p, i as u32)?;
+    }
+    let analyzer = crate::analyze::load("all-screen", "wbc-type", 2)?;
+    let bytes: Vec<Vec<u8>> =
+        photos.iter().map(std::fs::read).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let (mut ours, mut stages): (Vec<f64>, std::collections::BTreeMap<String, Vec<f64>>) =
+        (Vec::new(), Default::default());
+    let mut cells = Vec::new();
+    let mut djpeg = Vec::new();
+    let have_djpeg =
+        Command::new("djpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    for round in 0..(args.runs / 3).max(3) {
+        for (b, p) in bytes.iter().zip(&photos) {
+            let t = Instant::now();
+            let r = analyzer.analyze(b).map_err(|e| e.to_string())?;
+            ours.push(t.elapsed().as_secs_f64() * 1e3);
+            if round == 0 {
+                cells.push(r.cells.len());
+            }
+            for (k, v) in r.timing_ms {
+                stages.entry(k).or_default().push(v);
+            }
+            if have_djpeg {
+                let t = Instant::now();
+                let ok = Command::new("djpeg")
+                    .arg("-outfile")
+                    .arg("/dev/null")
+                    .arg(p)
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if ok.success() {
+                    djpeg.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+    }
+    quietly(|| drop(analyzer));
+    let (mut fresh, mut peak) = (Vec::new(), 0f64);
+    for _ in 0..args.starts.min(10) {
+        let (ms, kb, ok) = run_child(Command::new(&exe).args(["analyze", "--json"]).arg(&photos[0]), tmp)?;
+        if !ok {
+            return Err("`hemalens analyze` on a 12 MP photo failed".into());
+        }
+        fresh.push(ms);
+        peak = peak.max(kb);
+    }
+    let m = median(ours);
+    let stage_text: Vec<String> = stages
+        .into_iter()
+        .filter(|(k, _)| k != "total")
+        .map(|(k, v)| format!("{k} {:.1}", median(v)))
+        .collect();
+    eprintln!("hemalens bench: analyze stages (median ms): {}", stage_text.join(", "));
+    eprintln!("hemalens bench: white cells found per photo: {cells:?}");
+    let (dj, dj_text) = if djpeg.is_empty() {
+        (f64::NAN, "djpeg not installed".to_string())
+    } else {
+        let d = median(djpeg);
+        (d, format!("djpeg full decode {d:.1} ms"))
+    };
+    let fresh_ms = median(fresh);
+    Ok(vec![
+        Figure {
+            name: "analyze 12 MP photo, packs loaded",
+            value: format!("{m:.1} ms"),
+            baseline: dj_text,
+            target: "<= djpeg decode",
+            pass: if dj.is_nan() { None } else { Some(m <= dj) },
+        },
+        Figure {
+            name: "analyze 12 MP photo, fresh process",
+            value: format!("{fresh_ms:.1} ms"),
+            baseline: format!("in-process {m:.1} ms"),
+            target: "<= 150 ms",
+            pass: Some(fresh_ms <= 150.0),
+        },
+        Figure {
+            name: "peak memory, analyze 12 MP photo",
+            value: format!("{:.1} MB", peak / 1024.0),
+            baseline: "-".into(),
+            target: "<= 150 MB",
+            pass: Some(peak / 1024.0 <= 150.0),
         },
     ])
 }
