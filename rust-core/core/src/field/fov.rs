@@ -1,6 +1,6 @@
 //! Field of view: the round bright aperture of the eyepiece inside a dark
 //! surround, or none (a plain microscope-camera frame).
-use super::raster::{components, luma, otsu, Mask};
+use super::raster::{box_luma, components, otsu, Mask};
 use crate::field::report::Fov;
 use image::RgbImage;
 
@@ -11,21 +11,12 @@ const SEARCH_SIDE: u32 = 256;
 /// `img` pixels. `None` when the frame has no dark surround.
 pub fn find(img: &RgbImage) -> Option<Fov> {
     let (w, h) = img.dimensions();
-    let k = (w.max(h) / SEARCH_SIDE).max(1);
-    let (sw, sh) = ((w / k).max(1) as usize, (h / k).max(1) as usize);
-    // Box-average luminance at the search scale.
-    let mut lum = vec![0u8; sw * sh];
-    for sy in 0..sh {
-        for sx in 0..sw {
-            let mut acc = 0u32;
-            for dy in 0..k {
-                for dx in 0..k {
-                    acc += u32::from(luma(img.get_pixel(sx as u32 * k + dx, sy as u32 * k + dy).0));
-                }
-            }
-            lum[sy * sw + sx] = (acc / (k * k)) as u8;
-        }
+    if w == 0 || h == 0 {
+        return None;
     }
+    let k = (w.max(h) / SEARCH_SIDE).max(1);
+    let (mean, sw, sh) = box_luma(img, k);
+    let lum: Vec<u8> = mean.iter().map(|v| *v as u8).collect();
     let t = otsu(lum.iter().copied());
     // The surround is truly dark; a low Otsu split between two bright classes
     // (dark cells on bright glass) is not an aperture edge.
@@ -157,5 +148,8 @@ mod tests {
         });
         assert_eq!(find(&img), None);
         assert_eq!(find(&RgbImage::new(300, 200)), None);
+        // Extreme aspect ratios and tiny frames must not read past the edge.
+        assert_eq!(find(&RgbImage::new(10_000, 10)), None);
+        assert_eq!(find(&RgbImage::new(1, 1)), None);
     }
 }

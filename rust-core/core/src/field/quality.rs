@@ -2,7 +2,7 @@
 //! code and one sentence a health worker can act on. Thresholds live in
 //! [`QualityOptions`]; scripts/evaluate_pipeline.py shows on degraded real
 //! fields that they reject what the models get wrong.
-use super::raster::luma;
+use super::raster::{box_luma, luma};
 use super::scale::CellLayer;
 use crate::field::report::{Fov, QualityIssue};
 use image::RgbImage;
@@ -115,22 +115,10 @@ pub fn exposure(raw: &RgbImage, fov: Option<&Fov>) -> (f64, f64) {
 /// about 10 px across (so the number means the same at any resolution).
 pub fn focus(norm: &RgbImage, fov: Option<&Fov>, rbc: Option<f64>) -> f64 {
     let k = rbc.map(|d| (d / 10.0).floor().max(1.0) as u32).unwrap_or(1);
-    let (w, h) = ((norm.width() / k) as usize, (norm.height() / k) as usize);
-    if w < 3 || h < 3 {
+    if norm.width() / k < 3 || norm.height() / k < 3 {
         return 0.0;
     }
-    let mut g = vec![0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let mut acc = 0u32;
-            for dy in 0..k {
-                for dx in 0..k {
-                    acc += u32::from(luma(norm.get_pixel(x as u32 * k + dx, y as u32 * k + dy).0));
-                }
-            }
-            g[y * w + x] = acc as f32 / (k * k) as f32;
-        }
-    }
+    let (g, w, h) = box_luma(norm, k);
     let kf = f64::from(k);
     let (mut s, mut s2, mut l2, mut n) = (0f64, 0f64, 0f64, 0f64);
     for y in 1..h - 1 {

@@ -275,6 +275,28 @@ pub fn otsu(values: impl Iterator<Item = u8>) -> u8 {
     best_t
 }
 
+/// Luminance averaged over `k`x`k` blocks: (values, width, height). Blocks at
+/// the edge of a frame narrower than `k` reuse its last row or column.
+pub fn box_luma(img: &image::RgbImage, k: u32) -> (Vec<f32>, usize, usize) {
+    let k = k.max(1);
+    let (w, h) = (img.width(), img.height());
+    let (bw, bh) = ((w / k).max(1), (h / k).max(1));
+    let mut out = Vec::with_capacity((bw * bh) as usize);
+    for by in 0..bh {
+        for bx in 0..bw {
+            let mut acc = 0u32;
+            for dy in 0..k {
+                for dx in 0..k {
+                    let (x, y) = ((bx * k + dx).min(w - 1), (by * k + dy).min(h - 1));
+                    acc += u32::from(luma(img.get_pixel(x, y).0));
+                }
+            }
+            out.push(acc as f32 / (k * k) as f32);
+        }
+    }
+    (out, bw as usize, bh as usize)
+}
+
 /// Integer luminance (Rec. 601 weights) of an RGB pixel.
 #[inline]
 pub fn luma(p: [u8; 3]) -> u8 {
