@@ -25,6 +25,30 @@ pub struct Args {
     command: Sub,
 }
 
+/// How much evidence a session collects, and the packs whose thresholds it uses.
+#[derive(clap::Args, Debug)]
+struct PolicyArgs {
+    /// Confident white cells to collect.
+    #[arg(long, default_value_t = 100)]
+    target_cells: u32,
+    /// Most photos to ask for.
+    #[arg(long, default_value_t = 30)]
+    max_fields: u32,
+    #[command(flatten)]
+    models: Models,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            target_cells: self.target_cells,
+            max_fields: self.max_fields,
+            thresholds: thresholds(&self.models),
+            ..SessionPolicy::default()
+        }
+    }
+}
+
 #[derive(clap::Subcommand, Debug)]
 enum Sub {
     /// Print a new random store key (keep it safe: without it the records cannot be read).
@@ -33,14 +57,8 @@ enum Sub {
     Start {
         #[arg(long)]
         patient: String,
-        /// Confident white cells to collect.
-        #[arg(long, default_value_t = 100)]
-        target_cells: u32,
-        /// Most photos to ask for.
-        #[arg(long, default_value_t = 30)]
-        max_fields: u32,
         #[command(flatten)]
-        models: Models,
+        policy: PolicyArgs,
     },
     /// Analyse photos (the field pipeline) and add them to an open session.
     Add {
@@ -110,12 +128,8 @@ enum Sub {
     /// prints one summary line per session.
     #[command(hide = true)]
     Decide {
-        #[arg(long, default_value_t = 100)]
-        target_cells: u32,
-        #[arg(long, default_value_t = 30)]
-        max_fields: u32,
         #[command(flatten)]
-        models: Models,
+        policy: PolicyArgs,
     },
     /// Re-encrypt the store under a new key (from --new-key-file).
     RotateKey {
@@ -174,14 +188,8 @@ pub fn run(args: Args) -> u8 {
             Err(e) => store_err(e),
         };
     }
-    if let Sub::Decide { target_cells, max_fields, models } = &args.command {
-        let policy = SessionPolicy {
-            target_cells: *target_cells,
-            max_fields: *max_fields,
-            thresholds: thresholds(models),
-            ..SessionPolicy::default()
-        };
-        return decide(&policy);
+    if let Sub::Decide { policy } = &args.command {
+        return decide(&policy.policy());
     }
     let key = match read_key(args.key_file.as_deref()) {
         Ok(k) => k,
@@ -196,13 +204,8 @@ pub fn run(args: Args) -> u8 {
     let json = args.json;
     match args.command {
         Sub::Keygen | Sub::Decide { .. } => 0,
-        Sub::Start { patient, target_cells, max_fields, models } => {
-            let policy = SessionPolicy {
-                target_cells,
-                max_fields,
-                thresholds: thresholds(&models),
-                ..SessionPolicy::default()
-            };
+        Sub::Start { patient, policy } => {
+            let policy = policy.policy();
             match store.start_session(&patient, &policy, env!("CARGO_PKG_VERSION"), &user) {
                 Ok(id) => {
                     if json {
