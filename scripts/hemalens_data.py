@@ -20,6 +20,7 @@ runs with numpy + pillow (+ ai-edge-litert) alone.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -919,3 +920,32 @@ def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, siz
     h["n_representative"] = len(rep_rows)
     write_json(out_dir / "training_history.json", h)
     print(f"[{pack_id}] re-exported with {len(rep_rows)} representative images", flush=True)
+
+
+def training_arg_parser(description: str, pack: str, epochs: int) -> argparse.ArgumentParser:
+    """The command line both training scripts share (train_all_screen.py, train_wbc_type.py)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=default_data_dir(),
+                    help="shared data folder (default: $HEMALENS_DATA or ../shared/data)")
+    ap.add_argument("--out", default=str(REPO / "models" / pack))
+    ap.add_argument("--cache-dir", default="/tmp/hemalens-cache")
+    ap.add_argument("--arch", default="v2", choices=["v2", "v3s_min"])
+    ap.add_argument("--alpha", type=float, default=0.35)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--max-minutes", type=float, default=35.0)
+    ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--standardise", type=int, default=1,
+                    help="1: per-image channel standardisation layer at the start of the graph")
+    ap.add_argument("--aug-strength", type=float, default=0.6,
+                    help="scales the stain/colour jitter, rotation-independent scale range")
+    ap.add_argument("--resume", action="store_true",
+                    help="second stage: warm restart from the best weights of the previous run "
+                         "(use with a smaller --lr and --warmup 1)")
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up epochs")
+    ap.add_argument("--reexport", type=int, default=0, metavar="N",
+                    help="only redo the int8 conversion from the kept weights with N representative images")
+    ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
+    return ap

@@ -10,7 +10,6 @@ training_history.json}. Then run scripts/evaluate_models.py --pack wbc-type.
   .venv-train/bin/python scripts/train_wbc_type.py            # ~35 min on 2 cores
   .venv-train/bin/python scripts/train_wbc_type.py --measure  # architecture timing only
 """
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -20,30 +19,7 @@ import hemalens_data as hd  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=hd.default_data_dir(),
-                    help="shared data folder (default: $HEMALENS_DATA or ../shared/data)")
-    ap.add_argument("--out", default=str(hd.REPO / "models" / "wbc-type"))
-    ap.add_argument("--cache-dir", default="/tmp/hemalens-cache")
-    ap.add_argument("--arch", default="v2", choices=["v2", "v3s_min"])
-    ap.add_argument("--alpha", type=float, default=0.35)
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--max-minutes", type=float, default=35.0)
-    ap.add_argument("--seed", type=int, default=20261122)
-    ap.add_argument("--standardise", type=int, default=1,
-                    help="1: per-image channel standardisation layer at the start of the graph")
-    ap.add_argument("--aug-strength", type=float, default=0.6,
-                    help="scales the stain/colour jitter, rotation-independent scale range")
-    ap.add_argument("--resume", action="store_true",
-                    help="second stage: warm restart from the best weights of the previous run "
-                         "(use with a smaller --lr and --warmup 1)")
-    ap.add_argument("--warmup", type=int, default=3, help="warm-up epochs")
-    ap.add_argument("--reexport", type=int, default=0, metavar="N",
-                    help="only redo the int8 conversion from the kept weights with N representative images")
-    ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
+    ap = hd.training_arg_parser(__doc__, "wbc-type", epochs=30)
     a = ap.parse_args()
 
     folder = hd.check_data_dir(a.data, "pbc_wbc")
