@@ -8,8 +8,12 @@ use std::path::Path;
 /// before any pixel is decoded, so a decompression bomb costs nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Largest width x height accepted.
+    /// Largest width x height decoded at full resolution.
     pub max_pixels: u64,
+    /// Largest width x height accepted by [`crate::Photo`] for a JPEG it decodes
+    /// only at reduced scale (libjpeg's scaled decompression, streamed), so its
+    /// memory does not grow with the full-resolution pixel count.
+    pub max_pixels_scaled: u64,
     /// Largest file accepted, in bytes.
     pub max_file_bytes: u64,
 }
@@ -18,7 +22,7 @@ impl Default for DecodeLimits {
     fn default() -> Self {
         // 64 MP covers every phone camera that matters here (8-50 MP) with room;
         // the RGB buffer of such an image is 192 MB, the decoder may need as much again.
-        Self { max_pixels: 64_000_000, max_file_bytes: 128 * 1024 * 1024 }
+        Self { max_pixels: 64_000_000, max_pixels_scaled: 120_000_000, max_file_bytes: 128 * 1024 * 1024 }
     }
 }
 
@@ -201,7 +205,7 @@ fn decode_inner(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Error> 
 /// Entropy-coded JPEG data stuffs every 0xFF byte, so an end-of-image marker
 /// (FF D9) after the first start-of-scan (FF DA) means the file was not cut off
 /// (an EXIF thumbnail's own end marker comes before the first scan).
-fn has_jpeg_end(bytes: &[u8]) -> bool {
+pub(crate) fn has_jpeg_end(bytes: &[u8]) -> bool {
     let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
     let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
     matches!((eoi, sos), (Some(e), Some(s)) if e > s)

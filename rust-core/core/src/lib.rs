@@ -5,6 +5,7 @@ pub mod decode;
 mod error;
 pub mod field;
 pub mod pack;
+pub mod photo;
 pub mod preprocess;
 pub mod probs;
 pub mod session;
@@ -13,6 +14,7 @@ pub use classify::{Classifier, Prediction};
 pub use decode::{decode_file, decode_image, decode_scaled, DecodeLimits, Scaled};
 pub use error::{Error, ErrorKind};
 pub use pack::{Manifest, Pack};
+pub use photo::Photo;
 
 /// The version of this core, carried into every result's provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

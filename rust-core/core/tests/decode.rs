@@ -72,9 +72,9 @@ fn bad_inputs_get_typed_errors() {
 
 #[test]
 fn limits_are_enforced_before_decoding() {
-    let small = DecodeLimits { max_pixels: 100, max_file_bytes: 1 << 20 };
+    let small = DecodeLimits { max_pixels: 100, max_file_bytes: 1 << 20, ..DecodeLimits::default() };
     assert_eq!(decode_file(&img("marker.png"), &small).unwrap_err().kind(), ErrorKind::ImageTooLarge);
-    let tiny_file = DecodeLimits { max_pixels: 1 << 30, max_file_bytes: 100 };
+    let tiny_file = DecodeLimits { max_pixels: 1 << 30, max_file_bytes: 100, ..DecodeLimits::default() };
     assert_eq!(decode_file(&img("marker.bmp"), &tiny_file).unwrap_err().kind(), ErrorKind::FileTooLarge);
 }
 

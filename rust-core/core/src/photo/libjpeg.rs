@@ -1,0 +1,519 @@
+//! libjpeg-turbo (built from source by `mozjpeg-sys`) behind a small safe surface.
+//!
+//! Every libjpeg call happens inside [`with_decompressor`]: libjpeg reports a fatal
+//! error by calling `error_exit`, which here unwinds (the C is built with
+//! `-fexceptions` by mozjpeg-sys's default `unwinding` feature) with a
+//! [`Failure`] payload; `catch_unwind` turns it into an [`Error`], and the
+//! decompressor's `Drop` destroys the libjpeg object on that path as on every
+//! other. Warnings are recorded, never printed; the ones that mean the picture
+//! is not what the camera took (a cut-off file, broken entropy-coded data) fail
+//! the decode instead of yielding grey or smeared blocks.
+use super::dct::{Coefficients, ColourSpace, ComponentBuilder};
+use crate::error::Error;
+use image::metadata::Orientation;
+use image::RgbImage;
+use mozjpeg_sys as sys;
+use std::marker::PhantomData;
+use std::os::raw::{c_int, c_long, c_uint, c_ulong};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::ptr::{addr_of_mut, NonNull};
+
+/// What libjpeg unwinds with from `error_exit`.
+struct Failure {
+    code: c_int,
+    message: String,
+}
+
+/// Why a JPEG could not be read here.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    /// libjpeg (as built) cannot decode this kind of JPEG (arithmetic coding,
+    /// 12-bit samples, ...): another decoder may.
+    Unsupported(String),
+    /// The data is bad, or too large: final.
+    Error(Error),
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::Error(e)
+    }
+}
+
+/// Warnings seen while reading, by kind.
+#[derive(Debug, Default, Clone, Copy)]
+struct Warnings {
+    /// JWRN_JPEG_EOF: the data ended before the image did (libjpeg pads with grey).
+    truncated: bool,
+    /// Broken entropy-coded data (libjpeg substitutes zero coefficients).
+    corrupt: bool,
+}
+
+impl Warnings {
+    fn check(self) -> Result<(), Error> {
+        if self.truncated {
+            Err(Error::CorruptImage("truncated (the data ends before the image does)".into()))
+        } else if self.corrupt {
+            Err(Error::CorruptImage("corrupt entropy-coded data".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// libjpeg's error codes for things it was not built to do, where another
+/// decoder may still succeed.
+fn unsupported_code(code: c_int) -> bool {
+    [
+        sys::JERR_ARITH_NOTIMPL,
+        sys::JERR_BAD_PRECISION,
+        sys::JERR_NOT_COMPILED,
+        sys::JERR_FRACT_SAMPLE_NOTIMPL,
+        sys::JERR_CCIR601_NOTIMPL,
+        sys::JERR_CONVERSION_NOTIMPL,
+        sys::JERR_EMPTY_IMAGE,
+    ]
+    .contains(&code)
+}
+
+unsafe extern "C-unwind" fn error_exit(cinfo: &mut sys::jpeg_common_struct) {
+    let mut buffer = [0u8; 80];
+    // SAFETY: `err` was set to our error manager (alive as long as the object)
+    // before any libjpeg call; `format_message` was installed by jpeg_std_error
+    // and writes at most JMSG_LENGTH_MAX (80) bytes, NUL-terminated, into the
+    // buffer. The binding types the buffer as `&[u8; 80]` although C writes to
+    // it, so the function is called through a pointer-typed signature with the
+    // same C ABI.
+    let code = unsafe {
+        let err = cinfo.err;
+        if let Some(format) = (*err).format_message {
+            let format: unsafe extern "C-unwind" fn(*mut sys::jpeg_common_struct, *mut u8) =
+                std::mem::transmute(format);
+            format(cinfo, buffer.as_mut_ptr());
+        }
+        (*err).msg_code
+    };
+    let len = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+    // resume_unwind rather than panic!: no panic hook runs, nothing is printed.
+    resume_unwind(Box::new(Failure { code, message }))
+}
+
+unsafe extern "C-unwind" fn emit_message(cinfo: &mut sys::jpeg_common_struct, level: c_int) {
+    if level >= 0 {
+        return; // trace messages
+    }
+    // SAFETY: `err` points to our error manager and `client_data` to the
+    // `Warnings` of the same `State`, both set before any libjpeg call and valid
+    // until the object is destroyed; nothing else references them during the call.
+    unsafe {
+        let err = cinfo.err;
+        (*err).num_warnings += 1;
+        let code = (*err).msg_code;
+        let warnings = cinfo.client_data.cast::<Warnings>();
+        if !warnings.is_null() {
+            match code {
+                sys::JWRN_JPEG_EOF => (*warnings).truncated = true,
+                sys::JWRN_HIT_MARKER | sys::JWRN_HUFF_BAD_CODE | sys::JWRN_MUST_RESYNC => {
+                    (*warnings).corrupt = true
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+unsafe extern "C-unwind" fn output_message(_cinfo: &mut sys::jpeg_common_struct) {
+    // libjpeg's default prints to stderr; we report through errors instead.
+}
+
+/// Everything libjpeg points into, at one fixed heap address.
+struct State {
+    cinfo: sys::jpeg_decompress_struct,
+    err: sys::jpeg_error_mgr,
+    warnings: Warnings,
+}
+
+/// A libjpeg decompress object reading `bytes`. Only exists inside
+/// [`with_decompressor`], so every call that may unwind is caught.
+pub(crate) struct Decompressor<'a> {
+    state: NonNull<State>,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl Drop for Decompressor<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `state` came from Box::into_raw in `new` and is freed only here.
+        // jpeg_destroy_decompress frees every pool of a created object and does
+        // nothing for one whose creation failed (its `mem` is still null); it
+        // never calls error_exit.
+        unsafe {
+            let s = self.state.as_ptr();
+            sys::jpeg_destroy_decompress(&mut (*s).cinfo);
+            drop(Box::from_raw(s));
+        }
+    }
+}
+
+/// What the header says, in plain data.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    pub width: u32,
+    pub height: u32,
+    pub colour: sys::J_COLOR_SPACE,
+    /// (h, v) sampling factors of each component, in frame order.
+    pub sampling: Vec<(u32, u32)>,
+    /// Bytes of the whole-image coefficient buffer libjpeg would allocate.
+    pub coefficient_bytes: u64,
+    /// Progressive (or otherwise multi-scan): libjpeg buffers the whole image
+    /// of coefficients even for a scaled decode.
+    pub multi_scan: bool,
+    /// From the first APP1 Exif segment; an invalid one counts as none.
+    pub orientation: Orientation,
+}
+
+impl Header {
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
+    /// Whether every component is subsampled by whole factors (what
+    /// upsampling, here as in libjpeg, supports).
+    pub fn integral_sampling(&self) -> bool {
+        let mh = self.sampling.iter().map(|s| s.0).max().unwrap_or(1);
+        let mv = self.sampling.iter().map(|s| s.1).max().unwrap_or(1);
+        self.sampling.iter().all(|&(h, v)| h > 0 && v > 0 && mh % h == 0 && mv % v == 0)
+    }
+}
+
+/// Creates a decompressor reading `bytes` (libjpeg's virtual arrays limited to
+/// `max_memory` bytes), runs `f` on it and destroys it, whatever happens.
+pub(crate) fn with_decompressor<T>(
+    bytes: &[u8],
+    max_memory: u64,
+    f: impl FnOnce(&mut Decompressor<'_>) -> Result<T, Failed>,
+) -> Result<T, Failed> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        let mut d = Decompressor::new(bytes, max_memory);
+        f(&mut d)
+    })) {
+        Ok(r) => r,
+        Err(payload) => Err(match payload.downcast::<Failure>() {
+            Ok(f) if unsupported_code(f.code) => Failed::Unsupported(f.message),
+            Ok(f) if f.code == sys::JERR_NO_BACKING_STORE || f.code == sys::JERR_OUT_OF_MEMORY => {
+                Failed::Error(Error::UnsupportedImage("decoding would need more memory than allowed".into()))
+            }
+            Ok(f) => Failed::Error(Error::CorruptImage(f.message)),
+            Err(_) => Failed::Error(Error::CorruptImage("the decoder failed on malformed data".into())),
+        }),
+    }
+}
+
+impl<'a> Decompressor<'a> {
+    fn new(bytes: &'a [u8], max_memory: u64) -> Self {
+        let state = Box::new(State {
+            // SAFETY: all-zero is a valid value of these C structs (null
+            // pointers, `None` callbacks, the 0 variant of each enum), and is
+            // what jpeg_std_error / jpeg_CreateDecompress expect to start from.
+            cinfo: unsafe { std::mem::zeroed() },
+            // SAFETY: as above.
+            err: unsafe { std::mem::zeroed() },
+            warnings: Warnings::default(),
+        });
+        let d = Decompressor {
+            // SAFETY: Box::into_raw never returns null.
+            state: unsafe { NonNull::new_unchecked(Box::into_raw(state)) },
+            _bytes: PhantomData,
+        };
+        // SAFETY: `s` is the live, uniquely owned State; the error manager is
+        // set up before the first call that may report an error, so error_exit
+        // unwinds instead of calling exit(); `bytes` outlives the decompressor
+        // (lifetime 'a), as jpeg_mem_src requires.
+        unsafe {
+            let s = d.state.as_ptr();
+            sys::jpeg_std_error(&mut (*s).err);
+            (*s).err.error_exit = Some(error_exit);
+            (*s).err.emit_message = Some(emit_message);
+            (*s).err.output_message = Some(output_message);
+            (*s).cinfo.common.err = addr_of_mut!((*s).err);
+            (*s).cinfo.common.client_data = addr_of_mut!((*s).warnings).cast();
+            sys::jpeg_create_decompress(addr_of_mut!((*s).cinfo));
+            let mem = (*s).cinfo.common.mem;
+            if !mem.is_null() {
+                (*mem).max_memory_to_use = c_long::try_from(max_memory).unwrap_or(c_long::MAX);
+            }
+            sys::jpeg_mem_src(&mut (*s).cinfo, bytes.as_ptr(), bytes.len() as c_ulong);
+            sys::jpeg_save_markers(&mut (*s).cinfo, 0xE1, 0xFFFF);
+        }
+        d
+    }
+
+    fn cinfo(&mut self) -> &mut sys::jpeg_decompress_struct {
+        // SAFETY: the State is live and uniquely owned by `self`.
+        unsafe { &mut (*self.state.as_ptr()).cinfo }
+    }
+
+    fn warnings(&self) -> Warnings {
+        // SAFETY: as above; libjpeg is not running (we hold `&self`).
+        unsafe { (*self.state.as_ptr()).warnings }
+    }
+
+    /// Reads the markers up to the first scan.
+    pub fn read_header(&mut self) -> Result<Header, Failed> {
+        let cinfo = self.cinfo();
+        // SAFETY: a created object with a memory source; errors unwind.
+        unsafe { sys::jpeg_read_header(cinfo, 1) };
+        let n = usize::try_from(cinfo.num_components).unwrap_or(0);
+        if cinfo.comp_info.is_null() || n == 0 {
+            return Err(Error::CorruptImage("no components".into()).into());
+        }
+        // SAFETY: after a successful jpeg_read_header, comp_info points to
+        // num_components initialised entries.
+        let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };
+        let mut coefficient_bytes = 0u64;
+        let mut sampling = Vec::with_capacity(n);
+        for c in comps {
+            let (h, v) = (c.h_samp_factor.max(1) as u64, c.v_samp_factor.max(1) as u64);
+            sampling.push((h as u32, v as u32));
+            // libjpeg pads each component's block array to whole MCUs.
+            let wb = u64::from(c.width_in_blocks).div_ceil(h) * h;
+            let hb = u64::from(c.height_in_blocks).div_ceil(v) * v;
+            coefficient_bytes += wb * hb * 128;
+        }
+        let mut orientation = Orientation::NoTransforms;
+        let mut m = cinfo.marker_list;
+        while !m.is_null() {
+            // SAFETY: marker_list is a NULL-terminated list of saved markers,
+            // each with `data_length` bytes at `data`, owned by the object.
+            let (marker, data) = unsafe {
+                let mk = &*m;
+                m = mk.next;
+                let data = if mk.data.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(mk.data, mk.data_length as usize)
+                };
+                (mk.marker, data)
+            };
+            if marker == 0xE1 && data.len() > 6 && data.starts_with(b"Exif\0\0") {
+                // A broken Exif block must not sink a good photo: ignore it.
+                orientation = Orientation::from_exif_chunk(&data[6..]).unwrap_or(Orientation::NoTransforms);
+                break;
+            }
+        }
+        let cinfo = self.cinfo();
+        // SAFETY: header read; the call only inspects the object.
+        let multi_scan = unsafe { sys::jpeg_has_multiple_scans(cinfo) } != 0;
+        Ok(Header {
+            width: cinfo.image_width,
+            height: cinfo.image_height,
+            colour: cinfo.jpeg_color_space,
+            sampling,
+            coefficient_bytes,
+            multi_scan,
+            orientation,
+        })
+    }
+
+    /// Entropy-decodes the whole image (one pass) and copies the quantised DCT
+    /// coefficients into Rust-owned memory. Call after [`Self::read_header`].
+    pub fn read_coefficients(&mut self, header: &Header) -> Result<Coefficients, Failed> {
+        let colour = match (header.colour, header.sampling.len()) {
+            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
+            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
+            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
+            _ => return Err(Failed::Unsupported("colour space".into())),
+        };
+        let cinfo = self.cinfo();
+        // SAFETY: header read, decompression not started; errors unwind.
+        let arrays = unsafe { sys::jpeg_read_coefficients(cinfo) };
+        if arrays.is_null() {
+            return Err(Error::CorruptImage("no coefficients".into()).into());
+        }
+        self.warnings().check()?;
+        let cinfo = self.cinfo();
+        let n = header.sampling.len();
+        // SAFETY: comp_info still holds num_components (== n) entries.
+        let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };
+        let mem = cinfo.common.mem;
+        // SAFETY: the memory manager exists as long as the object does.
+        let access = unsafe { mem.as_ref() }
+            .and_then(|m| m.access_virt_barray)
+            .ok_or_else(|| Error::CorruptImage("no memory manager".into()))?;
+        let mut out = Vec::with_capacity(n);
+        for (ci, c) in comps.iter().enumerate() {
+            // The table latched when the component's first scan began; a
+            // component that never had a scan falls back to the slot table.
+            let table = if c.quant_table.is_null() {
+                usize::try_from(c.quant_tbl_no)
+                    .ok()
+                    .and_then(|i| cinfo.quant_tbl_ptrs.get(i).copied())
+                    .unwrap_or(std::ptr::null_mut())
+            } else {
+                c.quant_table
+            };
+            // SAFETY: a non-null quantisation table pointer of the object.
+            let quant = unsafe { table.as_ref() }
+                .ok_or_else(|| Error::CorruptImage("missing quantisation table".into()))?
+                .quantval;
+            let (wb, hb) = (c.width_in_blocks, c.height_in_blocks);
+            let (h, v) = header.sampling[ci];
+            let mut builder = ComponentBuilder::new(h, v, wb, hb, &quant);
+            // SAFETY: jpeg_read_coefficients returned one array per component.
+            let array = unsafe { *arrays.add(ci) };
+            for by in 0..hb {
+                // SAFETY: row `by` < height_in_blocks of this component's
+                // realised array, one row (<= maxaccess) at a time, read-only;
+                // each row holds at least width_in_blocks blocks.
+                let row = unsafe {
+                    let rows = access(&mut cinfo.common, array, by, 1, 0);
+                    if rows.is_null() || (*rows).is_null() {
+                        return Err(Error::CorruptImage("missing coefficient row".into()).into());
+                    }
+                    std::slice::from_raw_parts(*rows, wb as usize)
+                };
+                builder.push_row(row);
+            }
+            out.push(builder.finish());
+        }
+        Ok(Coefficients::new(header.width, header.height, colour, out))
+    }
+
+    /// libjpeg's own decode at 1/`denom` (1, 2, 4 or 8): RGB out, ISLOW IDCT,
+    /// fancy upsampling, streamed scanline by scanline into the returned image.
+    pub fn decompress_rgb(&mut self, denom: u32) -> Result<RgbImage, Failed> {
+        let cinfo = self.cinfo();
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = denom as c_uint;
+        cinfo.out_color_space = sys::J_COLOR_SPACE::JCS_RGB;
+        cinfo.dct_method = sys::J_DCT_METHOD::JDCT_ISLOW;
+        cinfo.do_fancy_upsampling = 1;
+        cinfo.do_block_smoothing = 0;
+        // SAFETY: header read, parameters set; errors unwind.
+        unsafe { sys::jpeg_start_decompress(cinfo) };
+        let (w, h) = (cinfo.output_width, cinfo.output_height);
+        if cinfo.output_components != 3 || w == 0 || h == 0 {
+            return Err(Error::CorruptImage("unexpected output layout".into()).into());
+        }
+        let stride = w as usize * 3;
+        let mut pixels = vec![0u8; stride * h as usize];
+        while cinfo.output_scanline < h {
+            let row = cinfo.output_scanline as usize;
+            let mut ptr = [pixels[row * stride..].as_mut_ptr()];
+            // SAFETY: one row pointer to `stride` writable bytes inside `pixels`.
+            let got = unsafe { sys::jpeg_read_scanlines(cinfo, ptr.as_mut_ptr(), 1) };
+            if got == 0 {
+                return Err(Error::CorruptImage("decoder made no progress".into()).into());
+            }
+        }
+        // SAFETY: every scanline was read; reads on to the end-of-image marker.
+        unsafe { sys::jpeg_finish_decompress(cinfo) };
+        self.warnings().check()?;
+        RgbImage::from_raw(w, h, pixels).ok_or_else(|| Error::CorruptImage("bad buffer".into()).into())
+    }
+}
+
+/// Test-only: libjpeg-turbo's encoder (baseline profile, not MozJPEG's), to make
+/// JPEGs with any sampling, progression and markers.
+#[cfg(test)]
+pub(crate) mod encode {
+    use mozjpeg_sys as sys;
+    use std::os::raw::{c_int, c_uint, c_ulong};
+
+    #[derive(Debug, Clone)]
+    pub struct Options {
+        pub quality: i32,
+        /// Sampling factors (h, v) of Y, Cb, Cr; ignored for grey.
+        pub sampling: [(i32, i32); 3],
+        pub grey: bool,
+        pub progressive: bool,
+        /// Restart interval in MCUs (0: none).
+        pub restart: u32,
+        /// APP1 segments written right after the JFIF header.
+        pub app1: Vec<Vec<u8>>,
+    }
+
+    impl Default for Options {
+        fn default() -> Self {
+            Self {
+                quality: 85,
+                sampling: [(2, 2), (1, 1), (1, 1)],
+                grey: false,
+                progressive: false,
+                restart: 0,
+                app1: Vec::new(),
+            }
+        }
+    }
+
+    unsafe extern "C-unwind" fn error_exit(_cinfo: &mut sys::jpeg_common_struct) {
+        panic!("libjpeg failed while encoding a test image");
+    }
+
+    /// Encodes interleaved RGB (or grey when `opts.grey`, one byte a pixel).
+    pub fn encode(pixels: &[u8], width: u32, height: u32, opts: &Options) -> Vec<u8> {
+        let comps = if opts.grey { 1 } else { 3 };
+        assert_eq!(pixels.len(), (width * height) as usize * comps);
+        // SAFETY: test-only; the objects are created, used and destroyed here,
+        // the row pointers point into `pixels`, libjpeg's output buffer is freed.
+        unsafe {
+            let mut err: Box<sys::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+            let mut cinfo: Box<sys::jpeg_compress_struct> = Box::new(std::mem::zeroed());
+            sys::jpeg_std_error(&mut err);
+            err.error_exit = Some(error_exit);
+            cinfo.common.err = &mut *err;
+            sys::jpeg_create_compress(&mut *cinfo);
+            let mut buf: *mut u8 = std::ptr::null_mut();
+            let mut size: c_ulong = 0;
+            sys::jpeg_mem_dest(&mut cinfo, &mut buf, &mut size);
+            cinfo.image_width = width;
+            cinfo.image_height = height;
+            cinfo.input_components = comps as c_int;
+            cinfo.in_color_space =
+                if opts.grey { sys::J_COLOR_SPACE::JCS_GRAYSCALE } else { sys::J_COLOR_SPACE::JCS_RGB };
+            sys::jpeg_c_set_int_param(&mut cinfo, sys::JINT_COMPRESS_PROFILE, sys::JCP_FASTEST as c_int);
+            sys::jpeg_set_defaults(&mut cinfo);
+            sys::jpeg_set_quality(&mut cinfo, opts.quality, 1);
+            if !opts.grey {
+                for (i, (h, v)) in opts.sampling.iter().enumerate() {
+                    let c = &mut *cinfo.comp_info.add(i);
+                    c.h_samp_factor = *h;
+                    c.v_samp_factor = *v;
+                }
+            }
+            cinfo.restart_interval = opts.restart as c_uint;
+            cinfo.dct_method = sys::J_DCT_METHOD::JDCT_ISLOW;
+            if opts.progressive {
+                sys::jpeg_simple_progression(&mut cinfo);
+            }
+            sys::jpeg_start_compress(&mut cinfo, 1);
+            for seg in &opts.app1 {
+                sys::jpeg_write_marker(&mut cinfo, 0xE1, seg.as_ptr(), seg.len() as c_uint);
+            }
+            let stride = width as usize * comps;
+            while cinfo.next_scanline < height {
+                let row = [pixels[cinfo.next_scanline as usize * stride..].as_ptr()];
+                sys::jpeg_write_scanlines(&mut cinfo, row.as_ptr(), 1);
+            }
+            sys::jpeg_finish_compress(&mut cinfo);
+            let out = std::slice::from_raw_parts(buf, size as usize).to_vec();
+            sys::jpeg_destroy_compress(&mut cinfo);
+            libc::free(buf.cast());
+            out
+        }
+    }
+
+    /// An APP1 Exif segment (little-endian TIFF) holding only the orientation tag.
+    pub fn exif_orientation(value: u16) -> Vec<u8> {
+        let mut e = b"Exif\0\0II*\0".to_vec();
+        e.extend_from_slice(&8u32.to_le_bytes()); // IFD0 offset
+        e.extend_from_slice(&1u16.to_le_bytes()); // one entry
+        e.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+        e.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+        e.extend_from_slice(&1u32.to_le_bytes()); // count
+        e.extend_from_slice(&value.to_le_bytes());
+        e.extend_from_slice(&[0, 0]);
+        e.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        e
+    }
+}

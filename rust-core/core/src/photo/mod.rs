@@ -1,0 +1,440 @@
+//! A photo opened once for analysis: a reduced upright view for the whole-field
+//! stages, and square windows cut at whatever resolution each one needs.
+//!
+//! JPEGs (what phones write) are read once by libjpeg-turbo into their DCT
+//! coefficients ([`libjpeg`] copies them into Rust memory, [`dct`] makes
+//! pixels from them): the view comes from reduced-size IDCTs, and a window
+//! inverse-transforms only the blocks it covers, at the coarsest of 1/8, 1/4,
+//! 1/2 and 1/1 that still gives it enough pixels. A JPEG too large for the
+//! coefficient budget is decoded once, streamed, by libjpeg's own scaled
+//! decompression into one reduced image that serves the view and the windows.
+//! Other formats (and JPEGs libjpeg cannot read) are decoded by
+//! [`crate::decode_image`] and kept.
+mod dct;
+mod libjpeg;
+#[cfg(test)]
+mod tests;
+
+use crate::decode::{decode_image, has_jpeg_end, DecodeLimits};
+use crate::error::Error;
+use dct::{scaled, Coefficients};
+use image::imageops::{self, FilterType};
+use image::metadata::Orientation;
+use image::{ImageFormat, RgbImage};
+use libjpeg::{Failed, Header};
+use std::fmt;
+
+/// Largest whole-image coefficient buffer (libjpeg's 128 bytes a block) a JPEG
+/// may need to be read as coefficients; larger ones take the scaled path.
+/// 44 MP at 4:2:0, 22 MP at 4:4:4.
+pub const COEFFICIENT_BUDGET: u64 = 128 << 20;
+
+/// Largest reduced image kept for a JPEG over the coefficient budget (RGB bytes).
+const KEPT_BUDGET: u64 = 48 << 20;
+
+/// Largest window canvas (pixels) before resampling.
+const MAX_CANVAS: u64 = 16 << 20;
+
+/// Largest window side `n`.
+const MAX_WINDOW: u32 = 4096;
+
+/// A photo opened for analysis. `Send + Sync`: windows may be cut from several
+/// threads at once.
+pub struct Photo {
+    displayed: (u32, u32),
+    view_scale: f64,
+    source: Source,
+}
+
+enum Source {
+    /// A JPEG as coefficients, stored orientation; the view made from them.
+    Dct { coefs: Box<Coefficients>, orientation: Orientation, view: RgbImage },
+    /// Upright pixels at `scale` pixels per displayed pixel; the view when it
+    /// is a reduction of them (None: the image is the view).
+    Pixels { image: RgbImage, scale: f64, view: Option<RgbImage> },
+}
+
+impl fmt::Debug for Photo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Dct { orientation, .. } => format!("jpeg coefficients, {orientation:?}"),
+            Source::Pixels { scale, .. } => format!("pixels at scale {scale}"),
+        };
+        f.debug_struct("Photo")
+            .field("displayed", &self.displayed)
+            .field("view", &self.view().dimensions())
+            .field("view_scale", &self.view_scale)
+            .field("source", &source)
+            .finish()
+    }
+}
+
+/// Scales available from a JPEG's DCT: k / 8 for k in 1, 2, 4, 8.
+const SCALES: [u32; 4] = [1, 2, 4, 8];
+
+/// The coarsest k whose scaled `long` side is >= `want` (8 when none is).
+fn coarsest_k(long: u32, want: u32) -> u32 {
+    SCALES.into_iter().find(|&k| scaled(long, k) >= want).unwrap_or(8)
+}
+
+impl Photo {
+    /// Opens `bytes` (JPEG, PNG, WebP, BMP, TIFF). The upright analysis image
+    /// ([`Self::view`]) is the coarsest of 1/8, 1/4, 1/2 and 1/1 whose longer side
+    /// is at least `view_long_side` (or the full image when it is smaller).
+    /// Never panics; errors as [`crate::decode_image`], and `limits.max_pixels`
+    /// (or `max_pixels_scaled` for a JPEG decoded only at reduced scale) is
+    /// checked from the header before anything is decoded.
+    pub fn open(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result<Photo, Error> {
+        if bytes.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        if bytes.len() as u64 > limits.max_file_bytes {
+            return Err(Error::FileTooLarge { bytes: bytes.len() as u64, limit: limits.max_file_bytes });
+        }
+        if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) {
+            match open_jpeg(bytes, limits, view_long_side) {
+                Ok(p) => return Ok(p),
+                Err(Failed::Error(e)) => return Err(e),
+                // Arithmetic coding, 12-bit, CMYK, ...: the general decoder's turn.
+                Err(Failed::Unsupported(_)) => {}
+            }
+        }
+        let full = decode_image(bytes, limits)?;
+        let displayed = full.dimensions();
+        Ok(Self::from_pixels(full, 1.0, displayed, view_long_side))
+    }
+
+    /// Upright pixels at `scale` (a power of two <= 1): the view is a
+    /// box-filtered power-of-two reduction of them.
+    fn from_pixels(image: RgbImage, scale: f64, displayed: (u32, u32), view_long_side: u32) -> Photo {
+        let k_view = f64::from(coarsest_k(displayed.0.max(displayed.1), view_long_side)) / 8.0;
+        let factor = (scale / k_view).round().max(1.0) as u32;
+        let (view, view_scale) = if factor <= 1 {
+            (None, scale)
+        } else {
+            (Some(box_reduce(&image, factor)), scale / f64::from(factor))
+        };
+        Photo { displayed, view_scale, source: Source::Pixels { image, scale, view } }
+    }
+
+    /// Heap bytes this photo holds (coefficients or kept pixels, and the view).
+    pub fn heap_bytes(&self) -> usize {
+        let px = |i: &RgbImage| i.as_raw().capacity();
+        match &self.source {
+            Source::Dct { coefs, view, .. } => coefs.heap_bytes() + px(view),
+            Source::Pixels { image, view, .. } => px(image) + view.as_ref().map_or(0, px),
+        }
+    }
+
+    /// Size of the photo as displayed (after EXIF orientation).
+    pub fn displayed(&self) -> (u32, u32) {
+        self.displayed
+    }
+
+    /// The upright analysis image.
+    pub fn view(&self) -> &RgbImage {
+        match &self.source {
+            Source::Dct { view, .. } | Source::Pixels { view: Some(view), .. } => view,
+            Source::Pixels { image, view: None, .. } => image,
+        }
+    }
+
+    /// [`Self::view`] pixels per displayed pixel: view pixel `i` covers
+    /// displayed pixels `i / s .. (i + 1) / s`.
+    pub fn view_scale(&self) -> f64 {
+        self.view_scale
+    }
+
+    /// A square window of the photo as displayed: centre (`cx`, `cy`) and side
+    /// `side` in displayed pixels, resampled to `n` x `n` (triangle filter) from
+    /// the coarsest available resolution that still has at least `n` pixels
+    /// across the window (never upsampled when a finer decode exists). Parts
+    /// outside the photo are `fill`. The window's corner is rounded to a whole
+    /// pixel of the resolution it is cut from, as `field::analyze::crop` does.
+    pub fn window(&self, cx: f64, cy: f64, side: f64, n: u32, fill: [u8; 3]) -> Result<RgbImage, Error> {
+        self.window_from(cx, cy, side, n, n, fill)
+    }
+
+    /// As [`Self::window`], cut from the coarsest resolution with at least
+    /// `source` pixels across the window (`source >= n`: a model input made the
+    /// way its training images were, by shrinking a finer picture).
+    pub fn window_from(
+        &self,
+        cx: f64,
+        cy: f64,
+        side: f64,
+        n: u32,
+        source: u32,
+        fill: [u8; 3],
+    ) -> Result<RgbImage, Error> {
+        let source = source.max(n);
+        if !(cx.is_finite() && cy.is_finite() && side.is_finite() && side > 0.0) {
+            return Err(Error::InvalidArgument("window centre and side must be finite, side > 0".into()));
+        }
+        if n == 0 || n > MAX_WINDOW {
+            return Err(Error::InvalidArgument(format!("window size must be 1..={MAX_WINDOW}")));
+        }
+        let canvas = match &self.source {
+            Source::Dct { coefs, orientation, .. } => {
+                let k =
+                    SCALES.into_iter().find(|&k| side * f64::from(k) / 8.0 >= f64::from(source)).unwrap_or(8);
+                let f = f64::from(k) / 8.0;
+                let m = canvas_side(side * f)?;
+                let (sw, sh) = stored_size(self.displayed, *orientation);
+                let a = to_stored(
+                    *orientation,
+                    (f64::from(sw), f64::from(sh)),
+                    (cx - side / 2.0, cy - side / 2.0),
+                );
+                let b = to_stored(
+                    *orientation,
+                    (f64::from(sw), f64::from(sh)),
+                    (cx + side / 2.0, cy + side / 2.0),
+                );
+                let (ox, oy) = ((a.0.min(b.0) * f).round(), (a.1.min(b.1) * f).round());
+                let (ws, hs) = coefs.scaled_size(k);
+                let mut canvas = RgbImage::from_pixel(m, m, image::Rgb(fill));
+                if let Some((x0, y0, w, h)) = intersect(ox, oy, m, ws, hs) {
+                    let px = coefs.render(k, x0, y0, w, h);
+                    paste(&mut canvas, &px, (x0 as i64 - ox as i64, y0 as i64 - oy as i64), w, h);
+                }
+                orient(canvas, *orientation)
+            }
+            Source::Pixels { image, scale, view } => {
+                // The view when it has enough pixels, else the kept image.
+                let (img, s) = match view {
+                    Some(v) if side * self.view_scale >= f64::from(source) => (v, self.view_scale),
+                    _ => (image, *scale),
+                };
+                let m = canvas_side(side * s)?;
+                let (ox, oy) = (((cx - side / 2.0) * s).round(), ((cy - side / 2.0) * s).round());
+                let mut canvas = RgbImage::from_pixel(m, m, image::Rgb(fill));
+                if let Some((x0, y0, w, h)) = intersect(ox, oy, m, img.width(), img.height()) {
+                    let px = imageops::crop_imm(img, x0, y0, w, h).to_image();
+                    paste(&mut canvas, px.as_raw(), (x0 as i64 - ox as i64, y0 as i64 - oy as i64), w, h);
+                }
+                canvas
+            }
+        };
+        Ok(if canvas.width() == n { canvas } else { imageops::resize(&canvas, n, n, FilterType::Triangle) })
+    }
+}
+
+fn canvas_side(pixels: f64) -> Result<u32, Error> {
+    let m = pixels.round().max(1.0);
+    if m * m > MAX_CANVAS as f64 {
+        return Err(Error::InvalidArgument("window too large for the photo".into()));
+    }
+    Ok(m as u32)
+}
+
+/// The part of the canvas `ox.., oy..` (side m) inside `0..w, 0..h`.
+fn intersect(ox: f64, oy: f64, m: u32, w: u32, h: u32) -> Option<(u32, u32, u32, u32)> {
+    let (ox, oy, m) = (ox as i64, oy as i64, i64::from(m));
+    let (x0, y0) = (ox.max(0), oy.max(0));
+    let (x1, y1) = ((ox + m).min(i64::from(w)), (oy + m).min(i64::from(h)));
+    (x1 > x0 && y1 > y0).then(|| (x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32))
+}
+
+/// Copies interleaved RGB `px` (w x h) into `canvas` at `at`.
+fn paste(canvas: &mut RgbImage, px: &[u8], at: (i64, i64), w: u32, h: u32) {
+    let cw = canvas.width() as usize;
+    let (ax, ay) = (at.0 as usize, at.1 as usize);
+    let buf: &mut [u8] = canvas;
+    for y in 0..h as usize {
+        let src = &px[y * w as usize * 3..][..w as usize * 3];
+        buf[((ay + y) * cw + ax) * 3..][..w as usize * 3].copy_from_slice(src);
+    }
+}
+
+/// Stored size from the displayed one.
+fn stored_size(displayed: (u32, u32), o: Orientation) -> (u32, u32) {
+    if swaps(o) {
+        (displayed.1, displayed.0)
+    } else {
+        displayed
+    }
+}
+
+fn swaps(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// A point of the displayed photo in stored coordinates (continuous, pixel
+/// `i` spanning `i..i+1`), for a stored image of size `(w, h)` shown after `o`.
+fn to_stored(o: Orientation, (w, h): (f64, f64), (u, v): (f64, f64)) -> (f64, f64) {
+    match o {
+        Orientation::NoTransforms => (u, v),
+        Orientation::FlipHorizontal => (w - u, v),
+        Orientation::Rotate180 => (w - u, h - v),
+        Orientation::FlipVertical => (u, h - v),
+        Orientation::Rotate90 => (v, h - u),
+        Orientation::Rotate270 => (w - v, u),
+        Orientation::Rotate90FlipH => (v, u),
+        Orientation::Rotate270FlipH => (w - v, h - u),
+    }
+}
+
+/// Applies the EXIF orientation (as [`image::DynamicImage::apply_orientation`]).
+fn orient(img: RgbImage, o: Orientation) -> RgbImage {
+    let mut img = img;
+    match o {
+        Orientation::NoTransforms => img,
+        Orientation::Rotate90 => imageops::rotate90(&img),
+        Orientation::Rotate180 => {
+            imageops::rotate180_in_place(&mut img);
+            img
+        }
+        Orientation::Rotate270 => imageops::rotate270(&img),
+        Orientation::FlipHorizontal => {
+            imageops::flip_horizontal_in_place(&mut img);
+            img
+        }
+        Orientation::FlipVertical => {
+            imageops::flip_vertical_in_place(&mut img);
+            img
+        }
+        Orientation::Rotate90FlipH => {
+            let mut r = imageops::rotate90(&img);
+            imageops::flip_horizontal_in_place(&mut r);
+            r
+        }
+        Orientation::Rotate270FlipH => {
+            let mut r = imageops::rotate270(&img);
+            imageops::flip_horizontal_in_place(&mut r);
+            r
+        }
+    }
+}
+
+/// Mean of each `f` x `f` block (partial blocks at the right and bottom edges
+/// averaged over the pixels they have): the same geometry as a 1/f DCT scale.
+fn box_reduce(img: &RgbImage, f: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (ow, oh) = (w.div_ceil(f), h.div_ceil(f));
+    let mut out = RgbImage::new(ow, oh);
+    let src: &[u8] = img;
+    let mut acc = vec![0u32; ow as usize * 3];
+    let mut cnt = vec![0u32; ow as usize];
+    for oy in 0..oh {
+        acc.fill(0);
+        cnt.fill(0);
+        for y in oy * f..((oy + 1) * f).min(h) {
+            let row = &src[y as usize * w as usize * 3..][..w as usize * 3];
+            for (x, p) in row.chunks_exact(3).enumerate() {
+                let o = x / f as usize;
+                acc[o * 3] += u32::from(p[0]);
+                acc[o * 3 + 1] += u32::from(p[1]);
+                acc[o * 3 + 2] += u32::from(p[2]);
+                cnt[o] += 1;
+            }
+        }
+        let dst: &mut [u8] = &mut out;
+        let dst = &mut dst[oy as usize * ow as usize * 3..][..ow as usize * 3];
+        for (o, d) in dst.chunks_exact_mut(3).enumerate() {
+            let c = cnt[o].max(1);
+            for i in 0..3 {
+                d[i] = ((acc[o * 3 + i] + c / 2) / c) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// libjpeg-turbo's own decode of a JPEG at 1/`denom` (1, 2, 4 or 8), in stored
+/// orientation (EXIF not applied): ISLOW IDCT, fancy upsampling, RGB. The
+/// reference the coefficient path is tested and benchmarked against.
+/// `limits.max_pixels` applies to the full-resolution size for `denom` 1,
+/// `limits.max_pixels_scaled` otherwise.
+pub fn libjpeg_decode(bytes: &[u8], limits: &DecodeLimits, denom: u32) -> Result<RgbImage, Error> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::FileTooLarge { bytes: bytes.len() as u64, limit: limits.max_file_bytes });
+    }
+    if ![1, 2, 4, 8].contains(&denom) {
+        return Err(Error::InvalidArgument("scale denominator must be 1, 2, 4 or 8".into()));
+    }
+    if !has_jpeg_end(bytes) {
+        return Err(Error::CorruptImage("truncated (no end-of-image marker)".into()));
+    }
+    let limit = if denom == 1 { limits.max_pixels } else { limits.max_pixels_scaled };
+    libjpeg::with_decompressor(bytes, COEFFICIENT_BUDGET, |d| {
+        let hdr = d.read_header()?;
+        check_pixels(&hdr, limit)?;
+        d.decompress_rgb(denom)
+    })
+    .map_err(|f| match f {
+        Failed::Error(e) => e,
+        Failed::Unsupported(m) => Error::UnsupportedImage(m),
+    })
+}
+
+fn check_pixels(hdr: &Header, limit: u64) -> Result<(), Error> {
+    if hdr.width == 0 || hdr.height == 0 {
+        return Err(Error::ImageEmpty { width: hdr.width, height: hdr.height });
+    }
+    if hdr.pixels() > limit {
+        return Err(Error::ImageTooLarge { width: hdr.width, height: hdr.height, limit });
+    }
+    Ok(())
+}
+
+fn open_jpeg(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result<Photo, Failed> {
+    if !has_jpeg_end(bytes) {
+        // libjpeg would pad a cut-off photo with grey; its own EOF warning
+        // catches the rest (e.g. a cut after an EXIF thumbnail's end marker).
+        return Err(Error::CorruptImage("truncated (no end-of-image marker)".into()).into());
+    }
+    // libjpeg's virtual arrays may hold the coefficient budget and no more.
+    libjpeg::with_decompressor(bytes, COEFFICIENT_BUDGET + (8 << 20), |d| {
+        let hdr = d.read_header()?;
+        check_pixels(&hdr, limits.max_pixels_scaled)?;
+        let displayed =
+            if swaps(hdr.orientation) { (hdr.height, hdr.width) } else { (hdr.width, hdr.height) };
+        if hdr.pixels() <= limits.max_pixels && hdr.coefficient_bytes <= COEFFICIENT_BUDGET {
+            if !hdr.integral_sampling() {
+                return Err(Failed::Unsupported("fractional sampling factors".into()));
+            }
+            let coefs = d.read_coefficients(&hdr)?;
+            let k = coarsest_k(displayed.0.max(displayed.1), view_long_side);
+            let (w, h) = coefs.scaled_size(k);
+            let px = coefs.render(k, 0, 0, w, h);
+            let stored =
+                RgbImage::from_raw(w, h, px).ok_or_else(|| Error::CorruptImage("bad buffer".into()))?;
+            return Ok(Photo {
+                displayed,
+                view_scale: f64::from(k) / 8.0,
+                source: Source::Dct {
+                    coefs: Box::new(coefs),
+                    orientation: hdr.orientation,
+                    view: orient(stored, hdr.orientation),
+                },
+            });
+        }
+        if hdr.multi_scan {
+            // Progressive: libjpeg needs the whole coefficient buffer even to scale.
+            let per_pixel = hdr.coefficient_bytes as f64 / hdr.pixels() as f64;
+            let limit = ((COEFFICIENT_BUDGET as f64 / per_pixel) as u64).min(limits.max_pixels_scaled);
+            return Err(Error::ImageTooLarge { width: hdr.width, height: hdr.height, limit }.into());
+        }
+        // Too large to hold as coefficients: one streamed libjpeg decode at the
+        // finest scale whose RGB fits the kept budget.
+        let k = [4u32, 2, 1]
+            .into_iter()
+            .find(|&k| u64::from(scaled(hdr.width, k)) * u64::from(scaled(hdr.height, k)) * 3 <= KEPT_BUDGET)
+            .unwrap_or(1);
+        let stored = d.decompress_rgb(8 / k).map_err(|f| match f {
+            Failed::Unsupported(m) => Failed::Error(Error::UnsupportedImage(m)),
+            e => e,
+        })?;
+        Ok(Photo::from_pixels(orient(stored, hdr.orientation), f64::from(k) / 8.0, displayed, view_long_side))
+    })
+}
