@@ -525,12 +525,13 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
       f"q = clamp(round_half_away(f / {inp['quantization']['scale']:.9g}) + "
       f"{inp['quantization']['zero_point']}, -128, 127).")
     if pid == "all-screen":
-        a(f"- Scale: input.rbc_diameter_px = {inp['rbc_diameter_px']}: the aria_all red-cell diameter "
-          f"(about 20 px at 224) scaled to {inp['width']} px. A phone photo must be rescaled so its red cells "
-          "have this diameter in the model input.")
+        a(f"- Scale: input.rbc_diameter_px = {inp['rbc_diameter_px']}: the median aria_all red-cell diameter "
+          f"at 224 px, as the field pipeline measures it (`scripts/measure_scale.py`), scaled to {inp['width']} px. "
+          "The field pipeline cuts its tiles so a photo's red cells have this diameter in the model input.")
     else:
-        a(f"- Scale: input.rbc_diameter_px = {inp['rbc_diameter_px']}: pbc_wbc red cells (about 75 px in "
-          f"a ~360 px crop) scaled to {inp['width']} px; cell_diameter_px = "
+        a(f"- Scale: input.rbc_diameter_px = {inp['rbc_diameter_px']}: the median pbc_wbc red-cell diameter "
+          f"in the ~360 px crops, as the field pipeline measures it (`scripts/measure_scale.py`), scaled to "
+          f"{inp['width']} px; cell_diameter_px = "
           + ("null (not measured)." if inp["cell_diameter_px"] is None else f"{inp['cell_diameter_px']}."))
     a("")
     a("## Training")

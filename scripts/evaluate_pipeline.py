@@ -64,22 +64,39 @@ def iou(a, b):
     return i / u if u > 0 else 0.0
 
 
-def match(gts, dets):
-    """Greedy one-to-one matching at IoU >= 0.5: (tp, fp, fn)."""
+# hemalens counts white cells whose centre lies within 0.9 of the aperture's
+# radius (COUNT_WITHIN_FOV in rust-core/core/src/field/analyze.rs). Cells this
+# close to that line either side are don't-cares: neither a miss nor a false
+# find, whichever side the tool put them (the usual ignore-region protocol).
+COUNT_WITHIN = 0.9
+BAND = 0.03
+
+
+def match(gts, dets, fov=None):
+    """Greedy one-to-one matching at IoU >= 0.5: (tp, fp, fn). With `fov`
+    (cx, cy, r), boxes centred in the don't-care band or outside it are only
+    matched, never counted."""
+    def care(b):
+        if fov is None:
+            return True
+        q = math.hypot(b[0] + b[2] / 2 - fov[0], b[1] + b[3] / 2 - fov[1]) / fov[2]
+        return q <= COUNT_WITHIN - BAND
     pairs = sorted(((iou(g, d), gi, di) for gi, g in enumerate(gts) for di, d in enumerate(dets)), reverse=True)
-    used_g, used_d = set(), set()
+    used_g, used_d = {}, set()
     for v, gi, di in pairs:
         if v < 0.5:
             break
         if gi in used_g or di in used_d:
             continue
-        used_g.add(gi)
+        used_g[gi] = di
         used_d.add(di)
-    tp = len(used_g)
-    return tp, len(dets) - tp, len(gts) - tp
+    tp = sum(1 for gi in used_g if care(gts[gi]))
+    fn = sum(1 for gi, g in enumerate(gts) if gi not in used_g and care(g))
+    fp = sum(1 for di, d in enumerate(dets) if di not in used_d and care(d))
+    return tp, fp, fn
 
 
-def det_metrics(results, truth):
+def det_metrics(results, truth, fovs=None):
     tp = fp = fn = 0
     rejected = 0
     for path, gts in truth.items():
@@ -87,7 +104,8 @@ def det_metrics(results, truth):
         dets = [c["bbox"] for c in r.get("cells", [])] if "error" not in r else []
         if "error" in r or not r["quality"]["ok"]:
             rejected += 1
-        a, b, c = match(gts, dets)
+        f = (fovs or {}).get(path)
+        a, b, c = match(gts, dets, (f["cx"], f["cy"], f["r"]) if f else None)
         tp, fp, fn = tp + a, fp + b, fn + c
     return {
         "images": len(truth),
@@ -153,7 +171,8 @@ def main():
     truth = simulate(args, sim, "--source", "bccd", "--split", "val", "--n", str(n_bccd), "--spoil", "--seed", "11")
     sout = analyze(args.bin, [sim / t["file"] for t in truth])
     good = [t for t in truth if t["spoiled"] is None]
-    res["sim_bccd_detection"] = det_metrics(sout, {sim / t["file"]: t["wbc"] for t in good})
+    res["sim_bccd_detection"] = det_metrics(sout, {sim / t["file"]: t["wbc"] for t in good},
+                                            {sim / t["file"]: t["fov"] for t in good})
     fov_err = []
     for t in good:
         f = sout[str(sim / t["file"])]["quality"]["fov"]

@@ -50,9 +50,10 @@ ARIA_MASK = {"x": 0.8671875, "y": 0.8671875, "w": 0.1328125, "h": 0.1328125, "fi
 NORM_MEAN = [128.0, 128.0, 128.0]
 NORM_STD = [128.0, 128.0, 128.0]
 
-# Red-cell diameters of the source data in source pixels (data README).
-ARIA_RBC_PX_AT_224 = 20.0
-PBC_RBC_PX_AT_360 = 75.0
+# Red-cell diameters as the field pipeline measures them (scripts/measure_scale.py,
+# median over 300 training images); packs state their scale in this unit.
+ARIA_RBC_PX_AT_224 = 16.04
+PBC_RBC_PX_AT_360 = 69.57
 
 PACKS = {
     "all-screen": {

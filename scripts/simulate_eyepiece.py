@@ -9,13 +9,14 @@ cast, mild blur, JPEG quality 85, and for some photos the pixels stored
 rotated with an EXIF orientation tag (the truth is in displayed coordinates).
 
 truth.json lists, per photo: file, source, class, fov {cx, cy, r}, wbc boxes
-[x, y, w, h] (centres rotated with the mosaic; cells are round so sizes are
-kept), exif orientation, and the spoiling applied (if any).
+[x, y, w, h] (centres rotated with the mosaic; each box the bounding box of
+its inscribed ellipse rotated), exif orientation, and the spoiling applied (if any).
 
 Usage:
   simulate_eyepiece.py --source bccd --split val --n 20 --out DIR
   simulate_eyepiece.py --source aria --split val --n 10 --per-class --out DIR
   simulate_eyepiece.py --source bccd --spoil --n 5 --out DIR   (spoiled photos for the gate)
+  simulate_eyepiece.py --source aria --per-class --n 3 --sweep 3 --out DIR   (graded blur/dark/glare)
 """
 import argparse
 import csv
@@ -90,8 +91,12 @@ def rotate(canvas, boxes, angle, cx, cy):
         bx, by = (b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy
         nx = cx + bx * math.cos(a) - by * math.sin(a)
         ny = cy + bx * math.sin(a) + by * math.cos(a)
-        w, h = b[2] - b[0], b[3] - b[1]
-        out.append([nx - w / 2, ny - h / 2, nx + w / 2, ny + h / 2])
+        # A cell is (close to) the ellipse inscribed in its box: its rotated
+        # bounding box is the rotated ellipse's, not the rotated rectangle's.
+        ea, eb = (b[2] - b[0]) / 2, (b[3] - b[1]) / 2
+        hw = math.sqrt((ea * math.cos(a)) ** 2 + (eb * math.sin(a)) ** 2)
+        hh = math.sqrt((ea * math.sin(a)) ** 2 + (eb * math.cos(a)) ** 2)
+        out.append([nx - hw, ny - hh, nx + hw, ny + hh])
     return canvas, out
 
 
@@ -126,13 +131,20 @@ def save(im, path, orientation):
     stored.save(path, quality=85, exif=exif.tobytes())
 
 
-def spoil(im, kind, rng):
+# The spoiled photos the gate must reject, and the graded ones that show where
+# it should draw the line (`--sweep`): blur sigma in photo pixels (red cells are
+# ~`--rbc` px across), exposure as a factor on the pixel values.
+SPOIL = {"blurred": 9.0, "dark": 0.12, "burnt_out": 3.5}
+SWEEP = {"blurred": [2.0, 4.0, 6.0, 9.0, 14.0], "dark": [0.6, 0.4, 0.3, 0.2, 0.12],
+         "burnt_out": [1.3, 1.6, 2.0, 2.5, 3.5]}
+
+
+def spoil(im, kind, level=None):
+    v = SPOIL[kind] if level is None else level
     if kind == "blurred":
-        return im.filter(ImageFilter.GaussianBlur(9))
-    if kind == "dark":
-        return Image.fromarray((np.asarray(im).astype(np.float32) * 0.12).astype(np.uint8))
-    if kind == "burnt_out":
-        return Image.fromarray(np.clip(np.asarray(im).astype(np.float32) * 3.5, 0, 255).astype(np.uint8))
+        return im.filter(ImageFilter.GaussianBlur(v))
+    if kind in ("dark", "burnt_out"):
+        return Image.fromarray(np.clip(np.asarray(im).astype(np.float32) * v, 0, 255).astype(np.uint8))
     raise ValueError(kind)
 
 
@@ -171,12 +183,16 @@ def build(fields, src_rbc, rng, rbc, label, source):
     canvas, boxes = rotate(canvas, boxes, angle, cx, cy)
     cast = [rng.uniform(0.9, 1.1) for _ in range(3)]
     im = eyepiece(canvas, cx, cy, r, rng, cast, rng.uniform(0.8, 1.5))
-    keep = [b for b in boxes if math.hypot((b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy) < 0.95 * r]
+    # Every white cell whose centre lies in the aperture; how far out is in
+    # wbc_rel_r (evaluations decide which count: hemalens counts those within 0.9 r).
+    rel = [math.hypot((b[0] + b[2]) / 2 - cx, (b[1] + b[3]) / 2 - cy) / r for b in boxes]
+    keep = [b for b, q in zip(boxes, rel) if q < 1.0]
     truth = {
         "source": source,
         "class": label,
         "fov": {"cx": cx, "cy": cy, "r": r},
         "wbc": [[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in keep],
+        "wbc_rel_r": [round(q, 4) for q in rel if q < 1.0],
         "rotation_deg": angle,
         "cast": cast,
         "fields": used,
@@ -193,6 +209,8 @@ def main():
     ap.add_argument("--per-class", action="store_true")
     ap.add_argument("--rbc", type=float, default=100.0, help="red-cell diameter in the 12 MP photo")
     ap.add_argument("--spoil", action="store_true", help="also write spoiled and non-smear photos")
+    ap.add_argument("--sweep", type=int, default=0, metavar="K",
+                    help="also write the first K photos at every graded level of blur, darkness and glare")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -225,8 +243,14 @@ def main():
         if a.spoil and i < 3:
             for kind in ("blurred", "dark", "burnt_out"):
                 sname = f"{a.source}_{i:03d}_{kind}.jpg"
-                save(spoil(im, kind, nrng), out / sname, 1)
+                save(spoil(im, kind), out / sname, 1)
                 truths.append(dict(t, file=sname, exif_orientation=1, spoiled=kind))
+        if i < a.sweep:
+            for kind, levels in SWEEP.items():
+                for lv in levels:
+                    sname = f"{a.source}_{i:03d}_{kind}_{lv:g}.jpg"
+                    save(spoil(im, kind, lv), out / sname, 1)
+                    truths.append(dict(t, file=sname, exif_orientation=1, spoiled=None, graded=[kind, lv]))
     if a.spoil:
         for kind in ("black", "white", "empty", "screenshot", "face"):
             name = f"not_smear_{kind}.jpg"

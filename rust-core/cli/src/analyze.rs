@@ -1,6 +1,6 @@
 use crate::output;
 use crate::quiet::quietly;
-use hemalens_core::field::{overlay, Analyzer};
+use hemalens_core::field::{overlay, AnalyzeOptions, Analyzer};
 use hemalens_core::Error;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -23,25 +23,76 @@ pub struct Args {
     /// CPU threads for inference.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Developer: JSON overriding the field options ({"detect": {..}, "quality": {..}, "max_tiles": N}).
+    #[arg(long, hide = true)]
+    tune: Option<String>,
+    /// Developer: detection and quality only, no models.
+    #[arg(long, hide = true)]
+    detect_only: bool,
+    /// Developer: run detection and the models on rejected photos too (to evaluate the gate).
+    #[arg(long, hide = true)]
+    ignore_gate: bool,
     /// Photos: JPEG (8-50 MP phone photos through the eyepiece, or camera frames), PNG, WebP, BMP, TIFF.
     #[arg(required = true)]
     images: Vec<PathBuf>,
 }
 
 pub fn load(screen: &str, cells: &str, threads: usize) -> Result<Analyzer, String> {
+    load_with(screen, cells, threads, AnalyzeOptions::default())
+}
+
+fn load_with(screen: &str, cells: &str, threads: usize, opts: AnalyzeOptions) -> Result<Analyzer, String> {
     let s = hemalens_packs::resolve(screen).map_err(|e| format!("model `{screen}`: {e}"))?;
     let c = hemalens_packs::resolve(cells).map_err(|e| format!("model `{cells}`: {e}"))?;
-    quietly(|| Analyzer::new(&s, &c, threads)).map_err(|e| e.to_string())
+    quietly(|| Analyzer::with_options(&s, &c, threads, opts)).map_err(|e| e.to_string())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tune {
+    #[serde(default)]
+    detect: Option<hemalens_core::field::detect::DetectOptions>,
+    #[serde(default)]
+    quality: Option<hemalens_core::field::quality::QualityOptions>,
+    #[serde(default)]
+    max_tiles: Option<usize>,
+    #[serde(default)]
+    view_long_side: Option<u32>,
+}
+
+fn options(args: &Args) -> Result<AnalyzeOptions, String> {
+    let mut o = AnalyzeOptions {
+        classify: !args.detect_only,
+        ignore_gate: args.ignore_gate,
+        ..AnalyzeOptions::default()
+    };
+    if let Some(t) = &args.tune {
+        let t: Tune = serde_json::from_str(t).map_err(|e| format!("--tune: {e}"))?;
+        if let Some(d) = t.detect {
+            o.detect = d;
+        }
+        if let Some(q) = t.quality {
+            o.quality = q;
+        }
+        if let Some(m) = t.max_tiles {
+            o.max_tiles = m;
+        }
+        if let Some(v) = t.view_long_side {
+            o.view_long_side = v;
+        }
+    }
+    Ok(o)
 }
 
 pub fn run(args: Args) -> u8 {
-    let analyzer = match load(&args.screen_model, &args.cell_model, args.threads) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("hemalens: {e}");
-            return crate::EXIT_USAGE;
-        }
-    };
+    let analyzer =
+        match options(&args).and_then(|o| load_with(&args.screen_model, &args.cell_model, args.threads, o)) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("hemalens: {e}");
+                return crate::EXIT_USAGE;
+            }
+        };
     if let Some(dir) = &args.overlay {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("hemalens: cannot create {}: {e}", dir.display());

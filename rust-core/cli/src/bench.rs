@@ -33,6 +33,9 @@ pub struct Args {
     /// Skip the field-pipeline figures (12 MP eyepiece photos).
     #[arg(long)]
     skip_analyze: bool,
+    /// JPEG photos for the field-pipeline figures (default: simulated from ../shared/data).
+    #[arg(long)]
+    photos: Option<PathBuf>,
 }
 
 struct Figure {
@@ -329,7 +332,8 @@ fn process_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
 }
 
 /// A 12 MP eyepiece-like photo: the sample smear tiled at phone scale inside a
-/// round aperture with a dark surround, JPEG quality 85.
+/// round aperture with a dark surround, JPEG quality 85 (the fallback when the
+/// real-data simulator cannot run).
 fn eyepiece_photo(path: &Path, shift: u32) -> Result<(), String> {
     let sample = crate::repo_root().join("tests/fixtures/samples/smear_field.jpg");
     let tile = hemalens_core::decode_file(&sample, &hemalens_core::DecodeLimits::default())
@@ -351,12 +355,51 @@ fn eyepiece_photo(path: &Path, shift: u32) -> Result<(), String> {
     enc.encode_image(&img).map_err(|e| e.to_string())
 }
 
-fn analyze_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let photos: Vec<PathBuf> = (0..3).map(|i| tmp.join(format!("eyepiece_{i}.jpg"))).collect();
-    for (i, p) in photos.iter().enumerate() {
+/// The 12 MP photos the field pipeline is timed on: `--photos DIR`, else
+/// simulated eyepiece photos built from real bccd_fields val fields by
+/// scripts/simulate_eyepiece.py (red cells 140 px across: about ten white
+/// cells per photo), else generated ones. Returns the photos and what they are.
+fn bench_photos(args: &Args, tmp: &Path) -> Result<(Vec<PathBuf>, String), String> {
+    if let Some(dir) = &args.photos {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
+            })
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(format!("no JPEGs in {}", dir.display()));
+        }
+        return Ok((v, format!("photos from {}", dir.display())));
+    }
+    let out = tmp.join("sims");
+    let sim = Command::new(python(args))
+        .arg(crate::repo_root().join("scripts/simulate_eyepiece.py"))
+        .args(["--source", "bccd", "--split", "val", "--n", "3", "--rbc", "140", "--seed", "3", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if sim.is_ok_and(|s| s.success()) {
+        let v: Vec<PathBuf> = (0..3).map(|i| out.join(format!("bccd_{i:03}.jpg"))).collect();
+        if v.iter().all(|p| p.exists()) {
+            return Ok((v, "simulated from bccd_fields val (scripts/simulate_eyepiece.py --rbc 140)".into()));
+        }
+    }
+    eprintln!("hemalens bench: simulator unavailable (no ../shared/data or Python): timing generated photos");
+    let v: Vec<PathBuf> = (0..3).map(|i| tmp.join(format!("eyepiece_{i}.jpg"))).collect();
+    for (i, p) in v.iter().enumerate() {
         eyepiece_photo(p, i as u32)?;
     }
+    Ok((v, "generated from the sample smear".into()))
+}
+
+fn analyze_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (photos, what) = bench_photos(args, tmp)?;
+    eprintln!("hemalens bench: analyze photos: {what}");
     let analyzer = crate::analyze::load("all-screen", "wbc-type", 2)?;
     let bytes: Vec<Vec<u8>> =
         photos.iter().map(std::fs::read).collect::<Result<_, _>>().map_err(|e| e.to_string())?;

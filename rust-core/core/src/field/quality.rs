@@ -2,14 +2,15 @@
 //! code and one sentence a health worker can act on. Thresholds live in
 //! [`QualityOptions`]; scripts/evaluate_pipeline.py shows on degraded real
 //! fields that they reject what the models get wrong.
-use super::raster::{box_luma, luma};
-use super::scale::CellLayer;
+use super::raster::{luma, otsu, Gray};
+use super::scale::RbcScale;
 use crate::field::report::{Fov, QualityIssue};
 use image::RgbImage;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QualityOptions {
-    /// Minimum focus measure (normalised Laplacian energy at red-cell scale 10 px).
+    /// Minimum focus measure (edge steepness on the work image, see [`focus`]).
     pub focus_min: f64,
     /// Median brightness (0..1) below which the photo is too dark.
     pub dark_max: f64,
@@ -29,14 +30,14 @@ pub struct QualityOptions {
 impl Default for QualityOptions {
     fn default() -> Self {
         Self {
-            focus_min: 0.30,
-            dark_max: 0.22,
-            clipped_max: 0.35,
+            focus_min: 0.58,
+            dark_max: 0.15,
+            clipped_max: 0.12,
             fov_min_fraction: 0.12,
             fov_cut_max: 0.4,
             coverage_min: 0.04,
             coverage_max: 0.88,
-            stain_min: 0.5,
+            stain_min: 0.25,
         }
     }
 }
@@ -111,40 +112,116 @@ pub fn exposure(raw: &RgbImage, fov: Option<&Fov>) -> (f64, f64) {
     (median as f64 / 255.0, clipped as f64 / n as f64)
 }
 
-/// Focus: RMS of the Laplacian over RMS contrast, at a scale where red cells are
-/// about 10 px across (so the number means the same at any resolution).
-pub fn focus(norm: &RgbImage, fov: Option<&Fov>, rbc: Option<f64>) -> f64 {
-    let k = rbc.map(|d| (d / 10.0).floor().max(1.0) as u32).unwrap_or(1);
-    if norm.width() / k < 3 || norm.height() / k < 3 {
+/// Focus: how steep the cells' edges are for their contrast. At the strongest
+/// edges of the work image (red cells [`super::analyze::WORK_RBC`] px across,
+/// so the number means the same at any magnification and photo size) the
+/// gradient is taken twice, as it is and after a blur of about 1.2 px; for an
+/// edge blurred by sigma the ratio is sqrt((s^2 + 1.5 + 0.5) / (s^2 + 0.5)),
+/// whatever its contrast. Reported as that ratio minus one, the median over
+/// edges (about 0.6 for a sharp photo, 0.2 for a badly blurred one).
+pub fn focus(norm: &RgbImage, fov: Option<&Fov>) -> f64 {
+    let (w, h) = (norm.width() as usize, norm.height() as usize);
+    if w < 9 || h < 9 {
         return 0.0;
     }
-    let (g, w, h) = box_luma(norm, k);
-    let kf = f64::from(k);
-    let (mut s, mut s2, mut l2, mut n) = (0f64, 0f64, 0f64, 0f64);
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
+    let g = Gray::channel(norm, 1);
+    let coarse = g.blur3().blur3().blur3();
+    let grad = |img: &Gray, x: usize, y: usize| {
+        let p = |dx: usize, dy: usize| img.at(x + dx - 1, y + dy - 1);
+        let gx = (p(2, 0) + 2.0 * p(2, 1) + p(2, 2)) - (p(0, 0) + 2.0 * p(0, 1) + p(0, 2));
+        let gy = (p(0, 2) + 2.0 * p(1, 2) + p(2, 2)) - (p(0, 0) + 2.0 * p(1, 0) + p(2, 0));
+        (gx * gx + gy * gy).sqrt()
+    };
+    let mut edges: Vec<(f32, usize, usize)> = Vec::new();
+    for y in 4..h - 4 {
+        for x in 4..w - 4 {
             if let Some(f) = fov {
-                let (px, py) = ((x as f64 + 0.5) * kf, (y as f64 + 0.5) * kf);
+                let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
                 if (px - f.cx).powi(2) + (py - f.cy).powi(2) > (f.r * 0.9).powi(2) {
                     continue;
                 }
             }
-            let c = g[y * w + x];
-            let lap = 4.0 * c - g[y * w + x - 1] - g[y * w + x + 1] - g[(y - 1) * w + x] - g[(y + 1) * w + x];
-            s += f64::from(c);
-            s2 += f64::from(c) * f64::from(c);
-            l2 += f64::from(lap) * f64::from(lap);
-            n += 1.0;
+            edges.push((grad(&coarse, x, y), x, y));
         }
     }
-    if n < 10.0 {
+    if edges.len() < 100 {
         return 0.0;
     }
-    let var = (s2 / n - (s / n).powi(2)).max(0.0);
-    if var < 1.0 {
+    // The strongest tenth of the coarse gradients, and never flat noise.
+    let k = edges.len() - edges.len() / 10;
+    edges.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0));
+    let strong = &edges[k..];
+    let mut ratios: Vec<f32> = strong
+        .iter()
+        .filter(|e| e.0 > 24.0)
+        .map(|&(c, x, y)| {
+            // The fine gradient peaks on the edge's centre line: take the
+            // largest in the 3x3 around, as the coarse one is spread wider.
+            let mut fine = 0f32;
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    fine = fine.max(grad(&g, x + dx - 1, y + dy - 1));
+                }
+            }
+            fine / c
+        })
+        .collect();
+    if ratios.len() < 20 {
         return 0.0;
     }
-    (l2 / n).sqrt() / var.sqrt()
+    let mid = ratios.len() / 2;
+    let (_, m, _) = ratios.select_nth_unstable_by(mid, f32::total_cmp);
+    f64::from(*m - 1.0).max(0.0)
+}
+
+/// What the cell mask says about the field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cover {
+    /// Fraction of the field covered by cells (0..1).
+    pub coverage: f64,
+    /// Fraction of cell pixels stained as smears are: after normalisation both
+    /// eosin (red cells) and haematoxylin (nuclei) absorb green most, so green
+    /// sits below the mean of red and blue, and neither of those far below green
+    /// (which rules out the saturated blues and greens of screens and scenes).
+    pub stain_like: f64,
+}
+
+/// Cells are darker than the normalised background; `norm` is the colour-
+/// normalised work image, `fov` in its pixels.
+pub fn cover(norm: &RgbImage, fov: Option<&Fov>) -> Cover {
+    let w = norm.width() as usize;
+    let in_fov = |i: usize| {
+        fov.is_none_or(|f| {
+            let (x, y) = ((i % w) as f64, (i / w) as f64);
+            (x - f.cx).powi(2) + (y - f.cy).powi(2) <= (f.r * 0.95).powi(2)
+        })
+    };
+    let px: Vec<(u8, [u8; 3])> = norm
+        .as_raw()
+        .chunks_exact(3)
+        .enumerate()
+        .filter(|(i, _)| in_fov(*i))
+        .map(|(_, p)| {
+            let p = [p[0], p[1], p[2]];
+            (luma(p), p)
+        })
+        .collect();
+    // Keep the split in a sane band around the background (235 after normalisation).
+    let t = otsu(px.iter().map(|p| p.0)).clamp(150, 215);
+    let (mut cells, mut stained) = (0usize, 0usize);
+    for (l, p) in &px {
+        if *l <= t {
+            cells += 1;
+            let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+            if 2 * g + 8 < r + b && r > g - 20 && b > g - 20 {
+                stained += 1;
+            }
+        }
+    }
+    Cover {
+        coverage: cells as f64 / px.len().max(1) as f64,
+        stain_like: if cells > 0 { stained as f64 / cells as f64 } else { 0.0 },
+    }
 }
 
 /// Share of the frame inside the aperture, and share of the aperture outside the frame.
@@ -171,7 +248,7 @@ pub fn fov_coverage(fov: Option<&Fov>, w: u32, h: u32) -> (f64, f64) {
 }
 
 /// Decides. Order matters only for reading: the most basic reasons first.
-pub fn gate(m: &Measures, cells: &CellLayer, o: &QualityOptions) -> Vec<QualityIssue> {
+pub fn gate(m: &Measures, cover: &Cover, scale: Option<&RbcScale>, o: &QualityOptions) -> Vec<QualityIssue> {
     let mut codes: Vec<&str> = Vec::new();
     if m.exposure < o.dark_max {
         codes.push("too_dark");
@@ -180,13 +257,9 @@ pub fn gate(m: &Measures, cells: &CellLayer, o: &QualityOptions) -> Vec<QualityI
         codes.push("burnt_out");
     }
     if codes.is_empty() {
-        if cells.coverage < 0.01
-            || (cells.rbc_diameter.is_none() && cells.measured_cells == 0 && cells.coverage < o.coverage_min)
-        {
+        if cover.coverage < 0.01 || (scale.is_none() && cover.coverage < o.coverage_min) {
             codes.push("no_cells");
-        } else if cells.stain_like < o.stain_min
-            || (cells.rbc_diameter.is_none() && cells.measured_cells == 0)
-        {
+        } else if cover.stain_like < o.stain_min {
             codes.push("not_a_smear");
         }
     }
@@ -198,16 +271,15 @@ pub fn gate(m: &Measures, cells: &CellLayer, o: &QualityOptions) -> Vec<QualityI
     }
     let usable = !codes.iter().any(|c| matches!(*c, "too_dark" | "burnt_out" | "no_cells" | "not_a_smear"));
     if usable {
-        // Focus is measured at red-cell scale; without a scale it means little.
-        if cells.rbc_diameter.is_some() && m.focus < o.focus_min {
+        if m.focus < o.focus_min {
             codes.push("out_of_focus");
         }
-        if cells.coverage < o.coverage_min {
+        if cover.coverage < o.coverage_min {
             codes.push("too_sparse");
-        } else if cells.coverage > o.coverage_max {
+        } else if cover.coverage > o.coverage_max {
             codes.push("too_crowded");
-        } else if cells.rbc_diameter.is_none() {
-            codes.push(if m.focus < o.focus_min { "out_of_focus" } else { "scale_unknown" });
+        } else if scale.is_none() && m.focus >= o.focus_min {
+            codes.push("scale_unknown");
         }
     }
     codes.into_iter().map(issue).collect()

@@ -127,15 +127,6 @@ pub struct Component {
     pub touches_border: bool,
 }
 
-impl Component {
-    pub fn width(&self) -> usize {
-        self.x1 - self.x0
-    }
-    pub fn height(&self) -> usize {
-        self.y1 - self.y0
-    }
-}
-
 /// 8-connected components; returns per-pixel labels (0 = background, k+1 = component k)
 /// and the components.
 pub fn components(m: &Mask) -> (Vec<u32>, Vec<Component>) {
@@ -295,6 +286,63 @@ pub fn box_luma(img: &image::RgbImage, k: u32) -> (Vec<f32>, usize, usize) {
         }
     }
     (out, bw as usize, bh as usize)
+}
+
+/// A single-channel float image, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gray {
+    pub w: usize,
+    pub h: usize,
+    pub data: Vec<f32>,
+}
+
+impl Gray {
+    /// One channel (0 red, 1 green, 2 blue) of an RGB image.
+    pub fn channel(img: &image::RgbImage, c: usize) -> Self {
+        let data = img.as_raw().chunks_exact(3).map(|p| f32::from(p[c])).collect();
+        Self { w: img.width() as usize, h: img.height() as usize, data }
+    }
+
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.w + x]
+    }
+
+    /// Half the size, each pixel the mean of a 2x2 block (odd edges dropped).
+    pub fn half(&self) -> Self {
+        let (w, h) = ((self.w / 2).max(1), (self.h / 2).max(1));
+        let mut data = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let (y0, y1) = ((2 * y).min(self.h - 1), (2 * y + 1).min(self.h - 1));
+            for x in 0..w {
+                let (x0, x1) = ((2 * x).min(self.w - 1), (2 * x + 1).min(self.w - 1));
+                data.push(0.25 * (self.at(x0, y0) + self.at(x1, y0) + self.at(x0, y1) + self.at(x1, y1)));
+            }
+        }
+        Self { w, h, data }
+    }
+
+    /// 3x3 binomial blur (edges repeat).
+    pub fn blur3(&self) -> Self {
+        let (w, h) = (self.w, self.h);
+        let mut tmp = vec![0f32; w * h];
+        for y in 0..h {
+            let row = &self.data[y * w..(y + 1) * w];
+            for x in 0..w {
+                let l = row[x.saturating_sub(1)];
+                let r = row[(x + 1).min(w - 1)];
+                tmp[y * w + x] = 0.25 * l + 0.5 * row[x] + 0.25 * r;
+            }
+        }
+        let mut data = vec![0f32; w * h];
+        for y in 0..h {
+            let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            for x in 0..w {
+                data[y * w + x] = 0.25 * tmp[u * w + x] + 0.5 * tmp[y * w + x] + 0.25 * tmp[d * w + x];
+            }
+        }
+        Self { w, h, data }
+    }
 }
 
 /// Integer luminance (Rec. 601 weights) of an RGB pixel.
