@@ -48,7 +48,10 @@ def load_bccd(data, split):
         if r["class"] == "WBC":
             boxes[r["path"]].append([int(r[k]) for k in ("xmin", "ymin", "xmax", "ymax")])
     rows = [r for r in csv.DictReader(open(data / "bccd_fields" / "labels.csv")) if split in (None, r["split"])]
-    return [(data / "bccd_fields" / r["path"], boxes[r["path"]], "bccd") for r in rows], 105.0
+    # Each box carries its field's white-cell type (bccd labels fields, not cells:
+    # one type per field, or "multiple:a+b" / "unlabeled").
+    return [(data / "bccd_fields" / r["path"], [b + [r["label"]] for b in boxes[r["path"]]], "bccd")
+            for r in rows], 105.0
 
 
 def load_aria(data, split):
@@ -77,7 +80,7 @@ def mosaic(fields, src_rbc, rbc, rng, cx, cy, r):
             im = Image.open(path).convert("RGB").resize((fw, fh), Image.BICUBIC)
             canvas.paste(im, (x, y))
             for b in bxs:
-                boxes.append([x + b[0] * k, y + b[1] * k, x + b[2] * k, y + b[3] * k])
+                boxes.append([x + b[0] * k, y + b[1] * k, x + b[2] * k, y + b[3] * k, *b[4:]])
             x += fw
         y += fh
     return canvas, boxes, i
@@ -96,7 +99,7 @@ def rotate(canvas, boxes, angle, cx, cy):
         ea, eb = (b[2] - b[0]) / 2, (b[3] - b[1]) / 2
         hw = math.sqrt((ea * math.cos(a)) ** 2 + (eb * math.sin(a)) ** 2)
         hh = math.sqrt((ea * math.sin(a)) ** 2 + (eb * math.cos(a)) ** 2)
-        out.append([nx - hw, ny - hh, nx + hw, ny + hh])
+        out.append([nx - hw, ny - hh, nx + hw, ny + hh, *b[4:]])
     return canvas, out
 
 
@@ -193,6 +196,7 @@ def build(fields, src_rbc, rng, rbc, label, source):
         "fov": {"cx": cx, "cy": cy, "r": r},
         "wbc": [[b[0], b[1], b[2] - b[0], b[3] - b[1]] for b in keep],
         "wbc_rel_r": [round(q, 4) for q in rel if q < 1.0],
+        "wbc_type": [b[4] if len(b) > 4 else None for b in keep],
         "rotation_deg": angle,
         "cast": cast,
         "fields": used,

@@ -58,6 +58,10 @@ struct Tune {
     max_tiles: Option<usize>,
     #[serde(default)]
     view_long_side: Option<u32>,
+    #[serde(default)]
+    cell_oversample: Option<f64>,
+    #[serde(default)]
+    tile_oversample: Option<f64>,
 }
 
 fn options(args: &Args) -> Result<AnalyzeOptions, String> {
@@ -79,6 +83,12 @@ fn options(args: &Args) -> Result<AnalyzeOptions, String> {
         }
         if let Some(v) = t.view_long_side {
             o.view_long_side = v;
+        }
+        if let Some(v) = t.cell_oversample {
+            o.cell_oversample = v;
+        }
+        if let Some(v) = t.tile_oversample {
+            o.tile_oversample = v;
         }
     }
     Ok(o)

@@ -38,6 +38,7 @@ pub(crate) const EXIT_INPUT_FAILED: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     // A panic must never print patient data or a backtrace at a health worker.
     std::panic::set_hook(Box::new(|_| eprintln!("hemalens: internal error")));
     let cli = Cli::parse();
@@ -50,6 +51,19 @@ fn main() -> ExitCode {
     };
     bench::report_peak_memory();
     ExitCode::from(code)
+}
+
+/// Each photo's DCT coefficients take tens of megabytes for a few milliseconds.
+/// glibc hands buffers that large back to the kernel on free, and the next
+/// photo then pays a page fault for every 4 KiB of them (measured: 12 ms of a
+/// 12 MP photo's 27 ms decode). Keep them in the process for reuse instead.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
 }
 
 pub(crate) fn repo_root() -> PathBuf {

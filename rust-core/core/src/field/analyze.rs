@@ -25,12 +25,6 @@ use std::time::Instant;
 /// Red-cell diameter in the work image, in pixels.
 pub const WORK_RBC: f64 = 12.0;
 
-/// Crops and tiles are shrunk to the model input from a picture at least this
-/// many times finer (the packs' training images were shrunk 1.75x and 2.8x; a
-/// coarser source, such as the 1/8-scale DCT image, costs screening accuracy on
-/// simulated photos: scripts/evaluate_pipeline.py).
-pub const OVERSAMPLE: f64 = 1.5;
-
 /// White cells are counted when their centre lies within this share of the
 /// aperture's radius.
 pub const COUNT_WITHIN_FOV: f64 = 0.9;
@@ -48,6 +42,12 @@ pub struct AnalyzeOptions {
     pub view_long_side: u32,
     /// At most this many field-of-view tiles go to the screening model (nearest the centre).
     pub max_tiles: usize,
+    /// Cell crops and screening tiles are shrunk to the model input from a
+    /// picture at least this many times finer (the packs' training images were
+    /// shrunk 2.8x and 1.75x; tiles from the 1/8-scale DCT image cost screening
+    /// accuracy on simulated photos: scripts/evaluate_pipeline.py).
+    pub cell_oversample: f64,
+    pub tile_oversample: f64,
     /// Run the models (off: detection and quality only, for tuning them).
     pub classify: bool,
     /// Run detection and the models on photos the gate rejects too (for
@@ -63,6 +63,8 @@ impl Default for AnalyzeOptions {
             detect: DetectOptions::default(),
             view_long_side: 500,
             max_tiles: 16,
+            cell_oversample: 1.5,
+            tile_oversample: 1.5,
             classify: true,
             ignore_gate: false,
         }
@@ -251,15 +253,16 @@ impl Analyzer {
             }
             // Work pixels per displayed pixel.
             let wd = work.scale * vs;
-            let light = Light { ill: &ill, wd };
+            let cell_light = Light { ill: &ill, wd, oversample: self.opts.cell_oversample };
+            let tile_light = Light { ill: &ill, wd, oversample: self.opts.tile_oversample };
             let cells_job = || {
                 let t = Instant::now();
-                let r = self.classify_cells(&src, &light, &found, d, src.displayed());
+                let r = self.classify_cells(&src, &cell_light, &found, d, src.displayed());
                 (r, ms(t.elapsed()))
             };
             let screen_job = || {
                 let t = Instant::now();
-                let r = self.screen_field(&src, &light, fov_disp.as_ref(), d);
+                let r = self.screen_field(&src, &tile_light, fov_disp.as_ref(), d);
                 (r, ms(t.elapsed()))
             };
             let ((cells, t_cells), (screen, t_screen)) = if self.parallel {
@@ -398,15 +401,16 @@ struct Light<'a> {
     ill: &'a Illumination,
     /// Work pixels per displayed pixel.
     wd: f64,
+    /// See [`AnalyzeOptions::cell_oversample`].
+    oversample: f64,
 }
 
 impl Light<'_> {
     /// A colour-normalised n x n window of the photo (displayed coordinates).
     fn window(&self, src: &Photo, cx: f64, cy: f64, side: f64, n: u32) -> Result<RgbImage, Error> {
         let fill = self.ill.background.map(|v| v.round().clamp(0.0, 255.0) as u8);
-        // Cut from a picture at least OVERSAMPLE times finer than the model
-        // input, as the training images were shrunk to it.
-        let mut img = src.window_from(cx, cy, side, n, (f64::from(n) * OVERSAMPLE).ceil() as u32, fill)?;
+        let source = (f64::from(n) * self.oversample).ceil() as u32;
+        let mut img = src.window_from(cx, cy, side, n, source, fill)?;
         let step = side / f64::from(n) * self.wd;
         let (x0, y0) = ((cx - side / 2.0) * self.wd, (cy - side / 2.0) * self.wd);
         self.ill.apply_mapped(&mut img, x0 as f32, y0 as f32, step as f32);
