@@ -253,62 +253,80 @@ impl Analyzer {
             }
             // Work pixels per displayed pixel.
             let wd = work.scale * vs;
-            let cell_light = Light { ill: &ill, wd, oversample: self.opts.cell_oversample };
-            let tile_light = Light { ill: &ill, wd, oversample: self.opts.tile_oversample };
-            let cells_job = || {
-                let t = Instant::now();
-                let r = self.classify_cells(&src, &cell_light, &found, d, src.displayed());
-                (r, ms(t.elapsed()))
-            };
-            let screen_job = || {
-                let t = Instant::now();
-                let r = self.screen_field(&src, &tile_light, fov_disp.as_ref(), d);
-                (r, ms(t.elapsed()))
-            };
-            let ((cells, t_cells), (screen, t_screen)) = if self.parallel {
-                std::thread::scope(|s| {
-                    let h = s.spawn(screen_job);
-                    let c = cells_job();
-                    let sc = h.join().unwrap_or_else(|_| {
-                        (Err(Error::InvalidArgument("the screening thread failed".into())), 0.0)
-                    });
-                    (c, sc)
-                })
-            } else {
-                (cells_job(), screen_job())
-            };
-            report.cells = cells?;
-            report.screen = Some(screen?);
-            timing.insert("classify_cells".into(), t_cells);
-            timing.insert("screen".into(), t_screen);
+            let (cells, screen) = self.classify(&src, &ill, wd, &found, fov_disp.as_ref(), d, &mut timing)?;
+            report.cells = cells;
+            report.screen = Some(screen);
         }
         timing.insert("total".into(), ms(start.elapsed()));
         report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
         Ok(Analyzed { report, view: view.clone(), view_scale: vs })
     }
 
-    fn classify_cells(
+    /// Cuts every cell crop and screening tile (on both threads when the
+    /// analyzer has two), then runs the two models side by side.
+    #[allow(clippy::too_many_arguments)]
+    fn classify(
         &self,
         src: &Photo,
-        light: &Light<'_>,
+        ill: &Illumination,
+        wd: f64,
         found: &[Detection],
+        field: Option<&Fov>,
         d: f64,
-        displayed: (u32, u32),
-    ) -> Result<Vec<Cell>, Error> {
-        let m = self.cells.manifest();
-        let n = m.input.width;
-        let side = f64::from(n) * d / scale_of(m)?;
-        let k = 1.0 / light.wd;
-        let tensors = found
+        timing: &mut BTreeMap<String, f64>,
+    ) -> Result<(Vec<Cell>, Screen), Error> {
+        let t = Instant::now();
+        let (cm, sm) = (self.cells.manifest(), self.screen.manifest());
+        let (cn, sn) = (cm.input.width, sm.input.width);
+        let cell_side = f64::from(cn) * d / scale_of(cm)?;
+        let tile_side = f64::from(sn) * d / scale_of(sm)?;
+        let k = 1.0 / wd;
+        let (w, h) = src.displayed();
+        let tiles = tile_centres(w, h, field, tile_side, self.opts.max_tiles);
+        // (centre, side, input size, oversampling, is a tile)
+        let jobs: Vec<((f64, f64), f64, u32, f64, bool)> = found
             .iter()
-            .map(|det| self.cells.prepare(&light.window(src, det.cx() * k, det.cy() * k, side, n)?))
+            .map(|det| ((det.cx() * k, det.cy() * k), cell_side, cn, self.opts.cell_oversample, false))
+            .chain(tiles.iter().map(|&c| (c, tile_side, sn, self.opts.tile_oversample, true)))
+            .collect();
+        let light = Light { ill, wd };
+        let tensors =
+            par_map(&jobs, if self.parallel { 2 } else { 1 }, |&((x, y), side, n, over, is_tile)| {
+                let mut img = light.window(src, x, y, side, n, over)?;
+                if let (true, Some(f)) = (is_tile, field) {
+                    outside_to_background(&mut img, f, x - side / 2.0, y - side / 2.0, side / f64::from(n));
+                }
+                if is_tile {
+                    self.screen.prepare(&img)
+                } else {
+                    self.cells.prepare(&img)
+                }
+            })
+            .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&[u8]> = tensors.iter().map(Vec::as_slice).collect();
-        let outs = self.cells.run_tensors(&refs)?;
-        let (dw, dh) = (f64::from(displayed.0), f64::from(displayed.1));
-        Ok(found
+        timing.insert("crops".into(), ms(t.elapsed()));
+        let t = Instant::now();
+        let (cell_t, tile_t) = tensors.split_at(found.len());
+        let cell_refs: Vec<&[u8]> = cell_t.iter().map(Vec::as_slice).collect();
+        let tile_refs: Vec<&[u8]> = tile_t.iter().map(Vec::as_slice).collect();
+        let (cell_out, tile_out) = if self.parallel {
+            std::thread::scope(|s| {
+                let h = s.spawn(|| self.screen.run_tensors(&tile_refs));
+                let c = self.cells.run_tensors(&cell_refs);
+                let t = h
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::InvalidArgument("the screening thread failed".into())));
+                (c, t)
+            })
+        } else {
+            (self.cells.run_tensors(&cell_refs), self.screen.run_tensors(&tile_refs))
+        };
+        let (cell_out, tile_out) = (cell_out?, tile_out?);
+        timing.insert("inference".into(), ms(t.elapsed()));
+        let (dw, dh) = (f64::from(w), f64::from(h));
+        let cells = found
             .iter()
-            .zip(outs)
+            .zip(cell_out)
             .map(|(det, raw)| {
                 let p = self.cells.interpret(&raw);
                 let x0 = (det.x0 * k).clamp(0.0, dw);
@@ -324,51 +342,64 @@ impl Analyzer {
                     ],
                     label: p.label.clone(),
                     confidence: p.confidence,
-                    probs: probs(m, &p),
+                    probs: probs(cm, &p),
                 }
             })
-            .collect())
-    }
-
-    fn screen_field(
-        &self,
-        src: &Photo,
-        light: &Light<'_>,
-        field: Option<&Fov>,
-        d: f64,
-    ) -> Result<Screen, Error> {
-        let m = self.screen.manifest();
-        let n = m.input.width;
-        let side = f64::from(n) * d / scale_of(m)?;
-        let (w, h) = src.displayed();
-        let centres = tile_centres(w, h, field, side, self.opts.max_tiles);
-        let tensors = centres
-            .iter()
-            .map(|&(x, y)| {
-                let mut tile = light.window(src, x, y, side, n)?;
-                if let Some(f) = field {
-                    outside_to_background(&mut tile, f, x - side / 2.0, y - side / 2.0, side / f64::from(n));
-                }
-                self.screen.prepare(&tile)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&[u8]> = tensors.iter().map(Vec::as_slice).collect();
-        let outs = self.screen.run_tensors(&refs)?;
-        let mut mean = vec![0.0; m.labels.len()];
-        for raw in &outs {
+            .collect();
+        let mut mean = vec![0.0; sm.labels.len()];
+        for raw in &tile_out {
             for (acc, p) in mean.iter_mut().zip(self.screen.interpret(raw).probs) {
-                *acc += p / outs.len() as f64;
+                *acc += p / tile_out.len() as f64;
             }
         }
         let index = crate::probs::argmax(&mean);
-        let p = Prediction { index, label: m.labels[index].clone(), confidence: mean[index], probs: mean };
-        Ok(Screen {
+        let p = Prediction { index, label: sm.labels[index].clone(), confidence: mean[index], probs: mean };
+        let screen = Screen {
             label: p.label.clone(),
             confidence: p.confidence,
-            probs: probs(m, &p),
-            tiles: outs.len() as u32,
-        })
+            probs: probs(sm, &p),
+            tiles: tile_out.len() as u32,
+        };
+        Ok((cells, screen))
     }
+}
+
+/// `f` over `items` on `threads` threads (scoped), results in input order.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, f(item)));
+        }
+        done
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut mine = work();
+        for h in helpers {
+            // A helper that panicked leaves its items undone; they are redone here.
+            if let Ok(v) = h.join() {
+                mine.extend(v);
+            }
+        }
+        mine
+    });
+    all.sort_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(items.len());
+    let mut it = all.into_iter().peekable();
+    for (i, item) in items.iter().enumerate() {
+        match it.next_if(|(j, _)| *j == i) {
+            Some((_, r)) => out.push(r),
+            None => out.push(f(item)),
+        }
+    }
+    out
 }
 
 /// The view resampled to the work scale.
@@ -401,15 +432,14 @@ struct Light<'a> {
     ill: &'a Illumination,
     /// Work pixels per displayed pixel.
     wd: f64,
-    /// See [`AnalyzeOptions::cell_oversample`].
-    oversample: f64,
 }
 
 impl Light<'_> {
     /// A colour-normalised n x n window of the photo (displayed coordinates).
-    fn window(&self, src: &Photo, cx: f64, cy: f64, side: f64, n: u32) -> Result<RgbImage, Error> {
+    /// `over`: see [`AnalyzeOptions::cell_oversample`].
+    fn window(&self, src: &Photo, cx: f64, cy: f64, side: f64, n: u32, over: f64) -> Result<RgbImage, Error> {
         let fill = self.ill.background.map(|v| v.round().clamp(0.0, 255.0) as u8);
-        let source = (f64::from(n) * self.oversample).ceil() as u32;
+        let source = (f64::from(n) * over).ceil() as u32;
         let mut img = src.window_from(cx, cy, side, n, source, fill)?;
         let step = side / f64::from(n) * self.wd;
         let (x0, y0) = ((cx - side / 2.0) * self.wd, (cy - side / 2.0) * self.wd);

@@ -24,6 +24,12 @@ pub struct DetectOptions {
     /// ... at least this size and at most `max_box_rbc`.
     pub min_box_rbc: f64,
     pub max_box_rbc: f64,
+    /// Nucleus parts joined by faint stain (blue-minus-green above this: the
+    /// cytoplasm and chromatin bridges of one cell, not the red cells between
+    /// two) are one cell while together they span at most `link_span_rbc`.
+    /// 0 turns the rule off.
+    pub link: f32,
+    pub link_span_rbc: f64,
 }
 
 impl Default for DetectOptions {
@@ -40,6 +46,8 @@ impl Default for DetectOptions {
             pad_rbc: 0.4,
             min_box_rbc: 1.5,
             max_box_rbc: 2.8,
+            link: 25.0,
+            link_span_rbc: 2.8,
         }
     }
 }
@@ -86,13 +94,26 @@ pub fn white_cells(
         }
     }
     let rbc_area = std::f64::consts::PI * (rbc / 2.0).powi(2);
-    // Boxes with their stained area; lobes are judged by size only once merged.
-    let mut boxes: Vec<([f64; 4], f64)> = comps
+    // The faint-stain group each part lies in (0: none).
+    let mut group = vec![0u32; comps.len()];
+    if opts.link > 0.0 {
+        let linked = Mask::from_fn(w, h, |x, y| score[y * w + x] > opts.link && inside(x, y)).open(1);
+        let (glabels, _) = components(&linked);
+        for (i, &l) in labels.iter().enumerate() {
+            if l != 0 && group[l as usize - 1] == 0 {
+                group[l as usize - 1] = glabels[i];
+            }
+        }
+    }
+    // Boxes with their stained area and group; lobes are judged by size only once merged.
+    let mut boxes: Vec<([f64; 4], f64, u32)> = comps
         .iter()
         .zip(&seeded)
-        .filter(|(c, s)| **s && c.area as f64 >= 0.05 * rbc_area)
-        .map(|(c, _)| ([c.x0 as f64, c.y0 as f64, c.x1 as f64, c.y1 as f64], c.area as f64))
+        .zip(&group)
+        .filter(|((c, s), _)| **s && c.area as f64 >= 0.05 * rbc_area)
+        .map(|((c, _), g)| ([c.x0 as f64, c.y0 as f64, c.x1 as f64, c.y1 as f64], c.area as f64, *g))
         .collect();
+    let link_span = opts.link_span_rbc * rbc;
     // Merge the lobes of one nucleus (closest pairs first, while the union stays cell-sized).
     let gap = opts.merge_gap_rbc * rbc;
     let max_span = opts.max_span_rbc * rbc;
@@ -105,21 +126,26 @@ pub fn white_cells(
                 let dy = (a[1].max(b[1]) - a[3].min(b[3])).max(0.0);
                 let span = (a[2].max(b[2]) - a[0].min(b[0])).max(a[3].max(b[3]) - a[1].min(b[1]));
                 let d = dx.max(dy);
-                if dx <= gap && dy <= gap && span <= max_span && best.is_none_or(|(_, _, bd)| d < bd) {
+                let near = dx <= gap && dy <= gap && span <= max_span;
+                let linked = boxes[i].2 != 0 && boxes[i].2 == boxes[j].2 && span <= link_span;
+                if (near || linked) && best.is_none_or(|(_, _, bd)| d < bd) {
                     best = Some((i, j, d));
                 }
             }
         }
         let Some((i, j, _)) = best else { break };
-        let (b, area_b) = boxes.swap_remove(j);
-        let (a, area_a) = &mut boxes[i];
+        let (b, area_b, gb) = boxes.swap_remove(j);
+        let (a, area_a, ga) = &mut boxes[i];
         *a = [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])];
         *area_a += area_b;
+        if *ga != gb {
+            *ga = 0;
+        }
     }
     boxes
         .into_iter()
-        .filter(|(_, area)| *area >= opts.min_area_rbc * rbc_area)
-        .map(|(b, _)| {
+        .filter(|(_, area, _)| *area >= opts.min_area_rbc * rbc_area)
+        .map(|(b, _, _)| {
             let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
             let size =
                 |ext: f64| (ext + opts.pad_rbc * rbc).max(opts.min_box_rbc * rbc).min(opts.max_box_rbc * rbc);

@@ -14,7 +14,7 @@ pub fn find(img: &RgbImage) -> Option<Fov> {
     if w == 0 || h == 0 {
         return None;
     }
-    let k = (w.max(h) / SEARCH_SIDE).max(1);
+    let k = w.max(h).div_ceil(SEARCH_SIDE).max(1);
     let (mean, sw, sh) = box_luma(img, k);
     let lum: Vec<u8> = mean.iter().map(|v| *v as u8).collect();
     let t = otsu(lum.iter().copied());

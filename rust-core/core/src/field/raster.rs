@@ -269,23 +269,27 @@ pub fn otsu(values: impl Iterator<Item = u8>) -> u8 {
 /// Luminance averaged over `k`x`k` blocks: (values, width, height). Blocks at
 /// the edge of a frame narrower than `k` reuse its last row or column.
 pub fn box_luma(img: &image::RgbImage, k: u32) -> (Vec<f32>, usize, usize) {
-    let k = k.max(1);
-    let (w, h) = (img.width(), img.height());
+    let k = k.max(1) as usize;
+    let (w, h) = (img.width() as usize, img.height() as usize);
     let (bw, bh) = ((w / k).max(1), (h / k).max(1));
-    let mut out = Vec::with_capacity((bw * bh) as usize);
+    let raw = img.as_raw();
+    let mut acc = vec![0u32; bw];
+    let mut out = Vec::with_capacity(bw * bh);
     for by in 0..bh {
-        for bx in 0..bw {
-            let mut acc = 0u32;
-            for dy in 0..k {
+        acc.fill(0);
+        for dy in 0..k {
+            let y = (by * k + dy).min(h - 1);
+            let row = &raw[y * w * 3..(y + 1) * w * 3];
+            for (bx, a) in acc.iter_mut().enumerate() {
                 for dx in 0..k {
-                    let (x, y) = ((bx * k + dx).min(w - 1), (by * k + dy).min(h - 1));
-                    acc += u32::from(luma(img.get_pixel(x, y).0));
+                    let x = (bx * k + dx).min(w - 1);
+                    *a += u32::from(luma([row[3 * x], row[3 * x + 1], row[3 * x + 2]]));
                 }
             }
-            out.push(acc as f32 / (k * k) as f32);
         }
+        out.extend(acc.iter().map(|&a| a as f32 / (k * k) as f32));
     }
-    (out, bw as usize, bh as usize)
+    (out, bw, bh)
 }
 
 /// A single-channel float image, row-major.

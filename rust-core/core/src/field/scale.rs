@@ -29,7 +29,7 @@ const COARSE_SIDE: usize = 400;
 /// At most this many edge pixels vote (evenly thinned beyond it): enough for
 /// every cell of a large field to gather votes, fewer in the first search over
 /// all radii on the coarsest level (where the cells are few and large).
-const MAX_VOTERS: usize = 8_000;
+const MAX_VOTERS: usize = 4_000;
 const COARSE_VOTERS: usize = 1_500;
 /// Share of the field's pixels (by gradient strength) that vote.
 const VOTER_SHARE: f32 = 0.3;
@@ -50,27 +50,43 @@ pub const MIN_CONTRAST: f64 = 1.3;
 /// Measures the red-cell diameter of an RGB image on its green channel (where
 /// haemoglobin makes red cells darkest). `fov` in `img` pixels.
 pub fn measure(img: &image::RgbImage, fov: Option<&Fov>) -> Option<RbcScale> {
-    rbc_diameter(&Gray::channel(img, 1), fov)
+    let stain = Gray {
+        w: img.width() as usize,
+        h: img.height() as usize,
+        data: img.as_raw().chunks_exact(3).map(|p| f32::from(p[2]) - f32::from(p[1])).collect(),
+    };
+    rbc_diameter(&Gray::channel(img, 1), Some(&stain), fov)
 }
 
+/// Blue minus green above this marks nuclear stain: round nuclei (lymphocytes,
+/// blasts) are not red cells, and in a leukaemic field they can outnumber them.
+/// Red cells stay well below it under any stain and lamp in the data (aria's
+/// lilac ones reach ~40).
+const NUCLEAR: f32 = 70.0;
+
 /// Measures the red-cell diameter of `luma` (any single channel in which red
-/// cells are darker than plasma; green is best). `fov` in `luma` pixels.
-/// `None` when nothing round stands out.
-pub fn rbc_diameter(luma: &Gray, fov: Option<&Fov>) -> Option<RbcScale> {
+/// cells are darker than plasma; green is best). Edges whose dark side is
+/// nuclear-stained in `stain` (blue minus green, same size) do not vote.
+/// `fov` in `luma` pixels. `None` when nothing round stands out.
+pub fn rbc_diameter(luma: &Gray, stain: Option<&Gray>, fov: Option<&Fov>) -> Option<RbcScale> {
     // Pyramid down to the coarse side.
-    let mut levels = vec![luma.clone()];
-    while levels.last().is_some_and(|g| g.w.max(g.h) > COARSE_SIDE && g.w.min(g.h) >= 16) {
-        let next = levels.last().map(Gray::half)?;
+    let mut levels = vec![(luma.clone(), stain.cloned())];
+    while levels.last().is_some_and(|(g, _)| g.w.max(g.h) > COARSE_SIDE && g.w.min(g.h) >= 16) {
+        let next = levels.last().map(|(g, s)| (g.half(), s.as_ref().map(Gray::half)))?;
         levels.push(next);
     }
     let mut voters: Vec<Option<Voters>> = (0..levels.len()).map(|_| None).collect();
+    let mut bins = Bins::new();
     fn voters_at<'a>(
         cache: &'a mut [Option<Voters>],
-        levels: &[Gray],
+        levels: &[(Gray, Option<Gray>)],
         fov: Option<&Fov>,
         level: usize,
     ) -> &'a Voters {
-        cache[level].get_or_insert_with(|| Voters::new(&levels[level], fov, 1.0 / f64::from(1u32 << level)))
+        cache[level].get_or_insert_with(|| {
+            let (g, s) = &levels[level];
+            Voters::new(g, s.as_ref(), fov, 1.0 / f64::from(1u32 << level))
+        })
     }
     // Coarse: all radii, moving to a finer level while the peak sits at the
     // smallest radius (cells too small to resolve on this level); there only
@@ -83,7 +99,7 @@ pub fn rbc_diameter(luma: &Gray, fov: Option<&Fov>) -> Option<RbcScale> {
         if radii.len() < 3 || v.len() < 50 {
             return None;
         }
-        let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, most)).collect();
+        let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, most, &mut bins)).collect();
         let i = argmax(&scores);
         // Cells under ~5 px across their radius are poorly resolved: look again
         // one level finer, where they are twice the size.
@@ -104,8 +120,8 @@ pub fn rbc_diameter(luma: &Gray, fov: Option<&Fov>) -> Option<RbcScale> {
         r0 *= 2.0;
     }
     let v = voters_at(&mut voters, &levels, fov, level);
-    let radii: Vec<f32> = (-12..=12).map(|k| r0 * 1.025f32.powi(k)).collect();
-    let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, MAX_VOTERS)).collect();
+    let radii: Vec<f32> = (-5..=5).map(|k| r0 * 1.035f32.powi(k)).collect();
+    let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, MAX_VOTERS, &mut bins)).collect();
     let i = argmax(&scores);
     let mut r = f64::from(radii[i]);
     if i > 0 && i + 1 < scores.len() {
@@ -114,7 +130,7 @@ pub fn rbc_diameter(luma: &Gray, fov: Option<&Fov>) -> Option<RbcScale> {
         let den = a - 2.0 * b + c;
         if den < 0.0 {
             let off = (0.5 * (a - c) / den).clamp(-1.0, 1.0);
-            r *= 1.025f64.powf(off);
+            r *= 1.035f64.powf(off);
         }
     }
     contrast = contrast.max(scores[i]);
@@ -144,28 +160,41 @@ struct Voters {
 
 impl Voters {
     /// `to_level` maps `fov` (in level-0 pixels) onto this level.
-    fn new(g: &Gray, fov: Option<&Fov>, to_level: f64) -> Self {
+    fn new(g: &Gray, stain: Option<&Gray>, fov: Option<&Fov>, to_level: f64) -> Self {
         let (w, h) = (g.w, g.h);
+        if w < 5 || h < 5 {
+            return Self { pts: Vec::new(), w, h };
+        }
         let s = g.blur3();
-        let inside = |x: usize, y: usize| {
-            fov.is_none_or(|f| {
-                let (dx, dy) = (x as f64 + 0.5 - f.cx * to_level, y as f64 + 0.5 - f.cy * to_level);
-                dx * dx + dy * dy <= (0.92 * f.r * to_level).powi(2)
-            })
-        };
-        let mut grads = Vec::new();
+        // Squared gradient magnitude (Sobel) inside the field, 0 outside.
+        let mut m2 = vec![0f32; w * h];
         let mut hist = [0u32; 256];
-        for y in 2..h.saturating_sub(2) {
-            for x in 2..w.saturating_sub(2) {
-                if !inside(x, y) {
-                    continue;
+        let circle = fov.map(|f| (f.cx * to_level, f.cy * to_level, (0.92 * f.r * to_level).powi(2)));
+        for y in 2..h - 2 {
+            // The row's span inside the circle.
+            let (x0, x1) = match circle {
+                None => (2, w - 2),
+                Some((cx, cy, r2)) => {
+                    let dy = y as f64 + 0.5 - cy;
+                    if dy * dy > r2 {
+                        continue;
+                    }
+                    let half = (r2 - dy * dy).sqrt();
+                    (
+                        ((cx - half - 0.5).ceil().max(2.0)) as usize,
+                        ((cx + half - 0.5).floor() as usize + 1).min(w - 2),
+                    )
                 }
-                let p = |dx: isize, dy: isize| s.at((x as isize + dx) as usize, (y as isize + dy) as usize);
-                let gx = (p(1, -1) + 2.0 * p(1, 0) + p(1, 1)) - (p(-1, -1) + 2.0 * p(-1, 0) + p(-1, 1));
-                let gy = (p(-1, 1) + 2.0 * p(0, 1) + p(1, 1)) - (p(-1, -1) + 2.0 * p(0, -1) + p(1, -1));
-                let m = (gx * gx + gy * gy).sqrt();
-                hist[(m as usize).min(255)] += 1;
-                grads.push([x as f32, y as f32, gx, gy]);
+            };
+            let (up, row, down) =
+                (&s.data[(y - 1) * w..y * w], &s.data[y * w..(y + 1) * w], &s.data[(y + 1) * w..(y + 2) * w]);
+            for x in x0..x1.max(x0) {
+                let gx = (up[x + 1] + 2.0 * row[x + 1] + down[x + 1])
+                    - (up[x - 1] + 2.0 * row[x - 1] + down[x - 1]);
+                let gy = (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
+                let q = gx * gx + gy * gy;
+                m2[y * w + x] = q;
+                hist[(q.sqrt() as usize).min(255)] += 1;
             }
         }
         let n: u32 = hist.iter().sum();
@@ -177,16 +206,38 @@ impl Voters {
             acc += hist[t];
             t -= 1;
         }
-        let t = (t as f32).max(8.0);
-        let strong: Vec<[f32; 4]> = grads
-            .into_iter()
-            .filter_map(|[x, y, gx, gy]| {
-                let m = (gx * gx + gy * gy).sqrt();
-                (m > t).then(|| [x, y, gx / m, gy / m])
-            })
-            .collect();
-        let stride = strong.len().div_ceil(MAX_VOTERS).max(1);
-        Self { pts: strong.into_iter().step_by(stride).collect(), w, h }
+        let t2 = (t as f32).max(8.0).powi(2);
+        let strong = m2.iter().filter(|&&q| q > t2).count();
+        let stride = strong.div_ceil(MAX_VOTERS).max(1);
+        let mut pts = Vec::with_capacity(strong / stride + 1);
+        let mut k = 0usize;
+        for (i, &q) in m2.iter().enumerate() {
+            if q <= t2 {
+                continue;
+            }
+            k += 1;
+            if k % stride != 0 {
+                continue;
+            }
+            let (x, y) = (i % w, i / w);
+            let (up, row, down) =
+                (&s.data[(y - 1) * w..y * w], &s.data[y * w..(y + 1) * w], &s.data[(y + 1) * w..(y + 2) * w]);
+            let gx =
+                (up[x + 1] + 2.0 * row[x + 1] + down[x + 1]) - (up[x - 1] + 2.0 * row[x - 1] + down[x - 1]);
+            let gy = (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
+            let m = q.sqrt();
+            let (ux, uy) = (gx / m, gy / m);
+            if let Some(st) = stain {
+                // Two pixels into the dark side.
+                let sx = (x as f32 - 2.0 * ux).round().clamp(0.0, (w - 1) as f32) as usize;
+                let sy = (y as f32 - 2.0 * uy).round().clamp(0.0, (h - 1) as f32) as usize;
+                if st.at(sx, sy) > NUCLEAR {
+                    continue;
+                }
+            }
+            pts.push([x as f32, y as f32, ux, uy]);
+        }
+        Self { pts, w, h }
     }
 
     fn len(&self) -> usize {
@@ -195,11 +246,13 @@ impl Voters {
 
     /// Concentration of the dark-side votes at radius `r` over the tangential
     /// control, from at most `most` evenly spread voters.
-    fn score(&self, r: f32, most: usize) -> f64 {
+    fn score(&self, r: f32, most: usize, bins: &mut Bins) -> f64 {
         let cell = (0.5 * r).max(1.0);
         let pts = || self.pts.iter().step_by(self.pts.len().div_ceil(most).max(1));
-        let signal = concentration(pts().map(|p| (p[0] - r * p[2], p[1] - r * p[3])), cell, self.w, self.h);
-        let control = concentration(pts().map(|p| (p[0] - r * p[3], p[1] + r * p[2])), cell, self.w, self.h);
+        let signal =
+            bins.concentration(pts().map(|p| (p[0] - r * p[2], p[1] - r * p[3])), cell, self.w, self.h);
+        let control =
+            bins.concentration(pts().map(|p| (p[0] - r * p[3], p[1] + r * p[2])), cell, self.w, self.h);
         if control <= 0.0 {
             return 0.0;
         }
@@ -207,33 +260,61 @@ impl Voters {
     }
 }
 
-/// Sum of squared vote counts over square bins of side `cell`, on two grids
-/// offset by half a bin (so a pile of votes split by a bin edge still counts).
-fn concentration(votes: impl Iterator<Item = (f32, f32)> + Clone, cell: f32, w: usize, h: usize) -> f64 {
-    let inv = 1.0 / cell;
-    let gw = (w as f32 * inv) as usize + 3;
-    let gh = (h as f32 * inv) as usize + 3;
-    // Counts in the low 16 bits, the pass that wrote them above: a bin from an
-    // earlier pass reads as empty without clearing the grid.
-    let mut bins = vec![0u32; gw * gh];
-    let mut total = 0u64;
-    for (pass, off) in [(1u32, 1.0f32), (2, 1.5)] {
-        for (x, y) in votes.clone() {
-            let (bx, by) = (x * inv + off, y * inv + off);
-            if bx < 0.0 || by < 0.0 {
-                continue;
-            }
-            let (bx, by) = (bx as usize, by as usize);
-            if bx >= gw || by >= gh {
-                continue;
-            }
-            let b = &mut bins[by * gw + bx];
-            let n = if *b >> 16 == pass { *b & 0xFFFF } else { 0 };
-            total += u64::from(2 * n + 1);
-            *b = (pass << 16) | (n + 1).min(0xFFFF);
-        }
+/// Vote bins reused across radii. Each count carries the pass that wrote it
+/// in its high 16 bits: a bin from an earlier pass reads as empty, so the
+/// grid is cleared only once every 65535 passes.
+struct Bins {
+    data: Vec<u32>,
+    pass: u32,
+}
+
+impl Bins {
+    fn new() -> Self {
+        Self { data: Vec::new(), pass: 0 }
     }
-    total as f64
+
+    /// Sum of squared vote counts over square bins of side `cell`, on two
+    /// grids offset by half a bin (so a pile of votes split by a bin edge
+    /// still counts).
+    fn concentration(
+        &mut self,
+        votes: impl Iterator<Item = (f32, f32)> + Clone,
+        cell: f32,
+        w: usize,
+        h: usize,
+    ) -> f64 {
+        let inv = 1.0 / cell;
+        let gw = (w as f32 * inv) as usize + 3;
+        let gh = (h as f32 * inv) as usize + 3;
+        if self.data.len() < gw * gh {
+            self.data = vec![0; gw * gh];
+            self.pass = 0;
+        }
+        let mut total = 0u64;
+        for off in [1.0f32, 1.5] {
+            if self.pass == 0xFFFF {
+                self.data.fill(0);
+                self.pass = 0;
+            }
+            self.pass += 1;
+            let pass = self.pass;
+            for (x, y) in votes.clone() {
+                let (bx, by) = (x * inv + off, y * inv + off);
+                if bx < 0.0 || by < 0.0 {
+                    continue;
+                }
+                let (bx, by) = (bx as usize, by as usize);
+                if bx >= gw || by >= gh {
+                    continue;
+                }
+                let b = &mut self.data[by * gw + bx];
+                let n = if *b >> 16 == pass { *b & 0xFFFF } else { 0 };
+                total += u64::from(2 * n + 1);
+                *b = (pass << 16) | (n + 1).min(0xFFFF);
+            }
+        }
+        total as f64
+    }
 }
 
 #[cfg(test)]
@@ -270,7 +351,7 @@ mod tests {
         for (w, h, d) in
             [(640, 480, 60.0), (500, 375, 11.0), (224, 224, 16.0), (1000, 750, 30.0), (575, 575, 120.0)]
         {
-            let s = rbc_diameter(&field(w, h, d, 7), None).unwrap();
+            let s = rbc_diameter(&field(w, h, d, 7), None, None).unwrap();
             // Edges sit half a pixel or so inside the painted outline.
             assert!((s.diameter / d - 0.95).abs() < 0.08, "{w}x{h} d={d}: {s:?}");
             assert!(s.contrast > 1.5, "{s:?}");
@@ -280,7 +361,7 @@ mod tests {
     #[test]
     fn flat_and_noisy_fields_have_no_scale() {
         let flat = Gray { w: 400, h: 300, data: vec![230.0; 400 * 300] };
-        assert_eq!(rbc_diameter(&flat, None), None);
+        assert_eq!(rbc_diameter(&flat, None, None), None);
         let mut s = 1u32;
         let noise = Gray {
             w: 400,
@@ -294,6 +375,6 @@ mod tests {
                 })
                 .collect(),
         };
-        assert!(rbc_diameter(&noise, None).is_none_or(|s| s.contrast < 1.5));
+        assert!(rbc_diameter(&noise, None, None).is_none_or(|s| s.contrast < 1.5));
     }
 }
