@@ -15,6 +15,8 @@ pub struct DetectOptions {
     pub grow: f32,
     /// Smallest nucleus, as a fraction of a red cell's area (platelets are smaller).
     pub min_area_rbc: f64,
+    /// ... and this for a nucleus cut by the edge of a frame without aperture.
+    pub min_cut_area_rbc: f64,
     /// Nucleus parts closer than this (in red-cell diameters) are one cell ...
     pub merge_gap_rbc: f64,
     /// ... unless together they would span more than this.
@@ -41,6 +43,7 @@ impl Default for DetectOptions {
             seed: 95.0,
             grow: 0.6,
             min_area_rbc: 0.5,
+            min_cut_area_rbc: 0.15,
             merge_gap_rbc: 0.4,
             max_span_rbc: 2.4,
             pad_rbc: 0.4,
@@ -142,15 +145,37 @@ pub fn white_cells(
             *ga = 0;
         }
     }
+    let (fw, fh) = (w as f64, h as f64);
     boxes
         .into_iter()
-        .filter(|(_, area, _)| *area >= opts.min_area_rbc * rbc_area)
-        .map(|(b, _, _)| {
+        .filter_map(|(b, area, _)| {
+            // A cell cut by the frame edge shows only part of its nucleus: it
+            // is kept on less stain, and boxed as far as it is seen.
+            let cut = [b[0] <= 1.0, b[1] <= 1.0, b[2] >= fw - 1.0, b[3] >= fh - 1.0];
+            let min_area = if cut.contains(&true) { opts.min_cut_area_rbc } else { opts.min_area_rbc };
+            if area < min_area * rbc_area {
+                return None;
+            }
             let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
             let size =
                 |ext: f64| (ext + opts.pad_rbc * rbc).max(opts.min_box_rbc * rbc).min(opts.max_box_rbc * rbc);
             let (bw, bh) = (size(b[2] - b[0]), size(b[3] - b[1]));
-            Detection { x0: cx - bw / 2.0, y0: cy - bh / 2.0, x1: cx + bw / 2.0, y1: cy + bh / 2.0 }
+            let mut d =
+                Detection { x0: cx - bw / 2.0, y0: cy - bh / 2.0, x1: cx + bw / 2.0, y1: cy + bh / 2.0 };
+            let pad = opts.pad_rbc * rbc / 2.0;
+            if cut[0] {
+                (d.x0, d.x1) = (0.0, (b[2] + pad).min(fw));
+            }
+            if cut[1] {
+                (d.y0, d.y1) = (0.0, (b[3] + pad).min(fh));
+            }
+            if cut[2] {
+                (d.x0, d.x1) = ((b[0] - pad).max(0.0), fw);
+            }
+            if cut[3] {
+                (d.y0, d.y1) = ((b[1] - pad).max(0.0), fh);
+            }
+            Some(d)
         })
         .collect()
 }

@@ -253,7 +253,10 @@ pub fn gate(m: &Measures, cover: &Cover, scale: Option<&RbcScale>, o: &QualityOp
     if m.exposure < o.dark_max {
         codes.push("too_dark");
     }
-    if m.clipped > o.clipped_max {
+    // Glare washes the stain out of a smear; a screenshot or a page is mostly
+    // white too, but what little it shows is plainly not stained.
+    let unstained = cover.coverage >= o.coverage_min && cover.stain_like < o.stain_min;
+    if m.clipped > o.clipped_max && !unstained {
         codes.push("burnt_out");
     }
     if codes.is_empty() {
