@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, hemalens_bin
 
 KEYS = {"path", "quality", "scale", "cells", "screen", "timing_ms", "models"}
 
@@ -56,7 +56,7 @@ def test_good_photos(hemalens, sims, tmp_path):
 def test_spoiled_photos_are_rejected_with_the_reason(hemalens, sims):
     out, truth = sims
     want = {"blurred": "out_of_focus", "dark": "too_dark", "burnt_out": "burnt_out", "black": "too_dark",
-            "face": "not_a_smear"}
+            "white": "burnt_out", "empty": "no_cells", "screenshot": "not_a_smear", "face": "not_a_smear"}
     items = [t for t in truth if t["spoiled"] in want]
     r = hemalens("analyze", "--json", *[out / t["file"] for t in items])
     for t, line in zip(items, r.stdout.splitlines()):
@@ -82,3 +82,33 @@ def test_bad_input_is_a_typed_error_and_the_batch_goes_on(hemalens, sims):
     assert lines[3]["error"]["kind"] == "empty_input"
     assert lines[4]["error"]["kind"] == "unsupported_format"
     assert "quality" in lines[5] and not lines[5]["quality"]["ok"]
+
+
+def test_huge_tiny_and_lying_photos_get_a_verdict_in_bounded_memory(hemalens, sims, tmp_path):
+    """A 100 MP photo, a 1x1 JPEG, EXIF that lies: each gets a verdict (or a typed
+    error), never a crash; the 100 MP photo is analysed at reduced scale in
+    bounded memory."""
+    from PIL import Image
+
+    out, truth = sims
+    good = next(t for t in truth if t["spoiled"] is None)
+    big = tmp_path / "big_100mp.jpg"
+    Image.open(out / good["file"]).resize((11600, 8700), Image.NEAREST).save(big, quality=80)
+    one = tmp_path / "one.jpg"
+    Image.new("RGB", (1, 1), (200, 100, 120)).save(one)
+    lying = ROOT / "tests" / "fixtures" / "images" / "marker_exif_bad.jpg"
+    peak = tmp_path / "peak.txt"
+    import os
+    r = subprocess.run([str(hemalens_bin()), "analyze", "--json", big, one, lying], capture_output=True, text=True,
+                       env={**os.environ, "HEMALENS_PEAK_MEMORY_FILE": str(peak)}, timeout=600)
+    assert r.returncode in (0, 1), r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [l["path"] for l in lines] == [str(big), str(one), str(lying)]
+    assert lines[0]["quality"]["ok"], lines[0]["quality"]
+    assert len(lines[0]["cells"]) >= 3 and lines[0]["screen"]
+    f, tf = lines[0]["quality"]["fov"], good["fov"]
+    k = 11600 / 4000 if good["exif_orientation"] in (1, 3) else 11600 / 3000
+    assert abs(f["r"] - tf["r"] * k) < 0.03 * tf["r"] * k
+    for l in lines[1:]:
+        assert "quality" in l and not l["quality"]["ok"] and l["cells"] == []
+    assert int(peak.read_text()) < 200 * 1024, f"peak {peak.read_text()} kB"

@@ -287,3 +287,51 @@ pub fn gate(m: &Measures, cover: &Cover, scale: Option<&RbcScale>, o: &QualityOp
     }
     codes.into_iter().map(issue).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> (Measures, Cover, Option<RbcScale>) {
+        (
+            Measures { focus: 0.9, exposure: 0.6, clipped: 0.0, fov_fraction: 0.4, fov_cut: 0.0 },
+            Cover { coverage: 0.4, stain_like: 0.9 },
+            Some(RbcScale { diameter: 12.0, contrast: 2.0 }),
+        )
+    }
+
+    fn codes(m: &Measures, c: &Cover, s: Option<&RbcScale>) -> Vec<String> {
+        gate(m, c, s, &QualityOptions::default()).into_iter().map(|i| i.code).collect()
+    }
+
+    #[test]
+    fn each_reason_has_its_code_and_a_sentence() {
+        let (m, c, s) = good();
+        assert!(codes(&m, &c, s.as_ref()).is_empty());
+        let cases: Vec<(&str, Measures, Cover, Option<RbcScale>)> = vec![
+            ("too_dark", Measures { exposure: 0.05, ..m.clone() }, c, s),
+            ("burnt_out", Measures { clipped: 0.6, ..m.clone() }, Cover { coverage: 0.02, ..c }, s),
+            ("not_a_smear", Measures { clipped: 0.6, ..m.clone() }, Cover { stain_like: 0.01, ..c }, s),
+            ("no_cells", m.clone(), Cover { coverage: 0.005, stain_like: 0.0 }, None),
+            ("not_a_smear", m.clone(), Cover { stain_like: 0.05, ..c }, s),
+            ("out_of_focus", Measures { focus: 0.3, ..m.clone() }, c, s),
+            ("fov_too_small", Measures { fov_fraction: 0.05, ..m.clone() }, c, s),
+            ("fov_off_centre", Measures { fov_cut: 0.6, ..m.clone() }, c, s),
+            ("too_sparse", m.clone(), Cover { coverage: 0.02, ..c }, s),
+            ("too_crowded", m.clone(), Cover { coverage: 0.95, ..c }, s),
+            ("scale_unknown", m.clone(), c, None),
+        ];
+        for (want, m, c, s) in cases {
+            let got = gate(&m, &c, s.as_ref(), &QualityOptions::default());
+            assert!(got.iter().any(|i| i.code == want), "{want}: {got:?}");
+            assert!(got.iter().all(|i| i.message.ends_with('.') && i.message.len() > 20), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn unusable_photos_are_not_also_judged_for_focus() {
+        let (m, c, _) = good();
+        let got = codes(&Measures { exposure: 0.05, focus: 0.1, ..m }, &c, None);
+        assert_eq!(got, vec!["too_dark"]);
+    }
+}
