@@ -71,14 +71,12 @@ impl Default for AnalyzeOptions {
     }
 }
 
-/// A report plus the picture it was made from (for overlays).
-#[derive(Debug, Clone)]
+/// A report plus the photo it was made from (for overlays).
+#[derive(Debug)]
 pub struct Analyzed {
     pub report: FieldReport,
-    /// The photo as analysed (upright, possibly reduced).
-    pub view: RgbImage,
-    /// `view` pixels per displayed-photo pixel.
-    pub view_scale: f64,
+    /// The decoded photo: pictures of it at any scale for people to look at.
+    pub photo: Photo,
 }
 
 /// The two packs compiled and ready; `Send + Sync`, reuse it for every photo.
@@ -249,7 +247,7 @@ impl Analyzer {
                     .collect();
                 timing.insert("total".into(), ms(start.elapsed()));
                 report.timing_ms = timing;
-                return Ok(Analyzed { report, view: view.clone(), view_scale: vs });
+                return Ok(Analyzed { report, photo: src });
             }
             // Work pixels per displayed pixel.
             let wd = work.scale * vs;
@@ -259,7 +257,7 @@ impl Analyzer {
         }
         timing.insert("total".into(), ms(start.elapsed()));
         report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
-        Ok(Analyzed { report, view: view.clone(), view_scale: vs })
+        Ok(Analyzed { report, photo: src })
     }
 
     /// Cuts every cell crop and screening tile (on both threads when the
@@ -283,27 +281,44 @@ impl Analyzer {
         let k = 1.0 / wd;
         let (w, h) = src.displayed();
         let tiles = tile_centres(w, h, field, tile_side, self.opts.max_tiles);
-        // (centre, side, input size, oversampling, is a tile)
-        let jobs: Vec<((f64, f64), f64, u32, f64, bool)> = found
+        let jobs: Vec<Window> = found
             .iter()
-            .map(|det| ((det.cx() * k, det.cy() * k), cell_side, cn, self.opts.cell_oversample, false))
-            .chain(tiles.iter().map(|&c| (c, tile_side, sn, self.opts.tile_oversample, true)))
+            .map(|det| Window {
+                centre: (det.cx() * k, det.cy() * k),
+                side: cell_side,
+                n: cn,
+                over: self.opts.cell_oversample,
+                tile: false,
+            })
+            .chain(tiles.iter().map(|&c| Window {
+                centre: c,
+                side: tile_side,
+                n: sn,
+                over: self.opts.tile_oversample,
+                tile: true,
+            }))
             .collect();
         let light = Light { ill, wd };
-        let tensors =
-            par_map(&jobs, if self.parallel { 2 } else { 1 }, |&((x, y), side, n, over, is_tile)| {
-                let mut img = light.window(src, x, y, side, n, over)?;
-                if let (true, Some(f)) = (is_tile, field) {
-                    outside_to_background(&mut img, f, x - side / 2.0, y - side / 2.0, side / f64::from(n));
-                }
-                if is_tile {
-                    self.screen.prepare(&img)
-                } else {
-                    self.cells.prepare(&img)
-                }
-            })
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        let tensors = par_map(&jobs, if self.parallel { 2 } else { 1 }, |j| {
+            let (x, y) = j.centre;
+            let mut img = light.window(src, x, y, j.side, j.n, j.over)?;
+            if let (true, Some(f)) = (j.tile, field) {
+                outside_to_background(
+                    &mut img,
+                    f,
+                    x - j.side / 2.0,
+                    y - j.side / 2.0,
+                    j.side / f64::from(j.n),
+                );
+            }
+            if j.tile {
+                self.screen.prepare(&img)
+            } else {
+                self.cells.prepare(&img)
+            }
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         timing.insert("crops".into(), ms(t.elapsed()));
         let t = Instant::now();
         let (cell_t, tile_t) = tensors.split_at(found.len());
@@ -362,6 +377,18 @@ impl Analyzer {
         };
         Ok((cells, screen))
     }
+}
+
+/// A square of the photo for one model input.
+struct Window {
+    /// Centre and side in displayed pixels.
+    centre: (f64, f64),
+    side: f64,
+    /// Model input size and oversampling (see [`AnalyzeOptions::cell_oversample`]).
+    n: u32,
+    over: f64,
+    /// A screening tile (else a white-cell crop).
+    tile: bool,
 }
 
 /// `f` over `items` on `threads` threads (scoped), results in input order.

@@ -28,20 +28,18 @@ pub fn class_colour(labels: &[String], label: &str) -> [u8; 3] {
 
 /// Draws the overlay. `cell_labels` fixes the colour of each class.
 pub fn render(a: &Analyzed, cell_labels: &[String]) -> RgbImage {
-    let (vw, vh) = a.view.dimensions();
-    let k = (f64::from(MAX_SIDE) / f64::from(vw.max(vh))).min(1.0);
-    let mut img = if k < 1.0 {
-        image::imageops::resize(
-            &a.view,
-            ((f64::from(vw) * k) as u32).max(1),
-            ((f64::from(vh) * k) as u32).max(1),
-            image::imageops::FilterType::Triangle,
-        )
-    } else {
-        a.view.clone()
+    let (w, h) = a.photo.displayed();
+    let long = f64::from(w.max(h));
+    let k = (f64::from(MAX_SIDE) / long).min(1.0);
+    let (ow, oh) = (((f64::from(w) * k).round() as u32).max(1), ((f64::from(h) * k).round() as u32).max(1));
+    // The whole photo as one square window, cropped back to its own shape.
+    let n = ow.max(oh);
+    let mut img = match a.photo.window(f64::from(w) / 2.0, f64::from(h) / 2.0, long, n, [20, 20, 20]) {
+        Ok(sq) => image::imageops::crop_imm(&sq, (n - ow) / 2, (n - oh) / 2, ow, oh).to_image(),
+        Err(_) => image::imageops::resize(a.photo.view(), ow, oh, image::imageops::FilterType::Triangle),
     };
     // Displayed-photo pixels to overlay pixels.
-    let z = a.view_scale * k;
+    let z = f64::from(ow) / f64::from(w);
     let unit = (img.width().max(img.height()) / 400).max(2);
     let r = &a.report;
     if let Some(f) = r.quality.fov {
@@ -86,6 +84,10 @@ fn banner(img: &RgbImage, a: &Analyzed, unit: u32) -> RgbImage {
             lines.push((i.message.clone(), [255, 255, 255]));
         }
     }
+    // Long lines (the cell counts, a health-worker sentence) wrap at the width.
+    let per_line = ((img.width().saturating_sub(unit * 4)) / (8 * unit)).max(10) as usize;
+    let lines: Vec<(String, [u8; 3])> =
+        lines.into_iter().flat_map(|(t, c)| wrap(&t, per_line).into_iter().map(move |l| (l, c))).collect();
     let line_h = 8 * unit + unit * 2;
     let bh = line_h * lines.len() as u32 + unit * 2;
     let (w, h) = img.dimensions();
@@ -93,6 +95,21 @@ fn banner(img: &RgbImage, a: &Analyzed, unit: u32) -> RgbImage {
     image::imageops::overlay(&mut out, img, 0, i64::from(bh));
     for (i, (t, col)) in lines.iter().enumerate() {
         text(&mut out, i64::from(unit * 2), i64::from(unit + line_h * i as u32), t, *col, unit);
+    }
+    out
+}
+
+/// Words into lines of at most `width` characters (a longer word gets a line).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match out.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => out.push(word.to_string()),
+        }
     }
     out
 }
@@ -153,5 +170,67 @@ fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, c: [u8; 3], unit: u32) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::report::{Cell, FieldReport, Fov, Probs, Quality};
+    use crate::{DecodeLimits, Photo};
+
+    fn photo(w: u32, h: u32) -> Photo {
+        let img = RgbImage::from_pixel(w, h, Rgb([230, 220, 220]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        Photo::open(&png, &DecodeLimits::default(), 500).unwrap()
+    }
+
+    #[test]
+    fn boxes_land_on_their_cells() {
+        let labels: Vec<String> = ["neutrophil", "lymphocyte"].map(String::from).to_vec();
+        let cell = |x, label: &str| Cell {
+            bbox: [x, 1000, 300, 300],
+            label: label.into(),
+            confidence: 0.9,
+            probs: Probs::default(),
+        };
+        let report = FieldReport {
+            quality: Quality {
+                ok: true,
+                issues: vec![],
+                focus: 0.9,
+                exposure: 0.6,
+                fov: Some(Fov { cx: 2000.0, cy: 1500.0, r: 1300.0 }),
+            },
+            scale: None,
+            cells: (0..12)
+                .map(|i| cell(200 + i * 300, if i % 2 == 0 { "neutrophil" } else { "lymphocyte" }))
+                .collect(),
+            screen: None,
+            timing_ms: Default::default(),
+            models: vec![],
+        };
+        let img = render(&Analyzed { report, photo: photo(4000, 3000) }, &labels);
+        assert_eq!(img.width(), 1280);
+        // The photo is 960 px tall at this size; the banner (one line of
+        // counts, 8 px glyphs at 3x) sits above it.
+        let banner = img.height() - 960;
+        assert_eq!(banner, 36);
+        // The first cell's left edge, at 200 * 0.32 = 64 px.
+        let y = banner + (1150.0 * 0.32) as u32;
+        assert_eq!(img.get_pixel(64, y).0, class_colour(&labels, "neutrophil"));
+        assert_ne!(class_colour(&labels, "neutrophil"), class_colour(&labels, "lymphocyte"));
+    }
+
+    #[test]
+    fn wrap_keeps_words_and_width() {
+        let lines =
+            wrap("Too few cells here: move to a part of the smear where the cells lie close together.", 20);
+        assert!(lines.len() >= 4 && lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        assert_eq!(
+            lines.join(" "),
+            "Too few cells here: move to a part of the smear where the cells lie close together."
+        );
     }
 }
