@@ -8,6 +8,12 @@
 //! # peak RSS of open + view + ten 450 px windows, one photo per process:
 //! /usr/bin/time -v target/release/examples/photo_bench --mem /tmp/sims/<photo>.jpg
 //! ```
+//!
+//! Environment: `PHOTO_BENCH_REPS` (runs per row, median reported; 9),
+//! `PHOTO_BENCH_ONLY` (only rows whose name contains it), `PHOTO_BENCH_PORTABLE`
+//! (set: no AVX2 builds of the pixel loops, as a CPU without AVX2 or an ARM
+//! phone runs). Freed memory is kept in the process as the `hemalens` binary
+//! keeps it (glibc `mallopt`), so repeated opens do not measure page faults.
 use hemalens_core::photo::libjpeg_decode;
 use hemalens_core::{decode_scaled, DecodeLimits, Photo};
 use std::time::Instant;
@@ -48,6 +54,34 @@ fn windows(p: &Photo) -> Result<usize, hemalens_core::Error> {
     Ok(n)
 }
 
+/// `count` windows of `side` displayed pixels -> `n`, each cut from a
+/// resolution with >= `source` pixels across (as the field pipeline's crops and tiles).
+fn windows_from(
+    p: &Photo,
+    count: usize,
+    side: f64,
+    n: u32,
+    source: u32,
+) -> Result<usize, hemalens_core::Error> {
+    let mut total = 0;
+    for (x, y) in centres(p).into_iter().take(count) {
+        total += p.window_from(x, y, side, n, source, [0, 0, 0])?.len();
+    }
+    Ok(total)
+}
+
+/// The field pipeline's photo work: open (view >= 500), then 10 crops (side 620)
+/// and 9 tiles (side 1300) -> 128 from 1/2 and 1/4, on two threads.
+fn pipeline(bytes: &[u8], limits: &DecodeLimits) -> Result<usize, hemalens_core::Error> {
+    let p = Photo::open(bytes, limits, 500)?;
+    std::thread::scope(|s| {
+        let a = s.spawn(|| windows_from(&p, 10, 620.0, 128, 192));
+        let b = windows_from(&p, 9, 1300.0, 128, 192)?;
+        let a = a.join().map_err(|_| hemalens_core::Error::InvalidArgument("thread panicked".into()))??;
+        Ok(a + b)
+    })
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -55,12 +89,31 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the `hemalens` binary does: keep freed decode buffers in the process,
+    // so repeated opens do not pay a page fault per 4 KiB of coefficients.
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mem = args.first().is_some_and(|a| a == "--mem");
     if mem {
         args.remove(0);
+    } else {
+        // Timing: give the heap room up front. glibc maps a request over the
+        // mmap threshold afresh (page faults every time) unless the heap
+        // already has a free chunk that size, so a full decode's 36 MB output
+        // would be timed with or without its page faults depending on what
+        // ran before it.
+        let room: Vec<Vec<u8>> = (0..4).map(|_| vec![1u8; 30 << 20]).collect();
+        drop(std::hint::black_box(room));
     }
     let reps: usize = std::env::var("PHOTO_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
+    if std::env::var_os("PHOTO_BENCH_PORTABLE").is_some() {
+        // What a CPU without AVX2 (or an ARM phone) runs.
+        hemalens_core::photo::set_portable_only(true);
+    }
     if args.is_empty() {
         eprintln!("usage: photo_bench [--mem] <jpeg>...");
         std::process::exit(2);
@@ -93,18 +146,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.displayed().1,
             p.heap_bytes() as f64 / 1e6
         );
-        let row = |name: &str, ms: Result<f64, String>| match ms {
-            Ok(ms) => println!("  {name:<42} {ms:8.2} ms"),
-            Err(e) => println!("  {name:<42} refused: {e}"),
+        let only = std::env::var("PHOTO_BENCH_ONLY").unwrap_or_default();
+        let row = |name: &str, f: &mut dyn FnMut() -> Result<usize, hemalens_core::Error>| {
+            if !name.contains(only.as_str()) {
+                return;
+            }
+            match time(reps, f) {
+                Ok(ms) => println!("  {name:<44} {ms:8.2} ms"),
+                Err(e) => println!("  {name:<44} refused: {e}"),
+            }
         };
-        row("Photo::open, view long side >= 500", time(reps, || Photo::open(&bytes, &limits, 500)));
-        row("Photo::open, view long side >= 1000", time(reps, || Photo::open(&bytes, &limits, 1000)));
-        row("10 windows, side 450 -> 128", time(reps, || windows(&p)));
-        row("libjpeg full decode (1/1)", time(reps, || libjpeg_decode(&bytes, &limits, 1)));
+        row("libjpeg jpeg_read_coefficients only", &mut || {
+            hemalens_core::photo::libjpeg_read_coefficients(&bytes, &limits).map(|()| 0)
+        });
+        row("Photo::open, view long side >= 500", &mut || {
+            Photo::open(&bytes, &limits, 500).map(|p| p.heap_bytes())
+        });
+        row("Photo::open, view long side >= 1000", &mut || {
+            Photo::open(&bytes, &limits, 1000).map(|p| p.heap_bytes())
+        });
+        row("10 windows, side 450 -> 128", &mut || windows(&p));
+        row("10 windows, side 620 -> 128 (source 192)", &mut || windows_from(&p, 10, 620.0, 128, 192));
+        row("9 windows, side 1300 -> 128 (source 192)", &mut || windows_from(&p, 9, 1300.0, 128, 192));
+        row("pipeline: open + 10 + 9 windows, 2 threads", &mut || pipeline(&bytes, &limits));
+        row("libjpeg full decode (1/1)", &mut || libjpeg_decode(&bytes, &limits, 1).map(|i| i.len()));
         for d in [2, 4, 8] {
-            row(&format!("libjpeg scaled decode 1/{d}"), time(reps, || libjpeg_decode(&bytes, &limits, d)));
+            row(&format!("libjpeg scaled decode 1/{d}"), &mut || {
+                libjpeg_decode(&bytes, &limits, d).map(|i| i.len())
+            });
         }
-        row("decode_scaled (jpeg-decoder), >= 1000", time(reps, || decode_scaled(&bytes, &limits, 1000)));
+        row("decode_scaled (jpeg-decoder), >= 1000", &mut || {
+            decode_scaled(&bytes, &limits, 1000).map(|s| s.image.len())
+        });
     }
     Ok(())
 }

@@ -22,7 +22,18 @@
 //!
 //! Storage: each 8 x 8 block keeps only its smallest top-left s x s square
 //! (s = 0, 1, 2, 4 or 8) holding every non-zero coefficient; photos have many
-//! flat blocks, so this is a fraction of libjpeg's 128 bytes a block.
+//! flat blocks, so this is a fraction of libjpeg's 128 bytes a block. The
+//! square is stored in [`SHELL`] order, where each smaller square is a prefix
+//! of the larger ones: a coefficient's place does not depend on the block's
+//! square, and copying one in is a few fixed-size moves.
+//!
+//! Speed: a window renders each component's blocks into a plane at its IDCT
+//! size, the kernels specialised at compile time for the size (kh, kv) and
+//! the block's square: per-coefficient output patterns for small outputs, the
+//! 2 x 2 transform as parity sums ([`Quad`]), separable row/column products
+//! otherwise; then colour conversion on whole rows. The loops are written to
+//! vectorise, and on x86-64 a second build of them for AVX2 is chosen at run
+//! time (the same arithmetic, no FMA, so the same pixels; tests compare).
 
 // Fixed-size index loops over lanes read like the maths and vectorise.
 #![allow(clippy::needless_range_loop)]
@@ -37,6 +48,7 @@ pub(crate) enum ColourSpace {
 
 /// One component's coefficients.
 #[derive(Debug)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Component {
     h: u32,
     v: u32,
@@ -46,33 +58,87 @@ pub(crate) struct Component {
     quant: [f32; 64],
     /// Start of each block's square in `data`; one more entry than blocks.
     offsets: Vec<u32>,
-    /// The squares, each row-major (natural order), side = sqrt(length).
+    /// The squares, each in [`SHELL`] order, side = sqrt(length).
     data: Vec<i16>,
 }
 
-impl Component {
-    fn block(&self, bx: u32, by: u32) -> (&[i16], usize) {
-        let b = by as usize * self.wb as usize + bx as usize;
-        let (lo, hi) = (self.offsets[b] as usize, self.offsets[b + 1] as usize);
-        let s = match hi - lo {
-            0 => 0,
-            1 => 1,
-            4 => 2,
-            16 => 4,
-            _ => 8,
-        };
-        (&self.data[lo..hi], s)
+/// Side of a stored square from its length (0, 1, 4, 16 or 64).
+fn side(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        1 << (len.trailing_zeros() / 2).min(3)
     }
 }
 
-/// Builds a [`Component`] from libjpeg's block rows.
+/// Natural index (v * 8 + u) of each stored position: the 1 x 1, 2 x 2 and
+/// 4 x 4 top-left squares are the first 1, 4 and 16 positions.
+const SHELL: [usize; 64] = {
+    let mut t = [0usize; 64];
+    let mut p = 0;
+    let mut s = 1;
+    while s <= 8 {
+        // The L-shaped shell added going from side s / 2 to s, row by row.
+        let mut v = 0;
+        while v < s {
+            let mut u = if v < s / 2 { s / 2 } else { 0 };
+            while u < s {
+                t[p] = v * 8 + u;
+                p += 1;
+                u += 1;
+            }
+            v += 1;
+        }
+        s *= 2;
+    }
+    t
+};
+
+/// Stored position of each natural index (the inverse of [`SHELL`]).
+const POS: [usize; 64] = {
+    let mut t = [0usize; 64];
+    let mut p = 0;
+    while p < 64 {
+        t[SHELL[p]] = p;
+        p += 1;
+    }
+    t
+};
+
+/// The top-left 4 x 4 square of a block in [`SHELL`] order (written out as
+/// row pieces, so it compiles to a few moves).
+#[inline(always)]
+fn shell16(b: &[i16; 64]) -> [i16; 16] {
+    let mut o = [0i16; 16];
+    o[0..2].copy_from_slice(&b[0..2]);
+    o[2..4].copy_from_slice(&b[8..10]);
+    o[4..6].copy_from_slice(&b[2..4]);
+    o[6..8].copy_from_slice(&b[10..12]);
+    o[8..12].copy_from_slice(&b[16..20]);
+    o[12..16].copy_from_slice(&b[24..28]);
+    o
+}
+
+/// A whole block in [`SHELL`] order.
+#[inline(always)]
+fn shell64(b: &[i16; 64]) -> [i16; 64] {
+    let mut o = [0i16; 64];
+    o[..16].copy_from_slice(&shell16(b));
+    for r in 0..4 {
+        o[16 + r * 4..20 + r * 4].copy_from_slice(&b[r * 8 + 4..r * 8 + 8]);
+    }
+    o[32..].copy_from_slice(&b[32..]);
+    o
+}
+
+/// Builds a [`Component`] from libjpeg's block rows, in raster order.
 #[derive(Debug)]
 pub(crate) struct ComponentBuilder {
     c: Component,
 }
 
 impl ComponentBuilder {
-    pub fn new(h: u32, v: u32, wb: u32, hb: u32, quant: &[u16; 64]) -> Self {
+    pub fn new(h: u32, v: u32, wb: u32, hb: u32) -> Self {
         let blocks = wb as usize * hb as usize;
         let mut offsets = Vec::with_capacity(blocks + 1);
         offsets.push(0);
@@ -82,7 +148,7 @@ impl ComponentBuilder {
                 v,
                 wb,
                 hb,
-                quant: quant.map(f32::from),
+                quant: [0.0; 64],
                 offsets,
                 // Room for the worst case: only the pages written are ever
                 // touched, and `finish` gives the rest back.
@@ -91,33 +157,67 @@ impl ComponentBuilder {
         }
     }
 
+    /// Block rows pushed so far.
+    pub fn rows(&self) -> u32 {
+        ((self.c.offsets.len() - 1) / self.c.wb.max(1) as usize) as u32
+    }
+
+    /// Appends one block row (`wb` blocks).
     pub fn push_row(&mut self, row: &[[i16; 64]]) {
         for block in row {
-            match extent(block) {
-                0 => {}
-                8 => self.c.data.extend_from_slice(block),
-                s => {
-                    for r in 0..s {
-                        self.c.data.extend_from_slice(&block[r * 8..r * 8 + s]);
-                    }
-                }
-            }
-            self.c.offsets.push(self.c.data.len() as u32);
+            self.push(block);
         }
     }
 
-    pub fn finish(mut self) -> Component {
+    /// Appends one block row and zeroes it (cheaply: each block's top-left
+    /// 4 x 4, or all of it where it has more), so the buffer can take the
+    /// next row.
+    pub fn push_row_clearing(&mut self, row: &mut [[i16; 64]]) {
+        for block in row {
+            if self.push(block) == 8 {
+                block.fill(0);
+            } else {
+                for r in 0..4 {
+                    block[r * 8..r * 8 + 4].fill(0);
+                }
+            }
+        }
+    }
+
+    /// Appends one block; returns the side of its stored square.
+    #[inline(always)]
+    fn push(&mut self, block: &[i16; 64]) -> usize {
+        let s = extent(block);
+        let d = &mut self.c.data;
+        if s == 8 {
+            d.extend_from_slice(&shell64(block));
+        } else {
+            // A fixed-size copy, then only the square kept.
+            let len = d.len();
+            d.extend_from_slice(&shell16(block));
+            d.truncate(len + s * s);
+        }
+        self.c.offsets.push(d.len() as u32);
+        s
+    }
+
+    /// The component, with its dequantisation table (natural order).
+    pub fn finish(mut self, quant: &[u16; 64]) -> Component {
+        self.c.quant = quant.map(f32::from);
         // A short row pushed (corrupt input caught earlier) must not leave
-        // `block` reading past the offsets.
+        // a block reading past the offsets.
         let want = self.c.wb as usize * self.c.hb as usize + 1;
         let last = *self.c.offsets.last().unwrap_or(&0);
         self.c.offsets.resize(want, last);
+        self.c.offsets.truncate(want);
         self.c.data.shrink_to_fit();
         self.c
     }
 }
 
-/// Side of the smallest top-left square (0, 1, 2, 4 or 8) holding every non-zero coefficient.
+/// Side of the smallest top-left square (0, 1, 2, 4 or 8) holding every
+/// non-zero coefficient. Branch-free: a block's square is hard to predict.
+#[inline(always)]
 fn extent(block: &[i16; 64]) -> usize {
     // Row r's columns 0-3 are q[2r], columns 4-7 q[2r + 1]; column c of a quad
     // is bits 16c.. (composed explicitly, so independent of byte order).
@@ -131,27 +231,13 @@ fn extent(block: &[i16; 64]) -> usize {
     }
     let right = q[1] | q[3] | q[5] | q[7];
     let lower = q[8..].iter().fold(0, |a, &b| a | b);
-    if right | lower != 0 {
-        return 8;
-    }
-    if q[4] | q[6] | ((q[0] | q[2]) >> 32) != 0 {
-        return 4;
-    }
-    if (q[2] & 0xFFFF_FFFF) | ((q[0] >> 16) & 0xFFFF) != 0 {
-        return 2;
-    }
-    usize::from(q[0] & 0xFFFF != 0)
-}
-
-/// A whole JPEG as coefficients.
-#[derive(Debug)]
-pub(crate) struct Coefficients {
-    width: u32,
-    height: u32,
-    max_h: u32,
-    max_v: u32,
-    colour: ColourSpace,
-    comps: Vec<Component>,
+    let s8 = usize::from(right | lower != 0);
+    let s4 = usize::from(q[4] | q[6] | ((q[0] | q[2]) >> 32) != 0);
+    let s2 = usize::from((q[2] & 0xFFFF_FFFF) | ((q[0] >> 16) & 0xFFFF) != 0);
+    let s1 = usize::from(q[0] & 0xFFFF != 0);
+    // The highest of the flags: 8, 4, 2, 1 or 0.
+    let bits = s1 | s2 << 1 | s4 << 2 | s8 << 3;
+    (1usize << (usize::BITS - bits.leading_zeros())) >> 1
 }
 
 /// IDCT bases for reduced output, `[log2 k][u][x]`: `C(u)/2` times the mean of
@@ -188,43 +274,121 @@ impl Bases {
     }
 }
 
-/// Coefficients along one axis that a reduced IDCT of size k reads, of the
-/// block's `s` stored ones: all of them, except that only DC survives
-/// averaging a whole block.
-fn used(s: usize, k: usize) -> usize {
-    if k == 1 {
-        s.min(1)
-    } else {
-        s
-    }
+/// Most outputs a block may have to be computed from per-coefficient patterns.
+const PATTERN_OUTPUTS: usize = 16;
+
+/// Per-coefficient output patterns: the coefficient at stored position
+/// `index[i]` adds `weights[i * lanes(kh * kv)..][..kh * kv]` (its
+/// dequantisation included, `[y * kh + x]`). Sorted by position, so the
+/// terms of a square of side s are the first [`terms`]`(kh, kv, s)`.
+#[derive(Debug, Default)]
+struct Patterns {
+    index: Vec<usize>,
+    weights: Vec<f32>,
 }
 
-fn clamp_u8(v: f32) -> u8 {
-    // v already includes the +128 level shift and +0.5 for rounding.
-    v.clamp(0.0, 255.0) as u8
+/// `n` rounded up to a multiple of 4 (whole SIMD lanes).
+const fn lanes(n: usize) -> usize {
+    (n + 3) & !3
 }
 
-/// A coefficient's index in its block's stored square, and its output pattern.
-type Pattern = (usize, [f32; 4]);
+/// Index of a stored square side 2, 4, 8 in per-side tables.
+fn side_index(s: usize) -> usize {
+    (s.trailing_zeros() as usize).saturating_sub(1).min(2)
+}
 
-/// One component's inverse transform at one output size, ready to apply:
-/// separable, columns first, skipping coefficient rows and columns whose
-/// basis vanishes (Box at k = 2 needs only frequencies 0, 1, 3, 5, 7, as in
-/// libjpeg's jidctred) and rows that are all zero.
+/// Calls `$go!(KH, KV)` with the literal sizes matching `($kh, $kv)`.
+macro_rules! by_size {
+    ($kh:expr, $kv:expr, $go:ident) => {
+        match ($kh, $kv) {
+            (1, 1) => $go!(1, 1),
+            (1, 2) => $go!(1, 2),
+            (1, 4) => $go!(1, 4),
+            (1, 8) => $go!(1, 8),
+            (2, 1) => $go!(2, 1),
+            (2, 2) => $go!(2, 2),
+            (2, 4) => $go!(2, 4),
+            (2, 8) => $go!(2, 8),
+            (4, 1) => $go!(4, 1),
+            (4, 2) => $go!(4, 2),
+            (4, 4) => $go!(4, 4),
+            (4, 8) => $go!(4, 8),
+            (8, 1) => $go!(8, 1),
+            (8, 2) => $go!(8, 2),
+            (8, 4) => $go!(8, 4),
+            _ => $go!(8, 8),
+        }
+    };
+}
+
+/// One component's inverse transform at one output size (kh x kv samples a
+/// block), ready to apply. Frequencies whose basis vanishes at this size are
+/// skipped (at k = 2 only 0, 1, 3, 5, 7 contribute, as in libjpeg's jidctred;
+/// at k = 1 only DC), and so is everything outside a block's stored square.
+/// Small outputs sum one precomputed output pattern per coefficient, without
+/// branches; larger ones go separably (rows along u, then columns along v).
+#[derive(Debug)]
 struct Kernel {
+    /// The output size (what `apply` dispatches on; the hot loops know it
+    /// at compile time).
+    #[cfg_attr(not(test), allow(dead_code))]
     kh: usize,
+    #[cfg_attr(not(test), allow(dead_code))]
     kv: usize,
-    quant: [f32; 64],
-    /// `ah[u][x]`, `av[v][y]`.
-    ah: [[f32; 8]; 8],
-    av: [[f32; 8]; 8],
+    /// A DC-only block's level is `dc * coefficient` (before the +128 shift).
+    dc: f32,
+    patterns: Patterns,
+    /// Whether squares of side 2, 4, 8 go by `patterns` (else separably).
+    by_pattern: [bool; 3],
     /// Bit u (v): coefficient column u (row v) contributes at this size.
-    cols: u8,
-    rows: u8,
-    /// For outputs of at most 4 samples, per stored square side 2, 4, 8: each
-    /// contributing coefficient's index in the square and its whole output
-    /// pattern (dequantisation included), applied without branches.
-    small: Option<[Vec<Pattern>; 3]>,
+    umask: u8,
+    vmask: u8,
+    /// `quant(v, u) * ah[u][x]` at `[v * 8 + u][x]`.
+    ahq: Box<[[f32; 8]; 64]>,
+    /// `av[v][y]`.
+    av: [[f32; 8]; 8],
+    /// At 2 x 2: the weights of [`quad`].
+    quad: Option<Quad>,
+}
+
+/// A 2 x 2 transform as sums by frequency parity. At k = 2 a basis vector is
+/// even (u = 0: the same for both outputs) or odd (opposite signs), so each
+/// output is `128.5 + ee ± eo ± oe ± oo`, the four sums taken over the
+/// coefficients (v, u) with v and u zero or odd; each sum is a few products.
+#[derive(Debug, Clone, Copy)]
+struct Quad {
+    /// Weights (output (0, 0)'s) of stored positions 0..4: (0,0) ee, (0,1)
+    /// eo, (1,0) oe, (1,1) oo.
+    first: [f32; 4],
+    /// Positions 5 (0,3) eo, 12 (3,0) oe, 7 (1,3), 13 (3,1), 15 (3,3) oo.
+    rest: [f32; 5],
+}
+
+impl Quad {
+    /// The weights, if the bases have the parity structure (they do, exactly
+    /// up to float rounding, for the averaging bases at k = 2).
+    fn new(ah: &[[f32; 8]; 8], av: &[[f32; 8]; 8], quant: &[f32; 64]) -> Option<Self> {
+        let parity = |a: &[[f32; 8]; 8]| {
+            (0..8).all(|u| {
+                let want = if u == 0 {
+                    a[u][0]
+                } else if u % 2 == 1 {
+                    -a[u][0]
+                } else {
+                    0.0
+                };
+                (a[u][1] - want).abs() <= 1e-6 && (u % 2 == 1 || u == 0 || a[u][0] == 0.0)
+            })
+        };
+        if !parity(ah) || !parity(av) {
+            return None;
+        }
+        let w = |v: usize, u: usize| quant[v * 8 + u] * av[v][0] * ah[u][0];
+        Some(Self {
+            first: [w(0, 0), w(0, 1), w(1, 0), w(1, 1)],
+            rest: [w(0, 3), w(3, 0), w(1, 3), w(3, 1), w(3, 3)],
+        })
+    }
 }
 
 impl Kernel {
@@ -233,118 +397,248 @@ impl Kernel {
         let mask = |a: &[[f32; 8]; 8], k: usize| {
             (0..8).filter(|&u| a[u][..k].iter().any(|&w| w != 0.0)).fold(0u8, |m, u| m | 1 << u)
         };
-        let (cols, rows) = (mask(&ah, kh), mask(&av, kv));
-        let small = (kh * kv <= 4).then(|| {
-            [2usize, 4, 8].map(|s| {
-                let mut list = Vec::new();
-                for v in (0..s).filter(|v| rows & (1 << v) != 0) {
-                    for u in (0..s).filter(|u| cols & (1 << u) != 0) {
-                        let mut t = [0f32; 4];
-                        for y in 0..kv {
-                            for x in 0..kh {
-                                t[y * kh + x] = quant[v * 8 + u] * av[v][y] * ah[u][x];
-                            }
-                        }
-                        list.push((v * s + u, t));
-                    }
-                }
-                list
-            })
-        });
-        Self { kh, kv, quant: *quant, ah, av, cols, rows, small }
-    }
-
-    /// Inverse-transforms one block (its s x s stored square) to kh x kv
-    /// samples at `out[y * stride + x]`.
-    fn apply(&self, coefs: &[i16], s: usize, out: &mut [u8], stride: usize) {
-        let (kh, kv) = (self.kh, self.kv);
-        let (nu, nv) = (used(s, kh), used(s, kv));
-        if nu <= 1 && nv <= 1 {
-            let dc = if s == 0 { 0.0 } else { f32::from(coefs[0]) * self.quant[0] / 8.0 };
-            let v = clamp_u8(dc + 128.5);
-            for y in 0..kv {
-                out[y * stride..y * stride + kh].fill(v);
-            }
-            return;
-        }
-        if let Some(small) = &self.small {
-            let list = &small[match s {
-                2 => 0,
-                4 => 1,
-                _ => 2,
-            }];
-            let mut acc = [128.5f32; 4];
-            for &(i, t) in list {
-                let c = f32::from(coefs[i]);
-                for j in 0..4 {
-                    acc[j] += c * t[j];
-                }
-            }
-            for y in 0..kv {
-                for x in 0..kh {
-                    out[y * stride + x] = clamp_u8(acc[y * kh + x]);
-                }
-            }
-            return;
-        }
-        // g[y][u] = sum over v of av[v][y] * dequantised coefficient (v, u).
-        let mut g = [[0f32; 8]; 8];
-        for v in 0..nv {
-            if self.rows & (1 << v) == 0 {
-                continue;
-            }
-            let row: [i16; 8] = if nu == 8 {
-                coefs[v * 8..v * 8 + 8].try_into().unwrap_or([0; 8])
-            } else {
-                let mut r = [0i16; 8];
-                for (u, c) in r.iter_mut().enumerate().take(nu) {
-                    *c = coefs[v * s + u];
-                }
-                r
-            };
-            if row == [0; 8] {
-                continue;
-            }
-            let q = &self.quant[v * 8..v * 8 + 8];
-            let mut f = [0f32; 8];
+        let (umask, vmask) = (mask(&ah, kh), mask(&av, kv));
+        let mut ahq = Box::new([[0f32; 8]; 64]);
+        for v in 0..8 {
             for u in 0..8 {
-                f[u] = f32::from(row[u]) * q[u];
-            }
-            for (y, gy) in g.iter_mut().enumerate().take(kv) {
-                let w = self.av[v][y];
-                for u in 0..8 {
-                    gy[u] += w * f[u];
-                }
-            }
-        }
-        if kh <= 2 {
-            // Few outputs a row: dot products over the contributing columns.
-            for (y, gy) in g.iter().enumerate().take(kv) {
                 for x in 0..kh {
-                    let mut a = 128.5f32;
-                    for (u, &gu) in gy.iter().enumerate().take(nu) {
-                        if self.cols & (1 << u) != 0 {
-                            a += gu * self.ah[u][x];
-                        }
-                    }
-                    out[y * stride + x] = clamp_u8(a);
+                    ahq[v * 8 + u][x] = quant[v * 8 + u] * ah[u][x];
                 }
             }
-            return;
         }
-        for (y, gy) in g.iter().enumerate().take(kv) {
-            let mut acc = [128.5f32; 8];
-            for (u, &gu) in gy.iter().enumerate().take(nu) {
-                if self.cols & (1 << u) == 0 {
+        let outputs = kh * kv;
+        let by_pattern = [2usize, 4, 8].map(|s| outputs <= 4 || (outputs <= PATTERN_OUTPUTS && s == 2));
+        let mut patterns = Patterns::default();
+        if by_pattern.contains(&true) {
+            for (p, &n) in SHELL.iter().enumerate() {
+                let (v, u) = (n / 8, n % 8);
+                if umask & (1 << u) == 0 || vmask & (1 << v) == 0 {
                     continue;
                 }
-                for x in 0..8 {
-                    acc[x] += gu * self.ah[u][x];
+                let mut t = [0f32; PATTERN_OUTPUTS];
+                for y in 0..kv {
+                    for x in 0..kh {
+                        t[y * kh + x] = quant[n] * av[v][y] * ah[u][x];
+                    }
                 }
+                patterns.index.push(p);
+                patterns.weights.extend_from_slice(&t[..lanes(outputs)]);
             }
-            for (o, a) in out[y * stride..y * stride + kh].iter_mut().zip(acc) {
-                *o = clamp_u8(a);
+            debug_assert_eq!(
+                [4, 16, 64].map(|len| patterns.index.iter().filter(|&&p| p < len).count()),
+                [2, 4, 8].map(|s| terms(kh, kv, s))
+            );
+        }
+        let quad = if (kh, kv) == (2, 2) { Quad::new(&ah, &av, quant) } else { None };
+        Self { kh, kv, dc: quant[0] / 8.0, patterns, by_pattern, umask, vmask, ahq, av, quad }
+    }
+
+    /// Inverse-transforms one block (its s x s stored square, [`SHELL`]
+    /// order) to kh x kv samples at `out[y * stride + x]`.
+    #[cfg(test)]
+    fn apply(&self, coefs: &[i16], s: usize, out: &mut [u8], stride: usize) {
+        macro_rules! go {
+            ($kh:literal, $kv:literal) => {
+                apply_k::<$kh, $kv>(self, coefs, s * s, out, stride)
+            };
+        }
+        by_size!(self.kh, self.kv, go)
+    }
+}
+
+/// A level (including the +128 shift and +0.5 for rounding) as a sample:
+/// truncated and saturated, as `v as u8`, in a form that vectorises.
+#[inline(always)]
+fn sample(v: f32) -> u8 {
+    let v = if v > 0.0 { v } else { 0.0 };
+    let v = if v < 255.0 { v } else { 255.0 };
+    // SAFETY: v is in 0..=255 (a NaN became 0 above), so its truncation
+    // fits an i32.
+    unsafe { v.to_int_unchecked::<i32>() as u8 }
+}
+
+/// Output samples from levels.
+#[inline(always)]
+fn store<const N: usize>(a: &[f32], out: &mut [u8]) {
+    for (o, &v) in out[..N].iter_mut().zip(&a[..N]) {
+        *o = sample(v);
+    }
+}
+
+/// [`Kernel::apply`] with the output size known at compile time, for a
+/// block whose `len` stored values start `data`.
+#[inline(always)]
+fn apply_k<const KH: usize, const KV: usize>(
+    k: &Kernel,
+    data: &[i16],
+    len: usize,
+    out: &mut [u8],
+    stride: usize,
+) {
+    if len <= 1 || (KH == 1 && KV == 1) {
+        // Flat, or only DC survives averaging the whole block.
+        let dc = if len == 0 { 0.0 } else { f32::from(data[0]) * k.dc };
+        let v = sample(dc + 128.5);
+        for y in 0..KV {
+            out[y * stride..y * stride + KH].fill(v);
+        }
+        return;
+    }
+    if let (2, 2, Some(q), 4 | 16) = (KH, KV, &k.quad, len) {
+        return quad(q, data, len, out, stride);
+    }
+    // Branching on the square is cheaper than always doing the 4 x 4's work.
+    let s = side(len);
+    match (k.by_pattern[side_index(s)], s) {
+        (true, 2) => by_patterns::<KH, KV, 2>(k, data, out, stride),
+        (true, 4) => by_patterns::<KH, KV, 4>(k, data, out, stride),
+        (true, _) => by_patterns::<KH, KV, 8>(k, data, out, stride),
+        (false, 2) => separable::<KH, KV, 2>(k, data, out, stride),
+        (false, 4) => separable::<KH, KV, 4>(k, data, out, stride),
+        (false, _) => separable::<KH, KV, 8>(k, data, out, stride),
+    }
+}
+
+/// A 2 x 2 output from a square of side 2 or 4 (`len` 4 or 16), by [`Quad`].
+#[inline(always)]
+fn quad(q: &Quad, data: &[i16], len: usize, out: &mut [u8], stride: usize) {
+    let c = |p: usize| f32::from(data[p]);
+    let (ee, mut eo, mut oe, mut oo) =
+        (c(0) * q.first[0], c(1) * q.first[1], c(2) * q.first[2], c(3) * q.first[3]);
+    if len == 16 {
+        let r = &q.rest;
+        eo += c(5) * r[0];
+        oe += c(12) * r[1];
+        oo += (c(7) * r[2] + c(13) * r[3]) + c(15) * r[4];
+    }
+    let (p, m) = (128.5 + ee + eo, 128.5 + ee - eo);
+    let (a, b) = (oe + oo, oe - oo);
+    out[0] = sample(p + a);
+    out[1] = sample(m + b);
+    out[stride] = sample(p - a);
+    out[stride + 1] = sample(m - b);
+}
+
+/// Frequencies (bit u) whose basis contributes to a `k`-point reduced IDCT:
+/// averaging 8 / k samples cancels the rest (the same for every quantisation).
+const fn contributing(k: usize) -> u8 {
+    match k {
+        1 => 0b0000_0001,
+        2 => 0b1010_1011,
+        4 => 0b1110_1111,
+        _ => 0b1111_1111,
+    }
+}
+
+/// How many coefficients of a square of side `s` contribute at kh x kv.
+const fn terms(kh: usize, kv: usize, s: usize) -> usize {
+    let inside = ((1u32 << s) - 1) as u8;
+    ((contributing(kh) & inside).count_ones() * (contributing(kv) & inside).count_ones()) as usize
+}
+
+/// A block with a stored square of side `S`, one output pattern per
+/// contributing coefficient (a fixed number for the sizes, so unrolled).
+#[inline(always)]
+fn by_patterns<const KH: usize, const KV: usize, const S: usize>(
+    k: &Kernel,
+    coefs: &[i16],
+    out: &mut [u8],
+    stride: usize,
+) {
+    let n = lanes(KH * KV);
+    let count = terms(KH, KV, S);
+    let p = &k.patterns;
+    let (index, weights) = (&p.index[..count], &p.weights[..count * n]);
+    let coefs = &coefs[..S * S];
+    // Two interleaved sums: half the dependency chain.
+    let (mut a, mut b) = ([128.5f32; PATTERN_OUTPUTS], [0f32; PATTERN_OUTPUTS]);
+    for t in 0..count {
+        let c = f32::from(coefs[index[t]]);
+        let w = &weights[t * n..][..n];
+        let acc = if t % 2 == 0 { &mut a } else { &mut b };
+        for j in 0..n {
+            acc[j] += c * w[j];
+        }
+    }
+    for j in 0..n {
+        a[j] += b[j];
+    }
+    for y in 0..KV {
+        store::<KH>(&a[y * KH..], &mut out[y * stride..]);
+    }
+}
+
+/// A block with a stored square of side `S`, separably: rows along u, then
+/// columns along v.
+#[inline(always)]
+fn separable<const KH: usize, const KV: usize, const S: usize>(
+    k: &Kernel,
+    coefs: &[i16],
+    out: &mut [u8],
+    stride: usize,
+) {
+    let c = &coefs[..S * S];
+    // g[v][x]: coefficient row v transformed along u.
+    let mut g = [[0f32; KH]; S];
+    for v in 0..S {
+        if k.vmask & (1 << v) == 0 {
+            continue;
+        }
+        let mut r = [0f32; KH];
+        for u in 0..S {
+            if k.umask & (1 << u) == 0 {
+                continue;
             }
+            let cv = f32::from(c[POS[v * 8 + u]]);
+            let t = &k.ahq[v * 8 + u];
+            for x in 0..KH {
+                r[x] += cv * t[x];
+            }
+        }
+        g[v] = r;
+    }
+    for y in 0..KV {
+        let mut a = [128.5f32; KH];
+        for v in 0..S {
+            if k.vmask & (1 << v) == 0 {
+                continue;
+            }
+            let w = k.av[v][y];
+            for x in 0..KH {
+                a[x] += w * g[v][x];
+            }
+        }
+        store::<KH>(&a, &mut out[y * stride..]);
+    }
+}
+
+/// Inverse-transforms blocks `bx.0..=bx.1` x `by.0..=by.1` of `c`, block
+/// (bx.0, by.0) at `out[0]`, rows `stride` apart.
+#[inline(always)]
+fn render_blocks<const KH: usize, const KV: usize>(
+    k: &Kernel,
+    c: &Component,
+    bx: (u32, u32),
+    by: (u32, u32),
+    out: &mut [u8],
+    stride: usize,
+) {
+    let (wb, n) = (c.wb as usize, (bx.1 - bx.0 + 1) as usize);
+    for (j, row) in (by.0..=by.1).enumerate() {
+        let first = row as usize * wb + bx.0 as usize;
+        let offsets = &c.offsets[first..=first + n];
+        let dst = &mut out[j * KV * stride..];
+        if KH == 1 && KV == 1 {
+            // One sample a block, from DC alone (0 where nothing is stored).
+            for (o, d) in offsets.windows(2).zip(dst[..n].iter_mut()) {
+                let dc = if o[1] > o[0] { f32::from(c.data[o[0] as usize]) } else { 0.0 };
+                *d = sample(dc * k.dc + 128.5);
+            }
+            continue;
+        }
+        for (i, o) in offsets.windows(2).enumerate() {
+            let (lo, hi) = (o[0] as usize, o[1] as usize);
+            apply_k::<KH, KV>(k, &c.data[lo..], hi - lo, &mut dst[i * KH..], stride);
         }
     }
 }
@@ -382,11 +676,77 @@ fn taps(lo: u32, hi: u32, up: u32, len: u32) -> Vec<(u32, u32, u32)> {
 /// Output rows per strip when rendering a large area: bounds the temporary planes.
 const STRIP: u32 = 256;
 
+/// How one component becomes samples at one output scale.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    /// IDCT size.
+    kh: u32,
+    kv: u32,
+    /// Upsampling factor left after the IDCT.
+    uh: u32,
+    uv: u32,
+    /// Valid samples at the IDCT scale (libjpeg's downsampled_width / height
+    /// of a scaled decode).
+    pw: u32,
+    ph: u32,
+}
+
+/// A component's samples over an output rectangle: sample (x, y) of the
+/// rectangle is `data[(y + oy) * stride + x + ox]`.
+#[derive(Debug, Default)]
+struct Plane {
+    data: Vec<u8>,
+    stride: usize,
+    ox: usize,
+    oy: usize,
+}
+
+impl Plane {
+    fn row(&self, y: usize, w: usize) -> &[u8] {
+        &self.data[(y + self.oy) * self.stride + self.ox..][..w]
+    }
+}
+
+/// A whole JPEG as coefficients.
+#[derive(Debug)]
+pub(crate) struct Coefficients {
+    width: u32,
+    height: u32,
+    max_h: u32,
+    max_v: u32,
+    colour: ColourSpace,
+    comps: Vec<Component>,
+    /// Per component, per scale 1, 2, 4, 8: its transform at that scale.
+    kernels: Vec<Vec<Kernel>>,
+}
+
 impl Coefficients {
     pub fn new(width: u32, height: u32, colour: ColourSpace, comps: Vec<Component>) -> Self {
         let max_h = comps.iter().map(|c| c.h).max().unwrap_or(1).max(1);
         let max_v = comps.iter().map(|c| c.v).max().unwrap_or(1).max(1);
-        Self { width, height, max_h, max_v, colour, comps }
+        let mut coefs = Self { width, height, max_h, max_v, colour, comps, kernels: Vec::new() };
+        let bases = Bases::new();
+        coefs.kernels = coefs
+            .comps
+            .iter()
+            .map(|c| {
+                [1u32, 2, 4, 8]
+                    .into_iter()
+                    .map(|k| {
+                        let g = coefs.geometry(c, k);
+                        Kernel::new(&bases, (g.kh as usize, g.kv as usize), &c.quant)
+                    })
+                    .collect()
+            })
+            .collect();
+        coefs
+    }
+
+    /// Whether both hold the same image's coefficients, stored alike.
+    #[cfg(test)]
+    pub fn same_as(&self, other: &Self) -> bool {
+        (self.width, self.height, self.colour) == (other.width, other.height, other.colour)
+            && self.comps == other.comps
     }
 
     /// Bytes held.
@@ -399,102 +759,158 @@ impl Coefficients {
         (scaled(self.width, k), scaled(self.height, k))
     }
 
-    /// Interleaved RGB of the rectangle `x0..x0+w, y0..y0+h` of the stored image
-    /// at scale `k`; the rectangle must lie inside [`Self::scaled_size`].
-    pub fn render(&self, k: u32, x0: u32, y0: u32, w: u32, h: u32) -> Vec<u8> {
-        let bases = Bases::new();
-        let mut out = vec![0u8; w as usize * h as usize * 3];
-        let mut planes: Vec<Vec<u8>> = vec![Vec::new(); self.comps.len()];
-        let mut y = y0;
-        while y < y0 + h {
-            let y1 = (y + STRIP).min(y0 + h);
-            for (c, plane) in self.comps.iter().zip(planes.iter_mut()) {
-                self.component(c, k, (x0, x0 + w), (y, y1), &bases, plane);
-            }
-            let n = w as usize * (y1 - y) as usize;
-            let dst = &mut out[(y - y0) as usize * w as usize * 3..][..n * 3];
-            match self.colour {
-                ColourSpace::Grey => {
-                    for (o, &g) in dst.chunks_exact_mut(3).zip(&planes[0][..n]) {
-                        o.fill(g);
-                    }
-                }
-                ColourSpace::Rgb => {
-                    for (i, o) in dst.chunks_exact_mut(3).enumerate() {
-                        o.copy_from_slice(&[planes[0][i], planes[1][i], planes[2][i]]);
-                    }
-                }
-                ColourSpace::YCbCr => {
-                    for (i, o) in dst.chunks_exact_mut(3).enumerate() {
-                        o.copy_from_slice(&ycc_to_rgb(planes[0][i], planes[1][i], planes[2][i]));
-                    }
-                }
-            }
-            y = y1;
-        }
-        out
-    }
-
-    /// Samples of component `c` at output resolution for output columns
-    /// `xs.0..xs.1` and rows `ys.0..ys.1`, into `plane` (row-major, no padding).
-    fn component(
-        &self,
-        c: &Component,
-        k: u32,
-        xs: (u32, u32),
-        ys: (u32, u32),
-        bases: &Bases,
-        plane: &mut Vec<u8>,
-    ) {
-        let (rh, rv) = (self.max_h / c.h, self.max_v / c.v);
+    fn geometry(&self, c: &Component, k: u32) -> Geometry {
+        let (rh, rv) = (self.max_h / c.h.max(1), self.max_v / c.v.max(1));
         let (kh, kv) = (idct_size(k, rh), idct_size(k, rv));
         let (uh, uv) = (k * rh / kh, k * rv / kv);
-        // Valid samples of this component at its IDCT scale (libjpeg's
-        // downsampled_width / height of a scaled decode).
         let pw =
             div_ceil_u64(u64::from(self.width) * u64::from(c.h) * u64::from(kh), u64::from(self.max_h) * 8);
         let ph =
             div_ceil_u64(u64::from(self.height) * u64::from(c.v) * u64::from(kv), u64::from(self.max_v) * 8);
         let (pw, ph) =
             (pw.min(u64::from(c.wb) * u64::from(kh)) as u32, ph.min(u64::from(c.hb) * u64::from(kv)) as u32);
-        let tx = taps(xs.0, xs.1, uh, pw);
-        let ty = taps(ys.0, ys.1, uv, ph);
-        let (Some(fx), Some(lx), Some(fy), Some(ly)) = (tx.first(), tx.last(), ty.first(), ty.last()) else {
-            plane.clear();
-            return;
-        };
-        let (bx0, bx1) = (fx.0 / kh, lx.1 / kh);
-        let (by0, by1) = (fy.0 / kv, ly.1 / kv);
-        let (bx1, by1) = (bx1.min(c.wb.saturating_sub(1)), by1.min(c.hb.saturating_sub(1)));
-        let (kh_, kv_) = (kh as usize, kv as usize);
-        let tw = (bx1 - bx0 + 1) as usize * kh_;
-        let th = (by1 - by0 + 1) as usize * kv_;
-        let kernel = Kernel::new(bases, (kh_, kv_), &c.quant);
-        let mut src = vec![128u8; tw * th];
-        for by in by0..=by1 {
-            for bx in bx0..=bx1 {
-                let (coefs, s) = c.block(bx, by);
-                let at = (by - by0) as usize * kv_ * tw + (bx - bx0) as usize * kh_;
-                kernel.apply(coefs, s, &mut src[at..], tw);
-            }
+        Geometry { kh, kv, uh, uv, pw, ph }
+    }
+
+    /// Interleaved RGB of the rectangle `x0..x0+w, y0..y0+h` of the stored image
+    /// at scale `k`; the rectangle must lie inside [`Self::scaled_size`].
+    pub fn render(&self, k: u32, x0: u32, y0: u32, w: u32, h: u32) -> Vec<u8> {
+        let mut out = vec![0u8; w as usize * h as usize * 3];
+        self.render_into(k, (x0, y0, w, h), &mut out, w as usize * 3);
+        out
+    }
+
+    /// As [`Self::render`], row `y` of the rectangle into
+    /// `out[y * stride..][..w * 3]`.
+    pub fn render_into(&self, k: u32, rect: (u32, u32, u32, u32), out: &mut [u8], stride: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2() {
+            // SAFETY: the CPU has AVX2 (checked just now).
+            return unsafe { self.render_into_avx2(k, rect, out, stride) };
         }
+        self.render_into_body(k, rect, out, stride)
+    }
+
+    /// [`Self::render_into`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn render_into_avx2(&self, k: u32, rect: (u32, u32, u32, u32), out: &mut [u8], stride: usize) {
+        self.render_into_body(k, rect, out, stride)
+    }
+
+    #[inline(always)]
+    fn render_into_body(&self, k: u32, rect: (u32, u32, u32, u32), out: &mut [u8], stride: usize) {
+        let (x0, y0, w, h) = rect;
+        if w == 0 || h == 0 {
+            return;
+        }
+        let mut planes: Vec<Plane> = self.comps.iter().map(|_| Plane::default()).collect();
+        let mut tmp = Vec::new();
+        let wu = w as usize;
+        let mut y = y0;
+        while y < y0 + h {
+            let y1 = (y + STRIP).min(y0 + h);
+            for (ci, plane) in planes.iter_mut().enumerate() {
+                self.component(ci, k, (x0, x0 + w), (y, y1), plane, &mut tmp);
+            }
+            for row in 0..(y1 - y) as usize {
+                let dst = &mut out[((y - y0) as usize + row) * stride..][..wu * 3];
+                match (self.colour, planes.as_slice()) {
+                    (ColourSpace::YCbCr, [p0, p1, p2]) => {
+                        ycc_row(p0.row(row, wu), p1.row(row, wu), p2.row(row, wu), dst)
+                    }
+                    (ColourSpace::Rgb, [p0, p1, p2]) => {
+                        let (r, g, b) = (p0.row(row, wu), p1.row(row, wu), p2.row(row, wu));
+                        for (i, o) in dst.chunks_exact_mut(3).enumerate() {
+                            o.copy_from_slice(&[r[i], g[i], b[i]]);
+                        }
+                    }
+                    (_, [p0, ..]) => {
+                        for (o, &g) in dst.chunks_exact_mut(3).zip(p0.row(row, wu)) {
+                            o.fill(g);
+                        }
+                    }
+                    (_, []) => {}
+                }
+            }
+            y = y1;
+        }
+    }
+
+    /// Samples of component `ci` at output resolution for output columns
+    /// `xs.0..xs.1` and rows `ys.0..ys.1` (both non-empty), into `plane`.
+    #[inline(always)]
+    fn component(
+        &self,
+        ci: usize,
+        k: u32,
+        xs: (u32, u32),
+        ys: (u32, u32),
+        plane: &mut Plane,
+        tmp: &mut Vec<u8>,
+    ) {
+        let c = &self.comps[ci];
+        let kernel = &self.kernels[ci][k.trailing_zeros() as usize & 3];
+        let g = self.geometry(c, k);
+        let (kh, kv) = (g.kh, g.kv);
+        let flat = |plane: &mut Plane| {
+            plane.data.clear();
+            plane.data.resize((xs.1 - xs.0) as usize * (ys.1 - ys.0) as usize, 128);
+            (plane.stride, plane.ox, plane.oy) = ((xs.1 - xs.0) as usize, 0, 0);
+        };
+        if c.wb == 0 || c.hb == 0 {
+            return flat(plane);
+        }
+        if g.uh == 1 && g.uv == 1 && xs.1 <= c.wb * kh && ys.1 <= c.hb * kv {
+            // Output sample x is sample x at the IDCT scale: the blocks'
+            // samples are the plane.
+            let (bx, by) = ((xs.0 / kh, (xs.1 - 1) / kh), (ys.0 / kv, (ys.1 - 1) / kv));
+            let tw = (bx.1 - bx.0 + 1) as usize * kh as usize;
+            let th = (by.1 - by.0 + 1) as usize * kv as usize;
+            plane.data.resize(tw * th, 0);
+            macro_rules! go {
+                ($kh:literal, $kv:literal) => {
+                    render_blocks::<$kh, $kv>(kernel, c, bx, by, &mut plane.data, tw)
+                };
+            }
+            by_size!(kh, kv, go);
+            plane.stride = tw;
+            plane.ox = (xs.0 - bx.0 * kh) as usize;
+            plane.oy = (ys.0 - by.0 * kv) as usize;
+            return;
+        }
+        let (uh, uv) = (g.uh, g.uv);
+        let tx = taps(xs.0, xs.1, uh, g.pw);
+        let ty = taps(ys.0, ys.1, uv, g.ph);
+        let (Some(fx), Some(lx), Some(fy), Some(ly)) = (tx.first(), tx.last(), ty.first(), ty.last()) else {
+            return flat(plane);
+        };
+        let (bx0, bx1) = (fx.0 / kh, (lx.1 / kh).min(c.wb - 1));
+        let (by0, by1) = (fy.0 / kv, (ly.1 / kv).min(c.hb - 1));
+        let tw = (bx1 - bx0 + 1) as usize * kh as usize;
+        let th = (by1 - by0 + 1) as usize * kv as usize;
+        tmp.clear();
+        tmp.resize(tw * th, 0);
+        macro_rules! go {
+            ($kh:literal, $kv:literal) => {
+                render_blocks::<$kh, $kv>(kernel, c, (bx0, bx1), (by0, by1), tmp, tw)
+            };
+        }
+        by_size!(kh, kv, go);
         let (ox, oy) = ((bx0 * kh) as usize, (by0 * kv) as usize);
         let w = tx.len();
-        plane.clear();
-        plane.reserve(w * ty.len());
-        if uh == 1 && uv == 1 {
-            for &(j, _, _) in &ty {
-                let row = &src[(j as usize - oy) * tw..];
-                plane.extend(tx.iter().map(|&(i, _, _)| row[i as usize - ox]));
-            }
-            return;
-        }
+        plane.data.clear();
+        plane.data.reserve(w * ty.len());
+        (plane.stride, plane.ox, plane.oy) = (w, 0, 0);
         let (dx, dy) = (2 * uh, 2 * uv);
         let round = dx * dy / 2;
         for &(j0, j1, wy) in &ty {
-            let r0 = &src[(j0 as usize - oy) * tw..][..tw];
-            let r1 = &src[(j1 as usize - oy) * tw..][..tw];
-            plane.extend(tx.iter().map(|&(i0, i1, wx)| {
+            let r0 = &tmp[(j0 as usize - oy) * tw..][..tw];
+            let r1 = &tmp[(j1 as usize - oy) * tw..][..tw];
+            plane.data.extend(tx.iter().map(|&(i0, i1, wx)| {
                 let (i0, i1) = (i0 as usize - ox, i1 as usize - ox);
                 let top = u32::from(r0[i0]) * (dx - wx) + u32::from(r0[i1]) * wx;
                 let bottom = u32::from(r1[i0]) * (dx - wx) + u32::from(r1[i1]) * wx;
@@ -521,6 +937,38 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     let g = y + ((-22554 * cb - 46802 * cr + HALF) >> 16);
     let b = y + ((116130 * cb + HALF) >> 16);
     [r.clamp(0, 255) as u8, g.clamp(0, 255) as u8, b.clamp(0, 255) as u8]
+}
+
+/// [`ycc_to_rgb`] over a row, interleaved into `out`: 16 pixels at a time
+/// with libjpeg's constants split so every product fits 16-bit factors
+/// (`(c * 2^16 + x) >> 16 == c + (x >> 16)` exactly), which vectorises.
+#[inline(always)]
+fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    const N: usize = 16;
+    const HALF: i32 = 1 << 15;
+    let n = y.len().min(cb.len()).min(cr.len()).min(out.len() / 3);
+    let full = n / N * N;
+    let chunks = y[..full].chunks_exact(N).zip(cb[..full].chunks_exact(N)).zip(cr[..full].chunks_exact(N));
+    for (((yy, bb), rr), o) in chunks.zip(out.chunks_exact_mut(N * 3)) {
+        let (mut r, mut g, mut b) = ([0u8; N], [0u8; N], [0u8; N]);
+        for i in 0..N {
+            let (y, cb, cr) = (i32::from(yy[i]), i32::from(bb[i]) - 128, i32::from(rr[i]) - 128);
+            // 91881 = 2^16 + 26345; -46802 = -2^16 + 18734; 116130 = 2^17 - 14942.
+            r[i] = (y + cr + ((26345 * cr + HALF) >> 16)).clamp(0, 255) as u8;
+            g[i] = (y - cr + ((-22554 * cb + 18734 * cr + HALF) >> 16)).clamp(0, 255) as u8;
+            b[i] = (y + 2 * cb + ((-14942 * cb + HALF) >> 16)).clamp(0, 255) as u8;
+        }
+        for i in 0..N {
+            o[i * 3] = r[i];
+            o[i * 3 + 1] = g[i];
+            o[i * 3 + 2] = b[i];
+        }
+    }
+    for (((o, &y), &cb), &cr) in
+        out[full * 3..].chunks_exact_mut(3).zip(&y[full..n]).zip(&cb[full..n]).zip(&cr[full..n])
+    {
+        o.copy_from_slice(&ycc_to_rgb(y, cb, cr));
+    }
 }
 
 #[cfg(test)]
@@ -568,7 +1016,7 @@ mod tests {
             let b = block(seed);
             let want = reference_idct(&b, &quant);
             let mut out = [0u8; 64];
-            Kernel::new(&bases, (8, 8), &quant).apply(&b, 8, &mut out, 8);
+            Kernel::new(&bases, (8, 8), &quant).apply(&shell64(&b), 8, &mut out, 8);
             for i in 0..64 {
                 let w = want[i].round().clamp(0.0, 255.0);
                 assert!((f64::from(out[i]) - w).abs() <= 1.0, "seed {seed} at {i}: {} vs {w}", out[i]);
@@ -584,7 +1032,7 @@ mod tests {
         b[0] = 400; // mean = 400 / 8 + 128 = 178
         for k in [1usize, 2, 4, 8] {
             let mut out = [0u8; 64];
-            Kernel::new(&bases, (k, k), &quant).apply(&b, 8, &mut out, 8);
+            Kernel::new(&bases, (k, k), &quant).apply(&shell64(&b), 8, &mut out, 8);
             for y in 0..k {
                 for x in 0..k {
                     assert_eq!(out[y * 8 + x], 178, "k={k}");
@@ -602,7 +1050,7 @@ mod tests {
             let full = reference_idct(&b, &quant);
             for (kh, kv) in [(4usize, 4usize), (2, 2), (1, 1), (4, 2), (8, 4), (2, 8)] {
                 let mut out = [0u8; 64];
-                Kernel::new(&bases, (kh, kv), &quant).apply(&b, 8, &mut out, 8);
+                Kernel::new(&bases, (kh, kv), &quant).apply(&shell64(&b), 8, &mut out, 8);
                 let (gx, gy) = (8 / kh, 8 / kv);
                 for y in 0..kv {
                     for x in 0..kh {
@@ -617,6 +1065,60 @@ mod tests {
                             (got - want).abs() <= 1.0,
                             "seed {seed} {kh}x{kv} at {x},{y}: {got} vs {want}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shell_order_nests_the_squares() {
+        let mut seen = [false; 64];
+        for (p, &n) in SHELL.iter().enumerate() {
+            assert!(!seen[n], "{n} twice");
+            seen[n] = true;
+            assert_eq!(POS[n], p);
+            let side = (n / 8).max(n % 8) + 1;
+            let square = [1, 2, 4, 4, 8, 8, 8, 8][side - 1];
+            assert!(
+                p < square * square,
+                "position {p} of ({}, {}) outside the {square} x {square} prefix",
+                n / 8,
+                n % 8
+            );
+        }
+    }
+
+    #[test]
+    fn every_square_and_size_agrees_with_the_whole_block() {
+        // A block whose non-zero coefficients fit a square of side s, given
+        // as that square and as all 64: the same output, by every path.
+        let quant: [f32; 64] = std::array::from_fn(|i| 1.0 + (i % 7) as f32);
+        let bases = Bases::new();
+        for seed in 0..30 {
+            let full = block(seed);
+            for s in [1usize, 2, 4, 8] {
+                let mut b = [0i16; 64];
+                for v in 0..s {
+                    for u in 0..s {
+                        b[v * 8 + u] = full[v * 8 + u];
+                    }
+                }
+                let stored = shell64(&b);
+                for kh in [1usize, 2, 4, 8] {
+                    for kv in [1usize, 2, 4, 8] {
+                        let kernel = Kernel::new(&bases, (kh, kv), &quant);
+                        let (mut small, mut whole) = ([0u8; 64], [0u8; 64]);
+                        kernel.apply(&stored[..s * s], s, &mut small, 8);
+                        kernel.apply(&stored, 8, &mut whole, 8);
+                        for i in 0..64 {
+                            assert!(
+                                small[i].abs_diff(whole[i]) <= 1,
+                                "seed {seed} s {s} {kh}x{kv} at {i}: {} vs {}",
+                                small[i],
+                                whole[i]
+                            );
+                        }
                     }
                 }
             }
@@ -647,6 +1149,25 @@ mod tests {
         assert_eq!(t[3], (1, 1, 1));
         // By 1: identity.
         assert_eq!(taps(3, 5, 1, 10), vec![(3, 4, 0), (4, 5, 0)]);
+    }
+
+    #[test]
+    fn colour_rows_match_the_per_pixel_formula_everywhere() {
+        // Every (cb, cr) pair, with varying luma, through the 16-pixel path
+        // and the tail.
+        let n = 256 * 256;
+        let cb: Vec<u8> = (0..n).map(|i| (i / 256) as u8).collect();
+        let cr: Vec<u8> = (0..n).map(|i| (i % 256) as u8).collect();
+        for shift in [0usize, 77, 160, 255] {
+            let y: Vec<u8> = (0..n).map(|i| ((i * 7 + shift) % 256) as u8).collect();
+            for len in [n, n - 5] {
+                let mut out = vec![0u8; len * 3];
+                ycc_row(&y[..len], &cb[..len], &cr[..len], &mut out);
+                for i in 0..len {
+                    assert_eq!(out[i * 3..i * 3 + 3], ycc_to_rgb(y[i], cb[i], cr[i]), "pixel {i}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,15 @@
 //! other. Warnings are recorded, never printed; the ones that mean the picture
 //! is not what the camera took (a cut-off file, broken entropy-coded data) fail
 //! the decode instead of yielding grey or smeared blocks.
+//!
+//! Coefficients of a single-scan (baseline) JPEG are streamed: for the length
+//! of `jpeg_read_coefficients` the decompressor's memory manager hands out a
+//! one-iMCU-row [`RowBuffer`] per component in place of the whole-image array
+//! (libjpeg's coefficient controller reaches its arrays only through the
+//! memory manager's `request_virt_barray` / `access_virt_barray`, which are
+//! public, replaceable methods), and each row is compacted into Rust memory
+//! when libjpeg asks for the next. So a 12 MP photo never allocates, zeroes
+//! and re-reads libjpeg's ~36 MB of coefficient arrays.
 use super::dct::{Coefficients, ColourSpace, ComponentBuilder};
 use crate::error::Error;
 use image::metadata::Orientation;
@@ -104,18 +113,20 @@ unsafe extern "C-unwind" fn emit_message(cinfo: &mut sys::jpeg_common_struct, le
         return; // trace messages
     }
     // SAFETY: `err` points to our error manager and `client_data` to the
-    // `Warnings` of the same `State`, both set before any libjpeg call and valid
-    // until the object is destroyed; nothing else references them during the call.
+    // `Client` of the same `State`, both set before any libjpeg call and valid
+    // until the object is destroyed; nothing else references the warnings
+    // during the call.
     unsafe {
         let err = cinfo.err;
         (*err).num_warnings += 1;
         let code = (*err).msg_code;
-        let warnings = cinfo.client_data.cast::<Warnings>();
-        if !warnings.is_null() {
+        let client = cinfo.client_data.cast::<Client>();
+        if !client.is_null() {
+            let warnings = &mut (*client).warnings;
             match code {
-                sys::JWRN_JPEG_EOF => (*warnings).truncated = true,
+                sys::JWRN_JPEG_EOF => warnings.truncated = true,
                 sys::JWRN_HIT_MARKER | sys::JWRN_HUFF_BAD_CODE | sys::JWRN_MUST_RESYNC => {
-                    (*warnings).corrupt = true
+                    warnings.corrupt = true
                 }
                 _ => {}
             }
@@ -127,11 +138,19 @@ unsafe extern "C-unwind" fn output_message(_cinfo: &mut sys::jpeg_common_struct)
     // libjpeg's default prints to stderr; we report through errors instead.
 }
 
+/// What libjpeg's callbacks reach through `client_data`.
+struct Client {
+    warnings: Warnings,
+    /// Where coefficient rows go while [`Decompressor::read_coefficients`]
+    /// streams them (null otherwise).
+    stream: *mut Stream,
+}
+
 /// Everything libjpeg points into, at one fixed heap address.
 struct State {
     cinfo: sys::jpeg_decompress_struct,
     err: sys::jpeg_error_mgr,
-    warnings: Warnings,
+    client: Client,
 }
 
 /// A libjpeg decompress object reading `bytes`. Only exists inside
@@ -151,6 +170,270 @@ impl Drop for Decompressor<'_> {
             let s = self.state.as_ptr();
             sys::jpeg_destroy_decompress(&mut (*s).cinfo);
             drop(Box::from_raw(s));
+        }
+    }
+}
+
+/// The shape of one component's coefficient array as libjpeg will request it.
+#[derive(Debug, Clone, Copy)]
+struct RowSpec {
+    /// Blocks a row, and block rows, that the image has.
+    wb: u32,
+    hb: u32,
+    /// The same padded to whole MCUs (what libjpeg asks for and decodes).
+    width: u32,
+    height: u32,
+    /// Block rows an iMCU row spans (the component's vertical sampling factor).
+    rows: u32,
+}
+
+/// One iMCU row of one component's blocks, standing in for libjpeg's
+/// whole-image array of that component: libjpeg decodes a row into it, and
+/// asking for the next row moves the previous one into compact storage.
+struct RowBuffer {
+    spec: RowSpec,
+    /// `spec.rows * spec.width` zeroed blocks, owned (a leaked boxed slice,
+    /// freed in `Drop`); all access goes through this pointer, libjpeg's
+    /// through `row_ptrs`, which point into it.
+    blocks: NonNull<[i16; 64]>,
+    row_ptrs: Vec<sys::JBLOCKROW>,
+    /// First block row of the image the buffer now holds.
+    start: Option<u32>,
+    /// Index of the component's builder.
+    component: usize,
+}
+
+impl RowBuffer {
+    fn new(spec: RowSpec, component: usize) -> Box<Self> {
+        #[cfg(test)]
+        STREAMED.with(|n| n.set(n.get() + 1));
+        let len = spec.rows as usize * spec.width as usize;
+        let blocks = Box::into_raw(vec![[0i16; 64]; len].into_boxed_slice()).cast::<[i16; 64]>();
+        // SAFETY: Box::into_raw never returns null (a dangling, aligned
+        // pointer for an empty slice).
+        let blocks = unsafe { NonNull::new_unchecked(blocks) };
+        let row_ptrs = (0..spec.rows as usize)
+            // SAFETY: row r < spec.rows starts r * width blocks into the buffer
+            // (one past its end only when width is 0).
+            .map(|r| unsafe { blocks.as_ptr().add(r * spec.width as usize) })
+            .collect();
+        Box::new(Self { spec, blocks, row_ptrs, start: None, component })
+    }
+
+    /// The pointer libjpeg holds as the array's handle.
+    fn handle(&self) -> *mut sys::jvirt_barray_control {
+        (self as *const Self).cast_mut().cast()
+    }
+
+    /// libjpeg's access to rows `start..start + count`: the rows must come in
+    /// order, one iMCU row after the other (a repeat of the current one is
+    /// allowed); the previous row goes to `builder` first.
+    fn access(
+        &mut self,
+        start: u32,
+        count: u32,
+        builder: &mut ComponentBuilder,
+    ) -> Result<sys::JBLOCKARRAY, &'static str> {
+        let spec = self.spec;
+        if count > spec.rows || u64::from(start) + u64::from(count) > u64::from(spec.height) {
+            return Err("coefficient rows outside the image");
+        }
+        match self.start {
+            None if start == 0 => {}
+            Some(s) if s == start => {}
+            Some(s) if u64::from(start) == u64::from(s) + u64::from(spec.rows) => self.flush(s, builder),
+            _ => return Err("coefficient rows out of order"),
+        }
+        self.start = Some(start);
+        Ok(self.row_ptrs.as_mut_ptr())
+    }
+
+    /// Moves the rows now held (image rows `s..`) into `builder`, leaving
+    /// the buffer zeroed.
+    fn flush(&mut self, s: u32, builder: &mut ComponentBuilder) {
+        let (width, wb) = (self.spec.width as usize, self.spec.wb as usize);
+        for r in 0..self.spec.rows as usize {
+            // SAFETY: row r < spec.rows of the buffer, `width` blocks long;
+            // libjpeg is not running (it called us, and uses the row
+            // pointers only until its next access), and nothing else
+            // references the buffer.
+            let row = unsafe { std::slice::from_raw_parts_mut(self.blocks.as_ptr().add(r * width), width) };
+            let (image, padding) = row.split_at_mut(wb.min(width));
+            if s as usize + r < self.spec.hb as usize {
+                builder.push_row_clearing(image);
+            } else {
+                image.fill([0; 64]);
+            }
+            padding.fill([0; 64]);
+        }
+    }
+}
+
+impl Drop for RowBuffer {
+    fn drop(&mut self) {
+        let len = self.spec.rows as usize * self.spec.width as usize;
+        // SAFETY: `blocks` came from Box::into_raw of a boxed slice of `len`
+        // blocks in `new`, and is freed only here.
+        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.blocks.as_ptr(), len))) };
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Components streamed on this thread so far (tests check the path taken).
+    pub(crate) static STREAMED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The streaming state of [`Decompressor::read_coefficients`].
+struct Stream {
+    /// Per component, in frame order.
+    specs: Vec<RowSpec>,
+    builders: Vec<ComponentBuilder>,
+    /// The arrays handed out, in the order libjpeg requested them (its
+    /// coefficient controller asks once per component, in frame order).
+    /// Boxed: a buffer's address is its handle, so it must not move.
+    #[allow(clippy::vec_box)]
+    buffers: Vec<Box<RowBuffer>>,
+    /// The memory manager's own methods, for every other array.
+    request: RequestBarray,
+    access: AccessBarray,
+}
+
+type RequestBarray = Option<
+    unsafe extern "C-unwind" fn(
+        &mut sys::jpeg_common_struct,
+        c_int,
+        sys::boolean,
+        sys::JDIMENSION,
+        sys::JDIMENSION,
+        sys::JDIMENSION,
+    ) -> *mut sys::jvirt_barray_control,
+>;
+type AccessBarray = Option<
+    unsafe extern "C-unwind" fn(
+        &mut sys::jpeg_common_struct,
+        *mut sys::jvirt_barray_control,
+        sys::JDIMENSION,
+        sys::JDIMENSION,
+        sys::boolean,
+    ) -> sys::JBLOCKARRAY,
+>;
+
+impl Stream {
+    /// Moves the last row of every streamed component into its builder.
+    fn finish(&mut self) {
+        for b in &mut self.buffers {
+            if let (Some(s), Some(builder)) = (b.start, self.builders.get_mut(b.component)) {
+                b.flush(s, builder);
+                b.start = None;
+            }
+        }
+    }
+}
+
+/// Unwinds out of a libjpeg callback as `error_exit` does.
+fn fail(message: &str) -> ! {
+    resume_unwind(Box::new(Failure { code: 0, message: message.into() }))
+}
+
+/// The stream a callback's object is streaming into, if any.
+///
+/// # Safety
+/// `cinfo` must be one of our decompressors (client_data set up by `new`).
+unsafe fn stream_of(cinfo: &mut sys::jpeg_common_struct) -> Option<&mut Stream> {
+    let client = cinfo.client_data.cast::<Client>();
+    // SAFETY: per the contract, client_data is null or points to the live
+    // Client of the object; its `stream` is null or points to the Stream that
+    // `Hooks` installed, alive until the hooks are removed, and referenced by
+    // nothing else while libjpeg runs.
+    unsafe { client.as_ref().and_then(|c| c.stream.as_mut()) }
+}
+
+unsafe extern "C-unwind" fn request_barray(
+    cinfo: &mut sys::jpeg_common_struct,
+    pool_id: c_int,
+    pre_zero: sys::boolean,
+    blocks_per_row: sys::JDIMENSION,
+    rows: sys::JDIMENSION,
+    max_access: sys::JDIMENSION,
+) -> *mut sys::jvirt_barray_control {
+    // SAFETY: only installed on our decompressors, by `Hooks`.
+    let Some(stream) = (unsafe { stream_of(cinfo) }) else { fail("no coefficient stream") };
+    let i = stream.buffers.len();
+    if let Some(&spec) = stream.specs.get(i) {
+        if pre_zero != 0 && blocks_per_row == spec.width && rows == spec.height && max_access == spec.rows {
+            let buffer = RowBuffer::new(spec, i);
+            let handle = buffer.handle();
+            stream.buffers.push(buffer);
+            return handle;
+        }
+    }
+    let Some(request) = stream.request else { fail("no memory manager") };
+    // SAFETY: the memory manager's own method, called as libjpeg called ours.
+    unsafe { request(cinfo, pool_id, pre_zero, blocks_per_row, rows, max_access) }
+}
+
+unsafe extern "C-unwind" fn access_barray(
+    cinfo: &mut sys::jpeg_common_struct,
+    array: *mut sys::jvirt_barray_control,
+    start: sys::JDIMENSION,
+    count: sys::JDIMENSION,
+    writable: sys::boolean,
+) -> sys::JBLOCKARRAY {
+    // SAFETY: only installed on our decompressors, by `Hooks`.
+    let Some(stream) = (unsafe { stream_of(cinfo) }) else { fail("no coefficient stream") };
+    if let Some(b) = stream.buffers.iter_mut().find(|b| b.handle() == array) {
+        let Some(builder) = stream.builders.get_mut(b.component) else { fail("no component") };
+        return match b.access(start, count, builder) {
+            Ok(rows) => rows,
+            Err(m) => fail(m),
+        };
+    }
+    let Some(access) = stream.access else { fail("no memory manager") };
+    // SAFETY: the memory manager's own method, on one of its own arrays.
+    unsafe { access(cinfo, array, start, count, writable) }
+}
+
+/// [`Stream`]'s methods installed in a decompressor's memory manager, and
+/// the stream made reachable from its callbacks; `Drop` puts everything back
+/// (on every path, unwinding included).
+struct Hooks {
+    state: NonNull<State>,
+    mem: NonNull<sys::jpeg_memory_mgr>,
+    request: RequestBarray,
+    access: AccessBarray,
+}
+
+impl Hooks {
+    fn install(d: &mut Decompressor<'_>, stream: &mut Stream) -> Result<Self, Failed> {
+        let mem = NonNull::new(d.cinfo().common.mem)
+            .ok_or_else(|| Error::CorruptImage("no memory manager".into()))?;
+        // SAFETY: the object's memory manager, live as long as the object, and
+        // not in use (libjpeg is not running); the State is live and uniquely
+        // owned by `d`, which outlives the hooks (they are dropped inside
+        // `read_coefficients`).
+        unsafe {
+            let m = mem.as_ptr();
+            let (request, access) = ((*m).request_virt_barray, (*m).access_virt_barray);
+            stream.request = request;
+            stream.access = access;
+            (*m).request_virt_barray = Some(request_barray);
+            (*m).access_virt_barray = Some(access_barray);
+            (*d.state.as_ptr()).client.stream = stream;
+            Ok(Self { state: d.state, mem, request, access })
+        }
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        // SAFETY: as in `install`; libjpeg is not running (it returned, or
+        // unwound past this frame).
+        unsafe {
+            let m = self.mem.as_ptr();
+            (*m).request_virt_barray = self.request;
+            (*m).access_virt_barray = self.access;
+            (*self.state.as_ptr()).client.stream = std::ptr::null_mut();
         }
     }
 }
@@ -218,7 +501,7 @@ impl<'a> Decompressor<'a> {
             cinfo: unsafe { std::mem::zeroed() },
             // SAFETY: as above.
             err: unsafe { std::mem::zeroed() },
-            warnings: Warnings::default(),
+            client: Client { warnings: Warnings::default(), stream: std::ptr::null_mut() },
         });
         let d = Decompressor {
             // SAFETY: Box::into_raw never returns null.
@@ -236,7 +519,7 @@ impl<'a> Decompressor<'a> {
             (*s).err.emit_message = Some(emit_message);
             (*s).err.output_message = Some(output_message);
             (*s).cinfo.common.err = addr_of_mut!((*s).err);
-            (*s).cinfo.common.client_data = addr_of_mut!((*s).warnings).cast();
+            (*s).cinfo.common.client_data = addr_of_mut!((*s).client).cast();
             sys::jpeg_create_decompress(addr_of_mut!((*s).cinfo));
             let mem = (*s).cinfo.common.mem;
             if !mem.is_null() {
@@ -255,7 +538,7 @@ impl<'a> Decompressor<'a> {
 
     fn warnings(&self) -> Warnings {
         // SAFETY: as above; libjpeg is not running (we hold `&self`).
-        unsafe { (*self.state.as_ptr()).warnings }
+        unsafe { (*self.state.as_ptr()).client.warnings }
     }
 
     /// Reads the markers up to the first scan.
@@ -315,24 +598,92 @@ impl<'a> Decompressor<'a> {
         })
     }
 
-    /// Entropy-decodes the whole image (one pass) and copies the quantised DCT
-    /// coefficients into Rust-owned memory. Call after [`Self::read_header`].
-    pub fn read_coefficients(&mut self, header: &Header) -> Result<Coefficients, Failed> {
-        let colour = match (header.colour, header.sampling.len()) {
-            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
-            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
-            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
-            _ => return Err(Failed::Unsupported("colour space".into())),
-        };
+    /// Entropy-decodes the whole image into libjpeg's own coefficient arrays and
+    /// nothing more (the baseline [`Self::read_coefficients`] is timed against).
+    pub fn entropy_decode_only(&mut self) -> Result<(), Failed> {
         let cinfo = self.cinfo();
         // SAFETY: header read, decompression not started; errors unwind.
         let arrays = unsafe { sys::jpeg_read_coefficients(cinfo) };
         if arrays.is_null() {
             return Err(Error::CorruptImage("no coefficients".into()).into());
         }
-        self.warnings().check()?;
-        let cinfo = self.cinfo();
+        Ok(self.warnings().check()?)
+    }
+
+    /// Entropy-decodes the whole image (one pass) and copies the quantised DCT
+    /// coefficients into compact Rust-owned memory. Call after
+    /// [`Self::read_header`].
+    ///
+    /// A single-scan (baseline) JPEG is streamed: libjpeg's whole-image
+    /// coefficient arrays are replaced by one iMCU row of blocks per
+    /// component ([`Stream`]), each row compacted as soon as libjpeg moves on
+    /// to the next, so the 128 bytes a block are never allocated, zeroed,
+    /// written and read back. A multi-scan (progressive) JPEG revisits its
+    /// rows scan after scan; it is read into libjpeg's arrays and copied.
+    pub fn read_coefficients(&mut self, header: &Header) -> Result<Coefficients, Failed> {
+        self.read_coefficients_with(header, true)
+    }
+
+    /// As [`Self::read_coefficients`], streaming or (test) always through
+    /// libjpeg's arrays.
+    pub fn read_coefficients_with(
+        &mut self,
+        header: &Header,
+        stream_rows: bool,
+    ) -> Result<Coefficients, Failed> {
+        let colour = match (header.colour, header.sampling.len()) {
+            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
+            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
+            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
+            _ => return Err(Failed::Unsupported("colour space".into())),
+        };
         let n = header.sampling.len();
+        let cinfo = self.cinfo();
+        if cinfo.comp_info.is_null() || usize::try_from(cinfo.num_components).ok() != Some(n) {
+            return Err(Error::CorruptImage("no components".into()).into());
+        }
+        // SAFETY: after jpeg_read_header, comp_info holds num_components (== n)
+        // initialised entries.
+        let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };
+        let specs: Vec<RowSpec> = comps
+            .iter()
+            .zip(&header.sampling)
+            .map(|(c, &(h, v))| RowSpec {
+                wb: c.width_in_blocks,
+                hb: c.height_in_blocks,
+                width: c.width_in_blocks.div_ceil(h.max(1)) * h.max(1),
+                height: c.height_in_blocks.div_ceil(v.max(1)) * v.max(1),
+                rows: v.max(1),
+            })
+            .collect();
+        let mut stream = Stream {
+            builders: specs
+                .iter()
+                .zip(&header.sampling)
+                .map(|(s, &(h, v))| ComponentBuilder::new(h, v, s.wb, s.hb))
+                .collect(),
+            specs,
+            buffers: Vec::new(),
+            request: None,
+            access: None,
+        };
+        let arrays = if header.multi_scan || !stream_rows {
+            // SAFETY: header read, decompression not started; errors unwind.
+            unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
+        } else {
+            let hooks = Hooks::install(self, &mut stream)?;
+            // SAFETY: as above; the hooks and `stream` stay in place until
+            // `hooks` is dropped (also when libjpeg unwinds through here).
+            let arrays = unsafe { sys::jpeg_read_coefficients(self.cinfo()) };
+            drop(hooks);
+            arrays
+        };
+        if arrays.is_null() {
+            return Err(Error::CorruptImage("no coefficients".into()).into());
+        }
+        self.warnings().check()?;
+        stream.finish();
+        let cinfo = self.cinfo();
         // SAFETY: comp_info still holds num_components (== n) entries.
         let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };
         let mem = cinfo.common.mem;
@@ -341,7 +692,7 @@ impl<'a> Decompressor<'a> {
             .and_then(|m| m.access_virt_barray)
             .ok_or_else(|| Error::CorruptImage("no memory manager".into()))?;
         let mut out = Vec::with_capacity(n);
-        for (ci, c) in comps.iter().enumerate() {
+        for (ci, (c, mut builder)) in comps.iter().zip(stream.builders).enumerate() {
             // The table latched when the component's first scan began; a
             // component that never had a scan falls back to the slot table.
             let table = if c.quant_table.is_null() {
@@ -356,25 +707,29 @@ impl<'a> Decompressor<'a> {
             let quant = unsafe { table.as_ref() }
                 .ok_or_else(|| Error::CorruptImage("missing quantisation table".into()))?
                 .quantval;
-            let (wb, hb) = (c.width_in_blocks, c.height_in_blocks);
-            let (h, v) = header.sampling[ci];
-            let mut builder = ComponentBuilder::new(h, v, wb, hb, &quant);
             // SAFETY: jpeg_read_coefficients returned one array per component.
             let array = unsafe { *arrays.add(ci) };
-            for by in 0..hb {
-                // SAFETY: row `by` < height_in_blocks of this component's
-                // realised array, one row (<= maxaccess) at a time, read-only;
-                // each row holds at least width_in_blocks blocks.
-                let row = unsafe {
-                    let rows = access(&mut cinfo.common, array, by, 1, 0);
-                    if rows.is_null() || (*rows).is_null() {
-                        return Err(Error::CorruptImage("missing coefficient row".into()).into());
-                    }
-                    std::slice::from_raw_parts(*rows, wb as usize)
-                };
-                builder.push_row(row);
+            let streamed = stream.buffers.iter().any(|b| b.handle() == array);
+            if !streamed {
+                let (wb, hb) = (c.width_in_blocks, c.height_in_blocks);
+                for by in builder.rows()..hb {
+                    // SAFETY: row `by` < height_in_blocks of this component's
+                    // realised libjpeg array, one row (<= maxaccess) at a time,
+                    // read-only; each row holds at least width_in_blocks blocks.
+                    let row = unsafe {
+                        let rows = access(&mut cinfo.common, array, by, 1, 0);
+                        if rows.is_null() || (*rows).is_null() {
+                            return Err(Error::CorruptImage("missing coefficient row".into()).into());
+                        }
+                        std::slice::from_raw_parts(*rows, wb as usize)
+                    };
+                    builder.push_row(row);
+                }
             }
-            out.push(builder.finish());
+            if builder.rows() != c.height_in_blocks {
+                return Err(Error::CorruptImage("missing coefficient rows".into()).into());
+            }
+            out.push(builder.finish(&quant));
         }
         Ok(Coefficients::new(header.width, header.height, colour, out))
     }

@@ -2,27 +2,30 @@
 //! stages, and square windows cut at whatever resolution each one needs.
 //!
 //! JPEGs (what phones write) are read once by libjpeg-turbo into their DCT
-//! coefficients ([`libjpeg`] copies them into Rust memory, [`dct`] makes
-//! pixels from them): the view comes from reduced-size IDCTs, and a window
-//! inverse-transforms only the blocks it covers, at the coarsest of 1/8, 1/4,
-//! 1/2 and 1/1 that still gives it enough pixels. A JPEG too large for the
+//! coefficients ([`libjpeg`] streams them into compact Rust memory as they
+//! are decoded, [`dct`] makes pixels from them): the view comes from
+//! reduced-size IDCTs, and a window inverse-transforms only the blocks it
+//! covers, at the coarsest of 1/8, 1/4, 1/2 and 1/1 that still gives it
+//! enough pixels, then is shrunk by [`resample`] (image's triangle filter,
+//! specialised for RGB). A JPEG too large for the
 //! coefficient budget is decoded once, streamed, by libjpeg's own scaled
 //! decompression into one reduced image that serves the view and the windows.
 //! Other formats (and JPEGs libjpeg cannot read) are decoded by
 //! [`crate::decode_image`] and kept.
 mod dct;
 mod libjpeg;
+mod resample;
 #[cfg(test)]
 mod tests;
 
 use crate::decode::{decode_image, has_jpeg_end, DecodeLimits};
 use crate::error::Error;
 use dct::{scaled, Coefficients};
-use image::imageops::{self, FilterType};
 use image::metadata::Orientation;
 use image::{ImageFormat, RgbImage};
 use libjpeg::{Failed, Header};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest whole-image coefficient buffer (libjpeg's 128 bytes a block) a JPEG
 /// may need to be read as coefficients; larger ones take the scaled path.
@@ -37,6 +40,32 @@ const MAX_CANVAS: u64 = 16 << 20;
 
 /// Largest window side `n`.
 const MAX_WINDOW: u32 = 4096;
+
+/// Set: the hot loops run their portable build even where an AVX2 one exists.
+static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Benchmarks and tests: run only the portable builds of the pixel loops
+/// (what a CPU without AVX2, or an ARM phone's NEON, gets), or allow the
+/// x86-64 AVX2 builds again. Both give identical pixels.
+#[doc(hidden)]
+pub fn set_portable_only(on: bool) {
+    PORTABLE_ONLY.store(on, Ordering::Relaxed);
+}
+
+/// Whether the x86-64 AVX2 builds of the pixel loops may run: the same code
+/// compiled for 8-lane vectors (no FMA: the same roundings, so the same
+/// pixels).
+#[inline]
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !PORTABLE_ONLY.load(Ordering::Relaxed) && std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 
 /// A photo opened for analysis. `Send + Sync`: windows may be cut from several
 /// threads at once.
@@ -174,7 +203,7 @@ impl Photo {
         if n == 0 || n > MAX_WINDOW {
             return Err(Error::InvalidArgument(format!("window size must be 1..={MAX_WINDOW}")));
         }
-        let canvas = match &self.source {
+        match &self.source {
             Source::Dct { coefs, orientation, .. } => {
                 let k =
                     SCALES.into_iter().find(|&k| side * f64::from(k) / 8.0 >= f64::from(source)).unwrap_or(8);
@@ -193,12 +222,17 @@ impl Photo {
                 );
                 let (ox, oy) = ((a.0.min(b.0) * f).round(), (a.1.min(b.1) * f).round());
                 let (ws, hs) = coefs.scaled_size(k);
-                let mut canvas = RgbImage::from_pixel(m, m, image::Rgb(fill));
-                if let Some((x0, y0, w, h)) = intersect(ox, oy, m, ws, hs) {
-                    let px = coefs.render(k, x0, y0, w, h);
-                    paste(&mut canvas, &px, (x0 as i64 - ox as i64, y0 as i64 - oy as i64), w, h);
+                let inside = intersect(ox, oy, m, ws, hs);
+                let mut canvas = new_canvas(m, fill, inside == Some((ox as u32, oy as u32, m, m)));
+                if let Some((x0, y0, w, h)) = inside {
+                    let at = ((y0 as i64 - oy as i64) as usize * m as usize
+                        + (x0 as i64 - ox as i64) as usize)
+                        * 3;
+                    coefs.render_into(k, (x0, y0, w, h), &mut canvas[at..], m as usize * 3);
                 }
-                orient(canvas, *orientation)
+                // Square in, square out, the same taps on both axes: resampled
+                // first, the small result turned upright.
+                Ok(orient(resized(canvas, m, n)?, *orientation))
             }
             Source::Pixels { image, scale, view } => {
                 // The view when it has enough pixels, else the kept image.
@@ -208,15 +242,15 @@ impl Photo {
                 };
                 let m = canvas_side(side * s)?;
                 let (ox, oy) = (((cx - side / 2.0) * s).round(), ((cy - side / 2.0) * s).round());
-                let mut canvas = RgbImage::from_pixel(m, m, image::Rgb(fill));
-                if let Some((x0, y0, w, h)) = intersect(ox, oy, m, img.width(), img.height()) {
-                    let px = imageops::crop_imm(img, x0, y0, w, h).to_image();
-                    paste(&mut canvas, px.as_raw(), (x0 as i64 - ox as i64, y0 as i64 - oy as i64), w, h);
+                let inside = intersect(ox, oy, m, img.width(), img.height());
+                let mut canvas = new_canvas(m, fill, inside == Some((ox as u32, oy as u32, m, m)));
+                if let Some((x0, y0, w, h)) = inside {
+                    let at = (x0 as i64 - ox as i64, y0 as i64 - oy as i64);
+                    paste(&mut canvas, m, img, (x0, y0, w, h), at);
                 }
-                canvas
+                resized(canvas, m, n)
             }
-        };
-        Ok(if canvas.width() == n { canvas } else { imageops::resize(&canvas, n, n, FilterType::Triangle) })
+        }
     }
 }
 
@@ -236,14 +270,32 @@ fn intersect(ox: f64, oy: f64, m: u32, w: u32, h: u32) -> Option<(u32, u32, u32,
     (x1 > x0 && y1 > y0).then(|| (x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32))
 }
 
-/// Copies interleaved RGB `px` (w x h) into `canvas` at `at`.
-fn paste(canvas: &mut RgbImage, px: &[u8], at: (i64, i64), w: u32, h: u32) {
-    let cw = canvas.width() as usize;
+/// An m x m RGB canvas: `fill` unless the photo will cover all of it.
+fn new_canvas(m: u32, fill: [u8; 3], covered: bool) -> Vec<u8> {
+    let n = m as usize * m as usize;
+    if covered {
+        vec![0; n * 3]
+    } else {
+        fill.repeat(n)
+    }
+}
+
+/// The m x m canvas as an n x n image (triangle filter, as
+/// `imageops::resize`; a copy when m == n).
+fn resized(canvas: Vec<u8>, m: u32, n: u32) -> Result<RgbImage, Error> {
+    let px = if m == n { canvas } else { resample::resize_rgb(&canvas, m, m, n, n) };
+    RgbImage::from_raw(n, n, px).ok_or_else(|| Error::InvalidArgument("bad window buffer".into()))
+}
+
+/// Copies the rectangle `x0, y0, w, h` of `img` into the m-wide `canvas` at `at`.
+fn paste(canvas: &mut [u8], m: u32, img: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u32), at: (i64, i64)) {
+    let (cw, iw) = (m as usize, img.width() as usize);
     let (ax, ay) = (at.0 as usize, at.1 as usize);
-    let buf: &mut [u8] = canvas;
+    let src: &[u8] = img;
+    let len = w as usize * 3;
     for y in 0..h as usize {
-        let src = &px[y * w as usize * 3..][..w as usize * 3];
-        buf[((ay + y) * cw + ax) * 3..][..w as usize * 3].copy_from_slice(src);
+        let from = &src[((y0 as usize + y) * iw + x0 as usize) * 3..][..len];
+        canvas[((ay + y) * cw + ax) * 3..][..len].copy_from_slice(from);
     }
 }
 
@@ -281,36 +333,38 @@ fn to_stored(o: Orientation, (w, h): (f64, f64), (u, v): (f64, f64)) -> (f64, f6
     }
 }
 
-/// Applies the EXIF orientation (as [`image::DynamicImage::apply_orientation`]).
+/// Applies the EXIF orientation (as [`image::DynamicImage::apply_orientation`]):
+/// one pass, output pixel (u, v) read from stored pixel `base + u * du + v * dv`.
 fn orient(img: RgbImage, o: Orientation) -> RgbImage {
-    let mut img = img;
-    match o {
-        Orientation::NoTransforms => img,
-        Orientation::Rotate90 => imageops::rotate90(&img),
-        Orientation::Rotate180 => {
-            imageops::rotate180_in_place(&mut img);
-            img
-        }
-        Orientation::Rotate270 => imageops::rotate270(&img),
-        Orientation::FlipHorizontal => {
-            imageops::flip_horizontal_in_place(&mut img);
-            img
-        }
-        Orientation::FlipVertical => {
-            imageops::flip_vertical_in_place(&mut img);
-            img
-        }
-        Orientation::Rotate90FlipH => {
-            let mut r = imageops::rotate90(&img);
-            imageops::flip_horizontal_in_place(&mut r);
-            r
-        }
-        Orientation::Rotate270FlipH => {
-            let mut r = imageops::rotate270(&img);
-            imageops::flip_horizontal_in_place(&mut r);
-            r
+    if o == Orientation::NoTransforms {
+        return img;
+    }
+    let (w, h) = img.dimensions();
+    let (ow, oh) = if swaps(o) { (h, w) } else { (w, h) };
+    let (wi, hi) = (i64::from(w), i64::from(h));
+    // Stored (x, y) of output (u, v): x = x0 + u * xu + v * xv, y likewise.
+    let ((x0, xu, xv), (y0, yu, yv)) = match o {
+        Orientation::NoTransforms => ((0, 1, 0), (0, 0, 1)),
+        Orientation::FlipHorizontal => ((wi - 1, -1, 0), (0, 0, 1)),
+        Orientation::Rotate180 => ((wi - 1, -1, 0), (hi - 1, 0, -1)),
+        Orientation::FlipVertical => ((0, 1, 0), (hi - 1, 0, -1)),
+        Orientation::Rotate90 => ((0, 0, 1), (hi - 1, -1, 0)),
+        Orientation::Rotate270 => ((wi - 1, 0, -1), (0, 1, 0)),
+        Orientation::Rotate90FlipH => ((0, 0, 1), (0, 1, 0)),
+        Orientation::Rotate270FlipH => ((wi - 1, 0, -1), (hi - 1, -1, 0)),
+    };
+    let (base, du, dv) = (y0 * wi + x0, yu * wi + xu, yv * wi + xv);
+    let src: &[u8] = &img;
+    let mut out = vec![0u8; ow as usize * oh as usize * 3];
+    for (v, row) in out.chunks_exact_mut(ow as usize * 3).enumerate() {
+        let mut i = base + v as i64 * dv;
+        for px in row.chunks_exact_mut(3) {
+            let at = i as usize * 3;
+            px.copy_from_slice(&src[at..at + 3]);
+            i += du;
         }
     }
+    RgbImage::from_raw(ow, oh, out).unwrap_or(img)
 }
 
 /// Mean of each `f` x `f` block (partial blocks at the right and bottom edges
@@ -370,6 +424,24 @@ pub fn libjpeg_decode(bytes: &[u8], limits: &DecodeLimits, denom: u32) -> Result
         let hdr = d.read_header()?;
         check_pixels(&hdr, limit)?;
         d.decompress_rgb(denom)
+    })
+    .map_err(|f| match f {
+        Failed::Error(e) => e,
+        Failed::Unsupported(m) => Error::UnsupportedImage(m),
+    })
+}
+
+/// libjpeg-turbo's entropy decoding of a whole JPEG into its own coefficient
+/// arrays, and nothing else: the floor under [`Photo::open`]'s time, for
+/// benchmarks. Limits as [`Photo::open`]'s coefficient path.
+pub fn libjpeg_read_coefficients(bytes: &[u8], limits: &DecodeLimits) -> Result<(), Error> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    libjpeg::with_decompressor(bytes, COEFFICIENT_BUDGET + (8 << 20), |d| {
+        let hdr = d.read_header()?;
+        check_pixels(&hdr, limits.max_pixels)?;
+        d.entropy_decode_only()
     })
     .map_err(|f| match f {
         Failed::Error(e) => e,

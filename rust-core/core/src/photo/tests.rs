@@ -3,6 +3,7 @@
 use super::libjpeg::encode::{self, exif_orientation, Options};
 use super::*;
 use crate::ErrorKind;
+use image::imageops::{self, FilterType};
 use image::{DynamicImage, Rgb};
 use std::path::PathBuf;
 
@@ -530,4 +531,62 @@ fn coefficients_are_stored_compactly() {
     // libjpeg holds 128 bytes a block: 26 x 20 luma blocks + 2 x 13 x 10 chroma.
     let libjpeg_bytes = (26 * 20 + 2 * 13 * 10) * 128;
     assert!(coefs.heap_bytes() < libjpeg_bytes, "{} >= {libjpeg_bytes}", coefs.heap_bytes());
+}
+
+/// A 4:2:0 JPEG of [`photo_like`].
+pub(crate) fn photo_like_jpeg(w: u32, h: u32, seed: u64) -> Vec<u8> {
+    jpeg(&photo_like(w, h, seed), &Options::default())
+}
+
+#[test]
+fn streamed_coefficients_are_libjpegs_own() {
+    // Rows taken as libjpeg decodes them, in place of its whole-image
+    // arrays, against a copy of those arrays: the same blocks, every layout
+    // and size (MCU padding at the right and bottom edges included).
+    for (w, h) in [(203u32, 157u32), (17, 9), (9, 33), (7, 5), (1, 1), (64, 48)] {
+        let img = photo_like(w, h, 13);
+        for (name, opts) in layouts() {
+            let bytes = jpeg(&img, &opts);
+            let read = |stream: bool| {
+                libjpeg::with_decompressor(&bytes, 1 << 26, |d| {
+                    let hdr = d.read_header()?;
+                    let before = libjpeg::STREAMED.with(|n| n.get());
+                    let c = d.read_coefficients_with(&hdr, stream)?;
+                    Ok((c, libjpeg::STREAMED.with(|n| n.get()) - before, hdr.multi_scan))
+                })
+                .unwrap()
+            };
+            let ((streamed, n, multi_scan), (copied, none, _)) = (read(true), read(false));
+            assert!(streamed.same_as(&copied), "{w}x{h} {name}");
+            assert_eq!(none, 0);
+            let comps = if opts.grey { 1 } else { 3 };
+            assert_eq!(n, if multi_scan { 0 } else { comps }, "{w}x{h} {name}: components streamed");
+        }
+    }
+}
+
+#[test]
+fn the_avx2_build_gives_the_portable_builds_pixels() {
+    let img = photo_like(203, 157, 17);
+    for sampling in [YUV420, YUV422, YUV444] {
+        for o in [1u16, 6] {
+            let bytes =
+                jpeg(&img, &Options { sampling, app1: vec![exif_orientation(o)], ..Options::default() });
+            let run = || {
+                let mut out = Vec::new();
+                for k in [8u32, 4, 2, 1] {
+                    let p = Photo::open(&bytes, &DecodeLimits::default(), scaled(203, k)).unwrap();
+                    out.push(p.view().clone());
+                    for &(cx, cy, side, n) in &WINDOWS {
+                        out.push(p.window_from(cx, cy, side, n, n + 7, [3, 4, 5]).unwrap());
+                    }
+                }
+                out
+            };
+            set_portable_only(true);
+            let portable = run();
+            set_portable_only(false);
+            assert!(run() == portable, "sampling {sampling:?}, orientation {o}");
+        }
+    }
 }
