@@ -52,8 +52,8 @@ NORM_STD = [128.0, 128.0, 128.0]
 
 # Red-cell diameters as the field pipeline measures them (scripts/measure_scale.py,
 # median over 300 training images); packs state their scale in this unit.
-ARIA_RBC_PX_AT_224 = 16.23
-PBC_RBC_PX_AT_360 = 70.36
+ARIA_RBC_PX_AT_224 = 16.26
+PBC_RBC_PX_AT_360 = 70.46
 
 PACKS = {
     "all-screen": {

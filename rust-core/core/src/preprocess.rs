@@ -56,16 +56,27 @@ pub fn write_tensor(view: &RgbImage, spec: &InputSpec, out: &mut [u8]) -> Result
     let mean = spec.normalization.mean;
     let std = spec.normalization.std;
     let (scale, zp) = spec.quantization.map(|q| (q.scale, q.zero_point as f32)).unwrap_or((1.0, 0.0));
-    for (i, px) in view.pixels().enumerate() {
-        for (c, &src) in order.iter().enumerate() {
-            // Divisions, in f32, in this order: what numpy does with float32 arrays.
-            let v = (f32::from(px[src]) - mean[c]) / std[c];
-            let k = i * 3 + c;
-            match spec.dtype {
-                DType::Float32 => out[k * 4..k * 4 + 4].copy_from_slice(&v.to_le_bytes()),
-                DType::Int8 => out[k] = ((v / scale).round() + zp).clamp(-128.0, 127.0) as i8 as u8,
-                DType::Uint8 => out[k] = ((v / scale).round() + zp).clamp(0.0, 255.0) as u8,
+    // Divisions, in f32, in this order: what numpy does with float32 arrays.
+    let norm = |c: usize, v: u8| (f32::from(v) - mean[c]) / std[c];
+    if spec.dtype == DType::Float32 {
+        for (i, px) in view.pixels().enumerate() {
+            for (c, &src) in order.iter().enumerate() {
+                let k = (i * 3 + c) * 4;
+                out[k..k + 4].copy_from_slice(&norm(c, px[src]).to_le_bytes());
             }
+        }
+        return Ok(());
+    }
+    // A quantised value depends on the byte and the channel alone: a table per
+    // channel computes each of the 256 once, by the same formula.
+    let q = |c: usize, v: u8| match spec.dtype {
+        DType::Uint8 => ((norm(c, v) / scale).round() + zp).clamp(0.0, 255.0) as u8,
+        _ => ((norm(c, v) / scale).round() + zp).clamp(-128.0, 127.0) as i8 as u8,
+    };
+    let lut: [[u8; 256]; 3] = std::array::from_fn(|c| std::array::from_fn(|v| q(c, v as u8)));
+    for (px, o) in view.as_raw().chunks_exact(3).zip(out.chunks_exact_mut(3)) {
+        for (c, &src) in order.iter().enumerate() {
+            o[c] = lut[c][usize::from(px[src])];
         }
     }
     Ok(())

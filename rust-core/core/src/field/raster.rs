@@ -53,24 +53,29 @@ impl Mask {
     }
 
     fn morph(&self, dilate: bool) -> Self {
-        // Separable: rows then columns (a 3x3 square is the product of two 3-runs).
+        // Separable: rows then columns (a 3x3 square is the product of two 3-runs);
+        // edges repeat. Plain slice loops the compiler vectorises.
         let (w, h) = (self.w, self.h);
+        if w == 0 || h == 0 {
+            return self.clone();
+        }
+        let op = |a: bool, b: bool, c: bool| if dilate { a | b | c } else { a & b & c };
         let mut tmp = vec![false; w * h];
-        for y in 0..h {
-            let row = &self.data[y * w..(y + 1) * w];
-            for x in 0..w {
-                let l = if x > 0 { row[x - 1] } else { row[x] };
-                let r = if x + 1 < w { row[x + 1] } else { row[x] };
-                tmp[y * w + x] = if dilate { l || row[x] || r } else { l && row[x] && r };
+        for (src, dst) in self.data.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+            dst[0] = op(src[0], src[0], src[1.min(w - 1)]);
+            for x in 1..w.saturating_sub(1) {
+                dst[x] = op(src[x - 1], src[x], src[x + 1]);
+            }
+            if w > 1 {
+                dst[w - 1] = op(src[w - 2], src[w - 1], src[w - 1]);
             }
         }
         let mut out = vec![false; w * h];
         for y in 0..h {
-            for x in 0..w {
-                let u = if y > 0 { tmp[(y - 1) * w + x] } else { tmp[y * w + x] };
-                let d = if y + 1 < h { tmp[(y + 1) * w + x] } else { tmp[y * w + x] };
-                let c = tmp[y * w + x];
-                out[y * w + x] = if dilate { u || c || d } else { u && c && d };
+            let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            let (ru, rc, rd) = (&tmp[u * w..(u + 1) * w], &tmp[y * w..(y + 1) * w], &tmp[d * w..(d + 1) * w]);
+            for (((o, &a), &b), &c) in out[y * w..(y + 1) * w].iter_mut().zip(ru).zip(rc).zip(rd) {
+                *o = op(a, b, c);
             }
         }
         Self { w, h, data: out }
@@ -310,6 +315,15 @@ impl Gray {
     #[inline]
     pub fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.w + x]
+    }
+
+    /// The `w` x `h` rectangle at (`x0`, `y0`), which must lie inside.
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Self {
+        let mut data = Vec::with_capacity(w * h);
+        for y in y0..y0 + h {
+            data.extend_from_slice(&self.data[y * self.w + x0..y * self.w + x0 + w]);
+        }
+        Self { w, h, data }
     }
 
     /// Half the size, each pixel the mean of a 2x2 block (odd edges dropped).

@@ -29,8 +29,10 @@ const COARSE_SIDE: usize = 400;
 /// At most this many edge pixels vote (evenly thinned beyond it): enough for
 /// every cell of a large field to gather votes, fewer in the first search over
 /// all radii on the coarsest level (where the cells are few and large).
-const MAX_VOTERS: usize = 4_000;
-const COARSE_VOTERS: usize = 1_500;
+const MAX_VOTERS: usize = 3_000;
+const COARSE_VOTERS: usize = 1_000;
+/// Most pixels a level's voters are drawn from.
+const MAX_FIELD_PX: usize = 60_000;
 /// Share of the field's pixels (by gradient strength) that vote.
 const VOTER_SHARE: f32 = 0.3;
 
@@ -161,6 +163,29 @@ struct Voters {
 impl Voters {
     /// `to_level` maps `fov` (in level-0 pixels) onto this level.
     fn new(g: &Gray, stain: Option<&Gray>, fov: Option<&Fov>, to_level: f64) -> Self {
+        // A large aperture has red cells to spare: vote from a central square of
+        // at most MAX_FIELD_PX (votes depend only on relative positions). Not
+        // on plain frames, which are often centred on one white cell.
+        let (cx, cy) =
+            fov.map_or((g.w as f64 / 2.0, g.h as f64 / 2.0), |f| (f.cx * to_level, f.cy * to_level));
+        let side = (MAX_FIELD_PX as f64).sqrt();
+        if fov.is_some()
+            && (g.w * g.h) as f64 > 1.3 * MAX_FIELD_PX as f64
+            && g.w as f64 > side
+            && g.h as f64 > side
+        {
+            let x0 = ((cx - side / 2.0).round().max(0.0) as usize).min(g.w - side as usize);
+            let y0 = ((cy - side / 2.0).round().max(0.0) as usize).min(g.h - side as usize);
+            let n = side as usize;
+            let moved =
+                fov.map(|f| Fov { cx: f.cx - x0 as f64 / to_level, cy: f.cy - y0 as f64 / to_level, r: f.r });
+            return Self::new(
+                &g.crop(x0, y0, n, n),
+                stain.map(|s| s.crop(x0, y0, n, n)).as_ref(),
+                moved.as_ref(),
+                to_level,
+            );
+        }
         let (w, h) = (g.w, g.h);
         if w < 5 || h < 5 {
             return Self { pts: Vec::new(), w, h };

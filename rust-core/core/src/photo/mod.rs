@@ -14,7 +14,7 @@
 //! [`crate::decode_image`] and kept.
 mod dct;
 mod libjpeg;
-mod resample;
+pub(crate) mod resample;
 #[cfg(test)]
 mod tests;
 
