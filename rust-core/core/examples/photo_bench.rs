@@ -15,7 +15,7 @@
 //! phone runs). Freed memory is kept in the process as the `hemalens` binary
 //! keeps it (glibc `mallopt`), so repeated opens do not measure page faults.
 use hemalens_core::photo::libjpeg_decode;
-use hemalens_core::{decode_scaled, DecodeLimits, Photo};
+use hemalens_core::{DecodeLimits, Photo};
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -175,9 +175,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 libjpeg_decode(&bytes, &limits, d).map(|i| i.len())
             });
         }
-        row("decode_scaled (jpeg-decoder), >= 1000", &mut || {
-            decode_scaled(&bytes, &limits, 1000).map(|s| s.image.len())
-        });
     }
     Ok(())
 }

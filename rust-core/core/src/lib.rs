@@ -11,7 +11,7 @@ pub mod probs;
 pub mod session;
 
 pub use classify::{Classifier, Prediction};
-pub use decode::{decode_file, decode_image, decode_scaled, DecodeLimits, Scaled};
+pub use decode::{decode_file, decode_image, DecodeLimits};
 pub use error::{Error, ErrorKind};
 pub use pack::{Manifest, Pack};
 pub use photo::Photo;

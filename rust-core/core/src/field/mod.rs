@@ -1,8 +1,9 @@
 //! The field pipeline: one photo through the eyepiece to a [`FieldReport`].
 //!
-//! Stages, in the order a photo goes through them: `decode_scaled` (crate
-//! root) → [`fov`] → [`colour`] → [`scale`] → [`quality`] → [`detect`] →
+//! Stages, in the order a photo goes through them: [`crate::photo`] →
+//! [`fov`] → [`scale`] → work image → [`colour`] → [`quality`] → [`detect`] →
 //! classification (crops and tiles, in [`analyze`]) → [`overlay`] for people.
+//! See docs/field-pipeline.md.
 pub mod analyze;
 pub mod colour;
 pub mod detect;

@@ -29,8 +29,8 @@ const COARSE_SIDE: usize = 400;
 /// At most this many edge pixels vote (evenly thinned beyond it): enough for
 /// every cell of a large field to gather votes, fewer in the first search over
 /// all radii on the coarsest level (where the cells are few and large).
-const MAX_VOTERS: usize = 3_000;
-const COARSE_VOTERS: usize = 1_000;
+const MAX_VOTERS: usize = 4_000;
+const COARSE_VOTERS: usize = 1_500;
 /// Most pixels a level's voters are drawn from.
 const MAX_FIELD_PX: usize = 60_000;
 /// Share of the field's pixels (by gradient strength) that vote.

@@ -114,12 +114,7 @@ impl Photo {
     /// (or `max_pixels_scaled` for a JPEG decoded only at reduced scale) is
     /// checked from the header before anything is decoded.
     pub fn open(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result<Photo, Error> {
-        if bytes.is_empty() {
-            return Err(Error::EmptyInput);
-        }
-        if bytes.len() as u64 > limits.max_file_bytes {
-            return Err(Error::FileTooLarge { bytes: bytes.len() as u64, limit: limits.max_file_bytes });
-        }
+        limits.check_bytes(bytes)?;
         if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) {
             match open_jpeg(bytes, limits, view_long_side) {
                 Ok(p) => return Ok(p),
