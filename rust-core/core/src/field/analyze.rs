@@ -192,9 +192,6 @@ impl Analyzer {
             &self.opts.quality,
         );
         lap("quality", &mut timing);
-        if let Some(d) = std::env::var_os("HEMALENS_DEBUG_DIR") {
-            let _ = norm.save(std::path::Path::new(&d).join("norm.png"));
-        }
         if std::env::var_os("HEMALENS_DEBUG").is_some() {
             // Developer aid for tuning thresholds: measures only, never pixels or names.
             eprintln!(
