@@ -47,51 +47,12 @@ fn load_with(screen: &str, cells: &str, threads: usize, opts: AnalyzeOptions) ->
     quietly(|| Analyzer::with_options(&s, &c, threads, opts)).map_err(|e| e.to_string())
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Tune {
-    #[serde(default)]
-    detect: Option<hemalens_core::field::detect::DetectOptions>,
-    #[serde(default)]
-    quality: Option<hemalens_core::field::quality::QualityOptions>,
-    #[serde(default)]
-    max_tiles: Option<usize>,
-    #[serde(default)]
-    view_long_side: Option<u32>,
-    #[serde(default)]
-    cell_oversample: Option<f64>,
-    #[serde(default)]
-    tile_oversample: Option<f64>,
-}
-
 fn options(args: &Args) -> Result<AnalyzeOptions, String> {
-    let mut o = AnalyzeOptions {
-        classify: !args.detect_only,
-        ignore_gate: args.ignore_gate,
-        ..AnalyzeOptions::default()
+    let base = match &args.tune {
+        Some(t) => serde_json::from_str(t).map_err(|e| format!("--tune: {e}"))?,
+        None => AnalyzeOptions::default(),
     };
-    if let Some(t) = &args.tune {
-        let t: Tune = serde_json::from_str(t).map_err(|e| format!("--tune: {e}"))?;
-        if let Some(d) = t.detect {
-            o.detect = d;
-        }
-        if let Some(q) = t.quality {
-            o.quality = q;
-        }
-        if let Some(m) = t.max_tiles {
-            o.max_tiles = m;
-        }
-        if let Some(v) = t.view_long_side {
-            o.view_long_side = v;
-        }
-        if let Some(v) = t.cell_oversample {
-            o.cell_oversample = v;
-        }
-        if let Some(v) = t.tile_oversample {
-            o.tile_oversample = v;
-        }
-    }
-    Ok(o)
+    Ok(AnalyzeOptions { classify: !args.detect_only, ignore_gate: args.ignore_gate, ..base })
 }
 
 pub fn run(args: Args) -> u8 {

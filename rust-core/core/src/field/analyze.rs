@@ -33,8 +33,13 @@ pub const COUNT_WITHIN_FOV: f64 = 0.9;
 /// (the rest, outside the aperture, is filled with plasma grey).
 pub const TILE_MIN_INSIDE: f64 = 0.7;
 
-#[derive(Debug, Clone, PartialEq)]
+/// Deserialisable (missing fields keep their defaults) so tuning scripts can
+/// override any of them (`hemalens analyze --tune JSON`); the decode limits and
+/// the developer switches are not taken from JSON.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AnalyzeOptions {
+    #[serde(skip)]
     pub decode: DecodeLimits,
     pub quality: QualityOptions,
     pub detect: DetectOptions,
@@ -49,9 +54,11 @@ pub struct AnalyzeOptions {
     pub cell_oversample: f64,
     pub tile_oversample: f64,
     /// Run the models (off: detection and quality only, for tuning them).
+    #[serde(skip)]
     pub classify: bool,
     /// Run detection and the models on photos the gate rejects too (for
     /// showing what the models get wrong on them; never in use).
+    #[serde(skip)]
     pub ignore_gate: bool,
 }
 
