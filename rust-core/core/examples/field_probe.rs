@@ -26,7 +26,7 @@ fn main() {
         let mut sc = None;
         for _ in 0..reps.max(1) {
             let t = Instant::now();
-            sc = scale::measure(s.view(), f.as_ref());
+            sc = scale::measure(s.view(), f.as_ref(), 1);
             t_scale = t_scale.min(t.elapsed().as_secs_f64() * 1e3);
         }
         println!(

@@ -9,6 +9,7 @@
 use super::colour::{self, Illumination};
 use super::detect::{self, DetectOptions, Detection};
 use super::fov;
+use super::parallel;
 use super::quality::{self, Measures, QualityOptions};
 use super::report::{Cell, FieldReport, Fov, ModelRef, Probs, Quality, Scale, Screen};
 use super::scale;
@@ -20,6 +21,8 @@ use crate::photo::Photo;
 use image::imageops::FilterType;
 use image::RgbImage;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Red-cell diameter in the work image, in pixels.
@@ -166,154 +169,87 @@ impl Analyzer {
     }
 
     /// Analyses one photo and keeps the analysed picture for an overlay.
+    ///
+    /// With two workers the screening tiles, which need only the aperture,
+    /// the scale and the light, are classified on the second while the first
+    /// measures quality and finds the white cells; then both cut and classify
+    /// the cell crops. A photo the gate rejects has its tiles thrown away.
     pub fn analyze_full(&self, bytes: &[u8]) -> Result<Analyzed, Error> {
         let start = Instant::now();
         let mut timing = BTreeMap::new();
-        let mut clock = Instant::now();
-        let mut lap = |name: &str, timing: &mut BTreeMap<String, f64>| {
-            let now = Instant::now();
-            timing.insert(name.to_string(), ms(now - clock));
-            clock = now;
-        };
+        let mut clock = Clock(Instant::now());
         let src = Photo::open(bytes, &self.opts.decode, self.opts.view_long_side)?;
-        lap("decode", &mut timing);
+        clock.lap("decode", &mut timing);
         let vs = src.view_scale();
         let view = src.view();
         let fov_view = fov::find(view);
-        lap("fov", &mut timing);
-        let rbc = scale::measure(view, fov_view.as_ref());
-        lap("scale", &mut timing);
+        clock.lap("fov", &mut timing);
+        let rbc = scale::measure(view, fov_view.as_ref(), self.workers.len());
+        clock.lap("scale", &mut timing);
         let work = Work::new(view, fov_view.as_ref(), rbc.map(|s| s.diameter));
-        lap("resample", &mut timing);
+        clock.lap("resample", &mut timing);
         let ill = colour::estimate(&work.raw, work.fov.as_ref());
         let norm = ill.apply(&work.raw);
-        lap("colour", &mut timing);
-        let (exposure, clipped) = quality::exposure(&work.raw, work.fov.as_ref());
-        let focus = quality::focus(&norm, work.fov.as_ref());
-        let cover = quality::cover(&norm, work.fov.as_ref());
-        let (fov_fraction, fov_cut) = quality::fov_coverage(fov_view.as_ref(), view.width(), view.height());
-        let issues = quality::gate(
-            &Measures { focus, exposure, clipped, fov_fraction, fov_cut },
-            &cover,
-            rbc.as_ref(),
-            &self.opts.quality,
-        );
-        lap("quality", &mut timing);
-        if std::env::var_os("HEMALENS_DEBUG").is_some() {
-            // Developer aid for tuning thresholds: measures only, never pixels or names.
-            eprintln!(
-                "{}",
-                serde_json::json!({"focus": focus, "exposure": exposure, "clipped": clipped,
-                    "coverage": cover.coverage, "stain_like": cover.stain_like,
-                    "rbc_contrast": rbc.map(|s| s.contrast), "fov_fraction": fov_fraction, "fov_cut": fov_cut})
-            );
-        }
+        clock.lap("colour", &mut timing);
         let to_display = |f: &Fov| Fov { cx: f.cx / vs, cy: f.cy / vs, r: f.r / vs };
         let fov_disp = fov_view.as_ref().map(to_display);
-        let quality = Quality {
-            ok: issues.is_empty(),
-            issues,
-            focus: round3(focus),
-            exposure: round3(exposure),
-            fov: fov_disp.map(|f| Fov { cx: round3(f.cx), cy: round3(f.cy), r: round3(f.r) }),
-        };
-        let models = [self.screen_manifest(), self.cells_manifest()]
-            .iter()
-            .map(|m| ModelRef { id: m.id.clone(), version: m.version.clone(), sha256: m.sha256.clone() })
-            .collect();
         let rbc_disp = rbc.map(|s| s.diameter / vs);
-        let mut report = FieldReport {
-            scale: rbc_disp.map(|d| Scale { rbc_diameter_px: round3(d) }),
-            quality,
-            cells: Vec::new(),
-            screen: None,
-            timing_ms: BTreeMap::new(),
-            models,
+        // Work pixels per displayed pixel.
+        let wd = work.scale * vs;
+        let plan = match (self.opts.classify, rbc_disp) {
+            (true, Some(d)) => Some(self.plan(&src, fov_disp.as_ref(), d)?),
+            _ => None,
         };
-        if let (true, Some(d)) = (report.quality.ok || self.opts.ignore_gate, rbc_disp) {
-            let inside = |x: usize, y: usize| {
-                work.fov.as_ref().is_none_or(|f| {
-                    (x as f64 - f.cx).powi(2) + (y as f64 - f.cy).powi(2) <= (f.r * 0.97).powi(2)
-                })
-            };
-            let mut found = detect::white_cells(&norm, WORK_RBC, &self.opts.detect, inside);
-            // Count only cells well inside the aperture: at its rim the
-            // vignette and the edge cut them.
-            if let Some(f) = &work.fov {
-                let lim = (f.r * COUNT_WITHIN_FOV).powi(2);
-                found.retain(|d| (d.cx() - f.cx).powi(2) + (d.cy() - f.cy).powi(2) <= lim);
+        let tiles = plan.as_ref().map_or(&[][..], |p| &p.tiles[..]);
+        let front = || {
+            let (exposure, clipped) = quality::exposure(&work.raw, work.fov.as_ref());
+            let focus = quality::focus(&norm, work.fov.as_ref());
+            let cover = quality::cover(&norm, work.fov.as_ref());
+            let (fov_fraction, fov_cut) =
+                quality::fov_coverage(fov_view.as_ref(), view.width(), view.height());
+            let issues = quality::gate(
+                &Measures { focus, exposure, clipped, fov_fraction, fov_cut },
+                &cover,
+                rbc.as_ref(),
+                &self.opts.quality,
+            );
+            clock.lap("quality", &mut timing);
+            if std::env::var_os("HEMALENS_DEBUG").is_some() {
+                // Developer aid for tuning thresholds: measures only, never pixels or names.
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"focus": focus, "exposure": exposure, "clipped": clipped,
+                        "coverage": cover.coverage, "stain_like": cover.stain_like,
+                        "rbc_contrast": rbc.map(|s| s.contrast), "fov_fraction": fov_fraction, "fov_cut": fov_cut})
+                );
             }
-            lap("detect", &mut timing);
-            if !self.opts.classify {
-                let k = 1.0 / (work.scale * vs);
-                report.cells = found
-                    .iter()
-                    .map(|det| Cell {
-                        bbox: [det.x0, det.y0, det.x1 - det.x0, det.y1 - det.y0]
-                            .map(|v| (v * k).round().max(0.0) as u32),
-                        label: String::new(),
-                        confidence: 0.0,
-                        probs: Probs::default(),
+            let found = ((issues.is_empty() || self.opts.ignore_gate) && rbc.is_some()).then(|| {
+                let inside = |x: usize, y: usize| {
+                    work.fov.as_ref().is_none_or(|f| {
+                        (x as f64 - f.cx).powi(2) + (y as f64 - f.cy).powi(2) <= (f.r * 0.97).powi(2)
                     })
-                    .collect();
-                timing.insert("total".into(), ms(start.elapsed()));
-                report.timing_ms = timing;
-                return Ok(Analyzed { report, photo: src });
-            }
-            // Work pixels per displayed pixel.
-            let wd = work.scale * vs;
-            let (cells, screen) = self.classify(&src, &ill, wd, &found, fov_disp.as_ref(), d, &mut timing)?;
-            report.cells = cells;
-            report.screen = Some(screen);
-        }
-        timing.insert("total".into(), ms(start.elapsed()));
-        report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
-        Ok(Analyzed { report, photo: src })
-    }
-
-    /// Cuts every cell crop and screening tile (on both threads when the
-    /// analyzer has two), then runs the two models side by side.
-    #[allow(clippy::too_many_arguments)]
-    fn classify(
-        &self,
-        src: &Photo,
-        ill: &Illumination,
-        wd: f64,
-        found: &[Detection],
-        field: Option<&Fov>,
-        d: f64,
-        timing: &mut BTreeMap<String, f64>,
-    ) -> Result<(Vec<Cell>, Screen), Error> {
-        let t = Instant::now();
-        let (cm, sm) = (self.cells_manifest(), self.screen_manifest());
-        let (cn, sn) = (cm.input.width, sm.input.width);
-        let cell_side = f64::from(cn) * d / scale_of(cm)?;
-        let tile_side = f64::from(sn) * d / scale_of(sm)?;
-        let k = 1.0 / wd;
-        let (w, h) = src.displayed();
-        let tiles = tile_centres(w, h, field, tile_side, self.opts.max_tiles);
-        let jobs: Vec<Window> = found
-            .iter()
-            .map(|det| Window {
-                centre: (det.cx() * k, det.cy() * k),
-                side: cell_side,
-                n: cn,
-                over: self.opts.cell_oversample,
-                tile: false,
-            })
-            .chain(tiles.iter().map(|&c| Window {
-                centre: c,
-                side: tile_side,
-                n: sn,
-                over: self.opts.tile_oversample,
-                tile: true,
-            }))
-            .collect();
-        let light = Light { ill, wd };
-        let outs = par_map(&jobs, &self.workers, |wk, j| {
+                };
+                let mut found = detect::white_cells(&norm, WORK_RBC, &self.opts.detect, inside);
+                // Count only cells well inside the aperture: at its rim the
+                // vignette and the edge cut them.
+                if let Some(f) = &work.fov {
+                    let lim = (f.r * COUNT_WITHIN_FOV).powi(2);
+                    found.retain(|d| (d.cx() - f.cx).powi(2) + (d.cy() - f.cy).powi(2) <= lim);
+                }
+                clock.lap("detect", &mut timing);
+                found
+            });
+            (issues, focus, exposure, found)
+        };
+        let crops = |front: &(Vec<_>, f64, f64, Option<Vec<Detection>>)| match (&plan, &front.3) {
+            (Some(p), Some(found)) => p.crops(found, 1.0 / wd),
+            _ => Vec::new(),
+        };
+        let light = Light { ill: &ill, wd };
+        let classify_one = |wk: &Worker, j: &Window| {
             let (x, y) = j.centre;
-            let mut img = light.window(src, x, y, j.side, j.n, j.over)?;
-            if let (true, Some(f)) = (j.tile, field) {
+            let mut img = light.window(&src, x, y, j.side, j.n, j.over)?;
+            if let (true, Some(f)) = (j.tile, fov_disp.as_ref()) {
                 outside_to_background(
                     &mut img,
                     f,
@@ -325,54 +261,199 @@ impl Analyzer {
             let model = if j.tile { &wk.screen } else { &wk.cells };
             let tensor = model.prepare(&img)?;
             Ok::<_, Error>(model.run_tensors(&[&tensor])?.remove(0))
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-        timing.insert("classify".into(), ms(t.elapsed()));
-        let (cell_out, tile_out) = outs.split_at(found.len());
-        let (cells_model, screen_model) = (&self.workers[0].cells, &self.workers[0].screen);
-        let (dw, dh) = (f64::from(w), f64::from(h));
-        let cells = found
+        };
+        let ((issues, focus, exposure, found), tile_out, cell_out) =
+            self.overlapped(tiles, front, crops, classify_one);
+        if plan.is_some() && found.is_some() {
+            timing.insert("classify".into(), ms(clock.0.elapsed()));
+        }
+        let quality = Quality {
+            ok: issues.is_empty(),
+            issues,
+            focus: round3(focus),
+            exposure: round3(exposure),
+            fov: fov_disp.as_ref().map(|f| Fov { cx: round3(f.cx), cy: round3(f.cy), r: round3(f.r) }),
+        };
+        let models = [self.screen_manifest(), self.cells_manifest()]
             .iter()
-            .zip(cell_out)
-            .map(|(det, raw)| {
-                let p = cells_model.interpret(raw);
-                let x0 = (det.x0 * k).clamp(0.0, dw);
-                let y0 = (det.y0 * k).clamp(0.0, dh);
-                let x1 = (det.x1 * k).clamp(0.0, dw);
-                let y1 = (det.y1 * k).clamp(0.0, dh);
-                Cell {
-                    bbox: [
-                        x0.round() as u32,
-                        y0.round() as u32,
-                        (x1 - x0).round() as u32,
-                        (y1 - y0).round() as u32,
-                    ],
+            .map(|m| ModelRef { id: m.id.clone(), version: m.version.clone(), sha256: m.sha256.clone() })
+            .collect();
+        let mut report = FieldReport {
+            scale: rbc_disp.map(|d| Scale { rbc_diameter_px: round3(d) }),
+            quality,
+            cells: Vec::new(),
+            screen: None,
+            timing_ms: BTreeMap::new(),
+            models,
+        };
+        if let Some(found) = &found {
+            let (w, h) = src.displayed();
+            let box_of = |det: &Detection| {
+                let k = 1.0 / wd;
+                let (dw, dh) = (f64::from(w), f64::from(h));
+                let (x0, y0) = ((det.x0 * k).clamp(0.0, dw), (det.y0 * k).clamp(0.0, dh));
+                let (x1, y1) = ((det.x1 * k).clamp(0.0, dw), (det.y1 * k).clamp(0.0, dh));
+                [x0.round(), y0.round(), (x1 - x0).round(), (y1 - y0).round()].map(|v| v as u32)
+            };
+            if plan.is_some() {
+                let cell_out = cell_out.into_iter().collect::<Result<Vec<_>, _>>()?;
+                let tile_out = tile_out.into_iter().collect::<Result<Vec<_>, _>>()?;
+                let (cm, sm) = (self.cells_manifest(), self.screen_manifest());
+                let (cells_model, screen_model) = (&self.workers[0].cells, &self.workers[0].screen);
+                report.cells = found
+                    .iter()
+                    .zip(&cell_out)
+                    .map(|(det, raw)| {
+                        let p = cells_model.interpret(raw);
+                        Cell {
+                            bbox: box_of(det),
+                            label: p.label.clone(),
+                            confidence: p.confidence,
+                            probs: probs(cm, &p),
+                        }
+                    })
+                    .collect();
+                let mut mean = vec![0.0; sm.labels.len()];
+                for raw in &tile_out {
+                    for (acc, p) in mean.iter_mut().zip(screen_model.interpret(raw).probs) {
+                        *acc += p / tile_out.len() as f64;
+                    }
+                }
+                let index = crate::probs::argmax(&mean);
+                let p = Prediction {
+                    index,
+                    label: sm.labels[index].clone(),
+                    confidence: mean[index],
+                    probs: mean,
+                };
+                report.screen = Some(Screen {
                     label: p.label.clone(),
                     confidence: p.confidence,
-                    probs: probs(cm, &p),
-                }
-            })
-            .collect();
-        let mut mean = vec![0.0; sm.labels.len()];
-        for raw in tile_out {
-            for (acc, p) in mean.iter_mut().zip(screen_model.interpret(raw).probs) {
-                *acc += p / tile_out.len() as f64;
+                    probs: probs(sm, &p),
+                    tiles: tile_out.len() as u32,
+                });
+            } else {
+                report.cells = found
+                    .iter()
+                    .map(|det| Cell {
+                        bbox: box_of(det),
+                        label: String::new(),
+                        confidence: 0.0,
+                        probs: Probs::default(),
+                    })
+                    .collect();
             }
         }
-        let index = crate::probs::argmax(&mean);
-        let p = Prediction { index, label: sm.labels[index].clone(), confidence: mean[index], probs: mean };
-        let screen = Screen {
-            label: p.label.clone(),
-            confidence: p.confidence,
-            probs: probs(sm, &p),
-            tiles: tile_out.len() as u32,
+        timing.insert("total".into(), ms(start.elapsed()));
+        report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
+        Ok(Analyzed { report, photo: src })
+    }
+
+    /// The screening tiles for a photo whose red cells are `d` displayed pixels across, and the crop geometry.
+    fn plan(&self, src: &Photo, field: Option<&Fov>, d: f64) -> Result<Plan, Error> {
+        let (cm, sm) = (self.cells_manifest(), self.screen_manifest());
+        let (cn, sn) = (cm.input.width, sm.input.width);
+        let tile_side = f64::from(sn) * d / scale_of(sm)?;
+        let (w, h) = src.displayed();
+        let tiles = tile_centres(w, h, field, tile_side, self.opts.max_tiles)
+            .into_iter()
+            .map(|centre| Window {
+                centre,
+                side: tile_side,
+                n: sn,
+                over: self.opts.tile_oversample,
+                tile: true,
+            })
+            .collect();
+        let cell = Window {
+            centre: (0.0, 0.0),
+            side: f64::from(cn) * d / scale_of(cm)?,
+            n: cn,
+            over: self.opts.cell_oversample,
+            tile: false,
         };
-        Ok((cells, screen))
+        Ok(Plan { tiles, cell })
+    }
+
+    /// Runs `front` on this thread while the second worker (if any) takes the
+    /// `early` windows; then both take what is left of them and the windows
+    /// `late` makes from front's result. Results in input order; a window a
+    /// panicking helper left undone is redone here.
+    fn overlapped<F, R: Send>(
+        &self,
+        early: &[Window],
+        front: impl FnOnce() -> F,
+        late: impl FnOnce(&F) -> Vec<Window>,
+        run: impl Fn(&Worker, &Window) -> R + Sync,
+    ) -> (F, Vec<R>, Vec<R>) {
+        let (tile_next, cell_next) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let late_jobs: OnceLock<Vec<Window>> = OnceLock::new();
+        let take = |wk: &Worker, jobs: &[Window], next: &AtomicUsize, done: &mut Vec<(usize, R)>| loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(j) = jobs.get(i) else { break };
+            done.push((i, run(wk, j)));
+        };
+        let first = &self.workers[0];
+        let (f, mut early_done, mut late_done) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let helper = self.workers.get(1).filter(|_| !early.is_empty()).map(|wk| {
+                let (take, tile_next, cell_next, late_jobs) = (&take, &tile_next, &cell_next, &late_jobs);
+                s.spawn(move || {
+                    let (mut e, mut l) = (Vec::new(), Vec::new());
+                    take(wk, early, tile_next, &mut e);
+                    if rx.recv().is_ok() {
+                        take(wk, late_jobs.get().map_or(&[][..], |v| &v[..]), cell_next, &mut l);
+                    }
+                    (e, l)
+                })
+            });
+            let f = front();
+            let jobs = late_jobs.get_or_init(|| late(&f));
+            let _ = tx.send(());
+            let (mut e, mut l) = (Vec::new(), Vec::new());
+            take(first, early, &tile_next, &mut e);
+            take(first, jobs, &cell_next, &mut l);
+            if let Some(Ok((he, hl))) = helper.map(|h| h.join()) {
+                e.extend(he);
+                l.extend(hl);
+            }
+            (f, e, l)
+        });
+        let jobs = late_jobs.get().map_or(&[][..], |v| &v[..]);
+        let early_out = parallel::in_order(early, &mut early_done, |j| run(first, j));
+        let late_out = parallel::in_order(jobs, &mut late_done, |j| run(first, j));
+        (f, early_out, late_out)
+    }
+}
+
+/// Laps of the pipeline's stages.
+struct Clock(Instant);
+
+impl Clock {
+    fn lap(&mut self, name: &str, timing: &mut BTreeMap<String, f64>) {
+        let now = Instant::now();
+        timing.insert(name.to_string(), ms(now - self.0));
+        self.0 = now;
+    }
+}
+
+/// What a photo's scale asks the models for.
+struct Plan {
+    /// Screening tiles, in displayed pixels.
+    tiles: Vec<Window>,
+    /// A cell crop's size and sampling (its centre is each cell's).
+    cell: Window,
+}
+
+impl Plan {
+    /// One crop per detection (work coordinates; `k` displayed pixels per work pixel).
+    fn crops(&self, found: &[Detection], k: f64) -> Vec<Window> {
+        found.iter().map(|det| Window { centre: (det.cx() * k, det.cy() * k), ..self.cell }).collect()
     }
 }
 
 /// A square of the photo for one model input.
+#[derive(Debug, Clone, Copy)]
 struct Window {
     /// Centre and side in displayed pixels.
     centre: (f64, f64),
@@ -382,46 +463,6 @@ struct Window {
     over: f64,
     /// A screening tile (else a white-cell crop).
     tile: bool,
-}
-
-/// `f` over `items`, one scoped thread per worker (the caller's thread is the
-/// first), each passing its own worker; results in input order.
-fn par_map<W: Sync, T: Sync, R: Send>(items: &[T], workers: &[W], f: impl Fn(&W, &T) -> R + Sync) -> Vec<R> {
-    let Some(first) = workers.first() else { return Vec::new() };
-    if workers.len() == 1 || items.len() < 2 {
-        return items.iter().map(|i| f(first, i)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = |wk: &W| {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(i) else { break };
-            done.push((i, f(wk, item)));
-        }
-        done
-    };
-    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
-        let helpers: Vec<_> = workers[1..].iter().map(|wk| s.spawn(|| work(wk))).collect();
-        let mut mine = work(first);
-        for h in helpers {
-            // A helper that panicked leaves its items undone; they are redone here.
-            if let Ok(v) = h.join() {
-                mine.extend(v);
-            }
-        }
-        mine
-    });
-    all.sort_by_key(|(i, _)| *i);
-    let mut out = Vec::with_capacity(items.len());
-    let mut it = all.into_iter().peekable();
-    for (i, item) in items.iter().enumerate() {
-        match it.next_if(|(j, _)| *j == i) {
-            Some((_, r)) => out.push(r),
-            None => out.push(f(first, item)),
-        }
-    }
-    out
 }
 
 /// The view resampled to the work scale.

@@ -9,6 +9,7 @@ pub mod colour;
 pub mod detect;
 pub mod fov;
 pub mod overlay;
+pub(crate) mod parallel;
 pub mod quality;
 pub(crate) mod raster;
 pub mod report;

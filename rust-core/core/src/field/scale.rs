@@ -50,14 +50,15 @@ pub struct RbcScale {
 pub const MIN_CONTRAST: f64 = 1.3;
 
 /// Measures the red-cell diameter of an RGB image on its green channel (where
-/// haemoglobin makes red cells darkest). `fov` in `img` pixels.
-pub fn measure(img: &image::RgbImage, fov: Option<&Fov>) -> Option<RbcScale> {
+/// haemoglobin makes red cells darkest). `fov` in `img` pixels; the radii are
+/// scored on up to `threads` threads (the same result on any number).
+pub fn measure(img: &image::RgbImage, fov: Option<&Fov>, threads: usize) -> Option<RbcScale> {
     let stain = Gray {
         w: img.width() as usize,
         h: img.height() as usize,
         data: img.as_raw().chunks_exact(3).map(|p| f32::from(p[2]) - f32::from(p[1])).collect(),
     };
-    rbc_diameter(&Gray::channel(img, 1), Some(&stain), fov)
+    rbc_diameter_on(&Gray::channel(img, 1), Some(&stain), fov, threads)
 }
 
 /// Blue minus green above this marks nuclear stain: round nuclei (lymphocytes,
@@ -71,6 +72,16 @@ const NUCLEAR: f32 = 70.0;
 /// nuclear-stained in `stain` (blue minus green, same size) do not vote.
 /// `fov` in `luma` pixels. `None` when nothing round stands out.
 pub fn rbc_diameter(luma: &Gray, stain: Option<&Gray>, fov: Option<&Fov>) -> Option<RbcScale> {
+    rbc_diameter_on(luma, stain, fov, 1)
+}
+
+/// [`rbc_diameter`], the radii scored on up to `threads` threads.
+pub fn rbc_diameter_on(
+    luma: &Gray,
+    stain: Option<&Gray>,
+    fov: Option<&Fov>,
+    threads: usize,
+) -> Option<RbcScale> {
     // Pyramid down to the coarse side.
     let mut levels = vec![(luma.clone(), stain.cloned())];
     while levels.last().is_some_and(|(g, _)| g.w.max(g.h) > COARSE_SIDE && g.w.min(g.h) >= 16) {
@@ -101,7 +112,7 @@ pub fn rbc_diameter(luma: &Gray, stain: Option<&Gray>, fov: Option<&Fov>) -> Opt
         if radii.len() < 3 || v.len() < 50 {
             return None;
         }
-        let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, most, &mut bins)).collect();
+        let scores = scores(v, &radii, most, threads, &mut bins);
         let i = argmax(&scores);
         // Cells under ~5 px across their radius are poorly resolved: look again
         // one level finer, where they are twice the size.
@@ -123,7 +134,7 @@ pub fn rbc_diameter(luma: &Gray, stain: Option<&Gray>, fov: Option<&Fov>) -> Opt
     }
     let v = voters_at(&mut voters, &levels, fov, level);
     let radii: Vec<f32> = (-5..=5).map(|k| r0 * 1.035f32.powi(k)).collect();
-    let scores: Vec<f64> = radii.iter().map(|&r| v.score(r, MAX_VOTERS, &mut bins)).collect();
+    let scores = scores(v, &radii, MAX_VOTERS, threads, &mut bins);
     let i = argmax(&scores);
     let mut r = f64::from(radii[i]);
     if i > 0 && i + 1 < scores.len() {
@@ -137,6 +148,16 @@ pub fn rbc_diameter(luma: &Gray, stain: Option<&Gray>, fov: Option<&Fov>) -> Opt
     }
     contrast = contrast.max(scores[i]);
     Some(RbcScale { diameter: 2.0 * r * f64::from(1u32 << level), contrast })
+}
+
+/// Each radius's score, on up to `threads` threads (each with its own bins).
+fn scores(v: &Voters, radii: &[f32], most: usize, threads: usize, bins: &mut Bins) -> Vec<f64> {
+    if threads < 2 || radii.len() < 4 {
+        return radii.iter().map(|&r| v.score(r, most, bins)).collect();
+    }
+    let mut states = vec![std::mem::replace(bins, Bins::new())];
+    states.extend((1..threads.min(2)).map(|_| Bins::new()));
+    super::parallel::map(radii, states, |b, &r| v.score(r, most, b))
 }
 
 fn geometric(lo: f32, hi: f32, step: f32) -> Vec<f32> {
@@ -291,11 +312,13 @@ impl Voters {
 struct Bins {
     data: Vec<u32>,
     pass: u32,
+    /// The votes of the current call in bin units (reused).
+    scaled: Vec<(f32, f32)>,
 }
 
 impl Bins {
     fn new() -> Self {
-        Self { data: Vec::new(), pass: 0 }
+        Self { data: Vec::new(), pass: 0, scaled: Vec::new() }
     }
 
     /// Sum of squared vote counts over square bins of side `cell`, on two
@@ -303,7 +326,7 @@ impl Bins {
     /// still counts).
     fn concentration(
         &mut self,
-        votes: impl Iterator<Item = (f32, f32)> + Clone,
+        votes: impl Iterator<Item = (f32, f32)>,
         cell: f32,
         w: usize,
         h: usize,
@@ -315,6 +338,8 @@ impl Bins {
             self.data = vec![0; gw * gh];
             self.pass = 0;
         }
+        self.scaled.clear();
+        self.scaled.extend(votes.map(|(x, y)| (x * inv, y * inv)));
         let mut total = 0u64;
         for off in [1.0f32, 1.5] {
             if self.pass == 0xFFFF {
@@ -323,8 +348,9 @@ impl Bins {
             }
             self.pass += 1;
             let pass = self.pass;
-            for (x, y) in votes.clone() {
-                let (bx, by) = (x * inv + off, y * inv + off);
+            let grid = &mut self.data[..gw * gh];
+            for &(x, y) in &self.scaled {
+                let (bx, by) = (x + off, y + off);
                 if bx < 0.0 || by < 0.0 {
                     continue;
                 }
@@ -332,7 +358,7 @@ impl Bins {
                 if bx >= gw || by >= gh {
                     continue;
                 }
-                let b = &mut self.data[by * gw + bx];
+                let b = &mut grid[by * gw + bx];
                 let n = if *b >> 16 == pass { *b & 0xFFFF } else { 0 };
                 total += u64::from(2 * n + 1);
                 *b = (pass << 16) | (n + 1).min(0xFFFF);
@@ -377,6 +403,11 @@ mod tests {
             [(640, 480, 60.0), (500, 375, 11.0), (224, 224, 16.0), (1000, 750, 30.0), (575, 575, 120.0)]
         {
             let s = rbc_diameter(&field(w, h, d, 7), None, None).unwrap();
+            assert_eq!(
+                rbc_diameter_on(&field(w, h, d, 7), None, None, 2),
+                Some(s),
+                "the same on two threads"
+            );
             // Edges sit half a pixel or so inside the painted outline.
             assert!((s.diameter / d - 0.95).abs() < 0.08, "{w}x{h} d={d}: {s:?}");
             assert!(s.contrast > 1.5, "{s:?}");

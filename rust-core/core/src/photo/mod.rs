@@ -199,7 +199,7 @@ impl Photo {
             return Err(Error::InvalidArgument(format!("window size must be 1..={MAX_WINDOW}")));
         }
         match &self.source {
-            Source::Dct { coefs, orientation, .. } => {
+            Source::Dct { coefs, orientation, view } => {
                 let k =
                     SCALES.into_iter().find(|&k| side * f64::from(k) / 8.0 >= f64::from(source)).unwrap_or(8);
                 let f = f64::from(k) / 8.0;
@@ -217,6 +217,17 @@ impl Photo {
                 );
                 let (ox, oy) = ((a.0.min(b.0) * f).round(), (a.1.min(b.1) * f).round());
                 let (ws, hs) = coefs.scaled_size(k);
+                if f == self.view_scale {
+                    // The view is this scale already rendered, upright: the
+                    // same square cut from it, turned back to stored order,
+                    // gives the same pixels without transforming again.
+                    let (dx, dy) = displayed_corner(*orientation, (ws, hs), (ox as i64, oy as i64), m);
+                    let canvas = canvas_from(view, (dx, dy), m, fill);
+                    let canvas = RgbImage::from_raw(m, m, canvas)
+                        .ok_or_else(|| Error::InvalidArgument("bad window buffer".into()))?;
+                    let stored = orient(canvas, inverse(*orientation)).into_raw();
+                    return Ok(orient(resized(stored, m, n)?, *orientation));
+                }
                 let inside = intersect(ox, oy, m, ws, hs);
                 let mut canvas = new_canvas(m, fill, inside == Some((ox as u32, oy as u32, m, m)));
                 if let Some((x0, y0, w, h)) = inside {
@@ -237,15 +248,46 @@ impl Photo {
                 };
                 let m = canvas_side(side * s)?;
                 let (ox, oy) = (((cx - side / 2.0) * s).round(), ((cy - side / 2.0) * s).round());
-                let inside = intersect(ox, oy, m, img.width(), img.height());
-                let mut canvas = new_canvas(m, fill, inside == Some((ox as u32, oy as u32, m, m)));
-                if let Some((x0, y0, w, h)) = inside {
-                    let at = (x0 as i64 - ox as i64, y0 as i64 - oy as i64);
-                    paste(&mut canvas, m, img, (x0, y0, w, h), at);
-                }
-                resized(canvas, m, n)
+                resized(canvas_from(img, (ox as i64, oy as i64), m, fill), m, n)
             }
         }
+    }
+}
+
+/// The m x m square of `img` with its corner at `(ox, oy)`; `fill` outside.
+fn canvas_from(img: &RgbImage, (ox, oy): (i64, i64), m: u32, fill: [u8; 3]) -> Vec<u8> {
+    let inside = intersect(ox as f64, oy as f64, m, img.width(), img.height());
+    let covered = inside == Some((ox as u32, oy as u32, m, m)) && ox >= 0 && oy >= 0;
+    let mut canvas = new_canvas(m, fill, covered);
+    if let Some((x0, y0, w, h)) = inside {
+        let at = (x0 as i64 - ox, y0 as i64 - oy);
+        paste(&mut canvas, m, img, (x0, y0, w, h), at);
+    }
+    canvas
+}
+
+/// Upper-left corner, in the upright picture, of the m x m square whose
+/// corner is `(ox, oy)` in the stored one (`ws` x `hs`) under orientation `o`.
+fn displayed_corner(o: Orientation, (ws, hs): (u32, u32), (ox, oy): (i64, i64), m: u32) -> (i64, i64) {
+    let (ws, hs, m) = (i64::from(ws), i64::from(hs), i64::from(m));
+    match o {
+        Orientation::NoTransforms => (ox, oy),
+        Orientation::FlipHorizontal => (ws - ox - m, oy),
+        Orientation::Rotate180 => (ws - ox - m, hs - oy - m),
+        Orientation::FlipVertical => (ox, hs - oy - m),
+        Orientation::Rotate90 => (hs - oy - m, ox),
+        Orientation::Rotate270 => (oy, ws - ox - m),
+        Orientation::Rotate90FlipH => (oy, ox),
+        Orientation::Rotate270FlipH => (hs - oy - m, ws - ox - m),
+    }
+}
+
+/// The orientation that undoes `o`.
+fn inverse(o: Orientation) -> Orientation {
+    match o {
+        Orientation::Rotate90 => Orientation::Rotate270,
+        Orientation::Rotate270 => Orientation::Rotate90,
+        other => other,
     }
 }
 

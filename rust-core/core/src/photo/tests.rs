@@ -271,6 +271,33 @@ fn windows_match_the_same_region_of_a_full_decode_in_every_orientation() {
 }
 
 #[test]
+fn windows_at_the_views_scale_are_cut_from_it_with_the_same_pixels() {
+    // The same photo opened with views at two scales: a window at one view's
+    // scale is cut from that view, the other renders it from coefficients.
+    let img = photo_like(203, 157, 3);
+    let fill = [7, 200, 9];
+    for sampling in [YUV420, YUV444] {
+        for o in 1..=8u16 {
+            let bytes =
+                jpeg(&img, &Options { sampling, app1: vec![exif_orientation(o)], ..Options::default() });
+            for k in [1u32, 2, 4] {
+                let from_view = Photo::open(&bytes, &DecodeLimits::default(), scaled(203, k)).unwrap();
+                let other = if k == 4 { 1 } else { 4 };
+                let rendered = Photo::open(&bytes, &DecodeLimits::default(), scaled(203, other)).unwrap();
+                assert_eq!(from_view.view_scale(), f64::from(k) / 8.0);
+                for &(cx, cy, side, _) in &WINDOWS {
+                    // Just enough pixels at scale k, so the window is cut at k.
+                    let n = (side * f64::from(k) / 8.0).floor().max(1.0) as u32;
+                    let a = from_view.window(cx, cy, side, n, fill).unwrap();
+                    let b = rendered.window(cx, cy, side, n, fill).unwrap();
+                    assert_eq!(a, b, "orientation {o}, scale {k}/8, window ({cx}, {cy}, {side})");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn the_view_is_upright_in_every_orientation() {
     let img = photo_like(203, 157, 5);
     for o in 1..=8u16 {
