@@ -178,7 +178,7 @@ impl Analyzer {
         let start = Instant::now();
         let mut timing = BTreeMap::new();
         let mut clock = Clock(Instant::now());
-        let src = Photo::open(bytes, &self.opts.decode, self.opts.view_long_side)?;
+        let src = Photo::open_on(bytes, &self.opts.decode, self.opts.view_long_side, self.workers.len())?;
         clock.lap("decode", &mut timing);
         let vs = src.view_scale();
         let view = src.view();

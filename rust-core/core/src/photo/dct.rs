@@ -780,6 +780,25 @@ impl Coefficients {
         out
     }
 
+    /// As [`Self::render`] over the whole image, its upper and lower halves
+    /// on two threads when `threads` >= 2 (the same pixels: every sample
+    /// depends only on its own position).
+    pub fn render_all(&self, k: u32, threads: usize) -> Vec<u8> {
+        let (w, h) = self.scaled_size(k);
+        if threads < 2 || h < 32 {
+            return self.render(k, 0, 0, w, h);
+        }
+        let mut out = vec![0u8; w as usize * h as usize * 3];
+        let half = h / 2;
+        let stride = w as usize * 3;
+        let (top, bottom) = out.split_at_mut(half as usize * stride);
+        std::thread::scope(|s| {
+            s.spawn(|| self.render_into(k, (0, half, w, h - half), bottom, stride));
+            self.render_into(k, (0, 0, w, half), top, stride);
+        });
+        out
+    }
+
     /// As [`Self::render`], row `y` of the rectangle into
     /// `out[y * stride..][..w * 3]`.
     pub fn render_into(&self, k: u32, rect: (u32, u32, u32, u32), out: &mut [u8], stride: usize) {

@@ -16,7 +16,12 @@
 //! memory manager's `request_virt_barray` / `access_virt_barray`, which are
 //! public, replaceable methods), and each row is compacted into Rust memory
 //! when libjpeg asks for the next. So a 12 MP photo never allocates, zeroes
-//! and re-reads libjpeg's ~36 MB of coefficient arrays.
+//! and re-reads libjpeg's ~36 MB of coefficient arrays. With two threads
+//! ([`Rows::Piped`]) the buffers hold eight iMCU rows each, and a full one is
+//! swapped for a zeroed spare and compacted on a second thread while libjpeg
+//! decodes on (one hand-off per batch: each wakes that thread). If libjpeg
+//! fails meanwhile, unwinding closes the channel, so the second thread ends
+//! before the scope that runs it returns.
 use super::dct::{Coefficients, ColourSpace, ComponentBuilder};
 use crate::error::Error;
 use image::metadata::Orientation;
@@ -187,37 +192,51 @@ struct RowSpec {
     rows: u32,
 }
 
-/// One iMCU row of one component's blocks, standing in for libjpeg's
-/// whole-image array of that component: libjpeg decodes a row into it, and
-/// asking for the next row moves the previous one into compact storage.
+/// A few iMCU rows of one component's blocks, standing in for libjpeg's
+/// whole-image array of that component: libjpeg decodes row after row into
+/// its slots, and once they are all used, asking for the next row moves
+/// them into compact storage (or to the compacting thread) first.
 struct RowBuffer {
     spec: RowSpec,
-    /// `spec.rows * spec.width` zeroed blocks, owned (a leaked boxed slice,
-    /// freed in `Drop`); all access goes through this pointer, libjpeg's
-    /// through `row_ptrs`, which point into it.
+    /// iMCU rows the buffer holds.
+    slots: u32,
+    /// `slots * spec.rows * spec.width` zeroed blocks, owned (a leaked boxed
+    /// slice, freed in `Drop`); all access goes through this pointer,
+    /// libjpeg's through `row_ptrs`, which point into it.
     blocks: NonNull<[i16; 64]>,
     row_ptrs: Vec<sys::JBLOCKROW>,
-    /// First block row of the image the buffer now holds.
+    /// First block row of the iMCU row libjpeg was last given.
     start: Option<u32>,
+    /// First block row of the image in the first slot.
+    base: u32,
     /// Index of the component's builder.
     component: usize,
 }
 
 impl RowBuffer {
-    fn new(spec: RowSpec, component: usize) -> Box<Self> {
+    fn new(spec: RowSpec, component: usize, slots: u32) -> Box<Self> {
         #[cfg(test)]
         STREAMED.with(|n| n.set(n.get() + 1));
-        let len = spec.rows as usize * spec.width as usize;
+        let slots = slots.max(1);
+        let len = slots as usize * spec.rows as usize * spec.width as usize;
         let blocks = Box::into_raw(vec![[0i16; 64]; len].into_boxed_slice()).cast::<[i16; 64]>();
         // SAFETY: Box::into_raw never returns null (a dangling, aligned
         // pointer for an empty slice).
         let blocks = unsafe { NonNull::new_unchecked(blocks) };
-        let row_ptrs = (0..spec.rows as usize)
-            // SAFETY: row r < spec.rows starts r * width blocks into the buffer
-            // (one past its end only when width is 0).
-            .map(|r| unsafe { blocks.as_ptr().add(r * spec.width as usize) })
+        let mut b =
+            Box::new(Self { spec, slots, blocks, row_ptrs: Vec::new(), start: None, base: 0, component });
+        b.point_rows();
+        b
+    }
+
+    /// `row_ptrs` at the rows of `blocks`.
+    fn point_rows(&mut self) {
+        let (width, blocks) = (self.spec.width as usize, self.blocks);
+        self.row_ptrs = (0..(self.slots * self.spec.rows) as usize)
+            // SAFETY: row r < slots * rows starts r * width blocks into the
+            // buffer (one past its end only when width is 0).
+            .map(|r| unsafe { blocks.as_ptr().add(r * width) })
             .collect();
-        Box::new(Self { spec, blocks, row_ptrs, start: None, component })
     }
 
     /// The pointer libjpeg holds as the array's handle.
@@ -227,53 +246,155 @@ impl RowBuffer {
 
     /// libjpeg's access to rows `start..start + count`: the rows must come in
     /// order, one iMCU row after the other (a repeat of the current one is
-    /// allowed); the previous row goes to `builder` first.
-    fn access(
-        &mut self,
-        start: u32,
-        count: u32,
-        builder: &mut ComponentBuilder,
-    ) -> Result<sys::JBLOCKARRAY, &'static str> {
+    /// allowed); when the slots are full, they go to `sink` first.
+    fn access(&mut self, start: u32, count: u32, sink: Sink<'_>) -> Result<sys::JBLOCKARRAY, &'static str> {
         let spec = self.spec;
         if count > spec.rows || u64::from(start) + u64::from(count) > u64::from(spec.height) {
             return Err("coefficient rows outside the image");
         }
         match self.start {
-            None if start == 0 => {}
+            None if start == 0 => self.base = 0,
             Some(s) if s == start => {}
-            Some(s) if u64::from(start) == u64::from(s) + u64::from(spec.rows) => self.flush(s, builder),
+            Some(s) if u64::from(start) == u64::from(s) + u64::from(spec.rows) => {
+                if (start - self.base) / spec.rows.max(1) >= self.slots {
+                    self.pass_on(sink)?;
+                    self.base = start;
+                }
+            }
             _ => return Err("coefficient rows out of order"),
         }
         self.start = Some(start);
-        Ok(self.row_ptrs.as_mut_ptr())
+        let slot = ((start - self.base) / spec.rows.max(1)) as usize;
+        // SAFETY: slot < slots, so its rows are within `row_ptrs`.
+        Ok(unsafe { self.row_ptrs.as_mut_ptr().add(slot * spec.rows as usize) })
     }
 
-    /// Moves the rows now held (image rows `s..`) into `builder`, leaving
-    /// the buffer zeroed.
-    fn flush(&mut self, s: u32, builder: &mut ComponentBuilder) {
-        let (width, wb) = (self.spec.width as usize, self.spec.wb as usize);
-        for r in 0..self.spec.rows as usize {
-            // SAFETY: row r < spec.rows of the buffer, `width` blocks long;
-            // libjpeg is not running (it called us, and uses the row
-            // pointers only until its next access), and nothing else
-            // references the buffer.
-            let row = unsafe { std::slice::from_raw_parts_mut(self.blocks.as_ptr().add(r * width), width) };
-            let (image, padding) = row.split_at_mut(wb.min(width));
-            if s as usize + r < self.spec.hb as usize {
-                builder.push_row_clearing(image);
-            } else {
-                image.fill([0; 64]);
+    /// Blocks the buffer holds.
+    fn len(&self) -> usize {
+        self.slots as usize * self.spec.rows as usize * self.spec.width as usize
+    }
+
+    /// The rows filled so far (image block rows `base..`) to `sink`, leaving
+    /// a zeroed buffer.
+    fn pass_on(&mut self, sink: Sink<'_>) -> Result<(), &'static str> {
+        let Some(s) = self.start else { return Ok(()) };
+        let rows = s - self.base + self.spec.rows;
+        match sink {
+            Sink::Build(builder) => {
+                // SAFETY: the buffer's `len` blocks; libjpeg is not running
+                // (it called us, and uses the row pointers only until its
+                // next access), and nothing else references the buffer.
+                let blocks = unsafe { std::slice::from_raw_parts_mut(self.blocks.as_ptr(), self.len()) };
+                compact_rows(blocks, self.spec, self.base, rows, builder);
+                Ok(())
             }
-            padding.fill([0; 64]);
+            Sink::Pipe(pipe) => {
+                let spare = pipe.spare(self.component, self.len());
+                let full = self.swap(spare);
+                let (component, spec, start) = (self.component, self.spec, self.base);
+                pipe.send(Filled { component, start, rows, spec, blocks: full })
+            }
         }
     }
+
+    /// Puts `blocks` (zeroed, `len` long) in place of the buffer's blocks,
+    /// which it returns.
+    fn swap(&mut self, blocks: Box<[[i16; 64]]>) -> Box<[[i16; 64]]> {
+        debug_assert_eq!(blocks.len(), self.len());
+        let len = self.len();
+        let new = Box::into_raw(blocks).cast::<[i16; 64]>();
+        // SAFETY: Box::into_raw never returns null.
+        let old = std::mem::replace(&mut self.blocks, unsafe { NonNull::new_unchecked(new) });
+        self.point_rows();
+        // SAFETY: `old` came from Box::into_raw of a boxed slice of `len`
+        // blocks (in `new` or an earlier swap) and is owned by nothing else;
+        // libjpeg no longer uses pointers into it (it has asked for the next row).
+        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(old.as_ptr(), len)) }
+    }
+}
+
+/// Where a finished row of blocks goes.
+enum Sink<'a> {
+    /// Compacted here and now.
+    Build(&'a mut ComponentBuilder),
+    /// To the compacting thread.
+    Pipe(&'a mut Pipe),
+}
+
+/// Moves a buffer's first `rows` block rows (image block rows `s..`) into
+/// `builder`, leaving the buffer zeroed.
+fn compact_rows(blocks: &mut [[i16; 64]], spec: RowSpec, s: u32, rows: u32, builder: &mut ComponentBuilder) {
+    let (width, wb) = (spec.width as usize, spec.wb as usize);
+    for (r, row) in blocks.chunks_exact_mut(width.max(1)).take(rows as usize).enumerate() {
+        let (image, padding) = row.split_at_mut(wb.min(width));
+        if s as usize + r < spec.hb as usize {
+            builder.push_row_clearing(image);
+        } else {
+            image.fill([0; 64]);
+        }
+        padding.fill([0; 64]);
+    }
+}
+
+/// One row of one component's blocks on its way to the compacting thread.
+struct Filled {
+    component: usize,
+    /// First image block row, and block rows filled.
+    start: u32,
+    rows: u32,
+    spec: RowSpec,
+    blocks: Box<[[i16; 64]]>,
+}
+
+/// The decoding thread's end of the compacting thread: finished rows go
+/// out, zeroed buffers come back for reuse.
+struct Pipe {
+    rows: std::sync::mpsc::Sender<Filled>,
+    back: std::sync::mpsc::Receiver<(usize, Box<[[i16; 64]]>)>,
+    /// Zeroed buffers per component.
+    spares: Vec<Vec<Box<[[i16; 64]]>>>,
+}
+
+impl Pipe {
+    /// A zeroed buffer of `len` blocks for `component`: one that came back, or a new one.
+    fn spare(&mut self, component: usize, len: usize) -> Box<[[i16; 64]]> {
+        while let Ok((c, b)) = self.back.try_recv() {
+            if let Some(pool) = self.spares.get_mut(c) {
+                pool.push(b);
+            }
+        }
+        match self.spares.get_mut(component).and_then(Vec::pop) {
+            Some(b) if b.len() == len => b,
+            _ => vec![[0i16; 64]; len].into_boxed_slice(),
+        }
+    }
+
+    fn send(&mut self, row: Filled) -> Result<(), &'static str> {
+        self.rows.send(row).map_err(|_| "the coefficient compactor stopped")
+    }
+}
+
+/// The compacting thread: every row into its component's builder, then the
+/// zeroed buffer back; the builders when the decoding thread hangs up.
+fn compactor(
+    rows: std::sync::mpsc::Receiver<Filled>,
+    back: std::sync::mpsc::Sender<(usize, Box<[[i16; 64]]>)>,
+    mut builders: Vec<ComponentBuilder>,
+) -> Vec<ComponentBuilder> {
+    for mut row in rows {
+        if let Some(b) = builders.get_mut(row.component) {
+            compact_rows(&mut row.blocks, row.spec, row.start, row.rows, b);
+        }
+        let _ = back.send((row.component, row.blocks));
+    }
+    builders
 }
 
 impl Drop for RowBuffer {
     fn drop(&mut self) {
-        let len = self.spec.rows as usize * self.spec.width as usize;
+        let len = self.len();
         // SAFETY: `blocks` came from Box::into_raw of a boxed slice of `len`
-        // blocks in `new`, and is freed only here.
+        // blocks (in `new` or `swap`), and is freed only here.
         unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.blocks.as_ptr(), len))) };
     }
 }
@@ -297,6 +418,11 @@ struct Stream {
     /// The memory manager's own methods, for every other array.
     request: RequestBarray,
     access: AccessBarray,
+    /// Set while rows are compacted on another thread (the builders are
+    /// there meanwhile).
+    pipe: *mut Pipe,
+    /// iMCU rows a buffer holds.
+    slots: u32,
 }
 
 type RequestBarray = Option<
@@ -320,14 +446,36 @@ type AccessBarray = Option<
 >;
 
 impl Stream {
-    /// Moves the last row of every streamed component into its builder.
-    fn finish(&mut self) {
+    /// Moves the last row of every streamed component into its builder (or
+    /// down the pipe).
+    fn finish(&mut self) -> Result<(), &'static str> {
         for b in &mut self.buffers {
-            if let (Some(s), Some(builder)) = (b.start, self.builders.get_mut(b.component)) {
-                b.flush(s, builder);
-                b.start = None;
+            if b.start.is_none() {
+                continue;
             }
+            // SAFETY: see `sink`.
+            b.pass_on(unsafe { sink(self.pipe, &mut self.builders, b.component) }?)?;
+            b.start = None;
         }
+        Ok(())
+    }
+}
+
+/// Where component `c`'s finished rows go: down `pipe` when there is one,
+/// else into its builder.
+///
+/// # Safety
+/// `pipe` must be null or point to the live Pipe of the running piped read,
+/// referenced by nothing else for the sink's lifetime.
+unsafe fn sink<'a>(
+    pipe: *mut Pipe,
+    builders: &'a mut [ComponentBuilder],
+    c: usize,
+) -> Result<Sink<'a>, &'static str> {
+    // SAFETY: per the contract.
+    match unsafe { pipe.as_mut() } {
+        Some(p) => Ok(Sink::Pipe(p)),
+        None => builders.get_mut(c).map(Sink::Build).ok_or("no component"),
     }
 }
 
@@ -362,7 +510,7 @@ unsafe extern "C-unwind" fn request_barray(
     let i = stream.buffers.len();
     if let Some(&spec) = stream.specs.get(i) {
         if pre_zero != 0 && blocks_per_row == spec.width && rows == spec.height && max_access == spec.rows {
-            let buffer = RowBuffer::new(spec, i);
+            let buffer = RowBuffer::new(spec, i, stream.slots);
             let handle = buffer.handle();
             stream.buffers.push(buffer);
             return handle;
@@ -382,9 +530,11 @@ unsafe extern "C-unwind" fn access_barray(
 ) -> sys::JBLOCKARRAY {
     // SAFETY: only installed on our decompressors, by `Hooks`.
     let Some(stream) = (unsafe { stream_of(cinfo) }) else { fail("no coefficient stream") };
-    if let Some(b) = stream.buffers.iter_mut().find(|b| b.handle() == array) {
-        let Some(builder) = stream.builders.get_mut(b.component) else { fail("no component") };
-        return match b.access(start, count, builder) {
+    let Stream { buffers, builders, pipe, .. } = &mut *stream;
+    if let Some(b) = buffers.iter_mut().find(|b| b.handle() == array) {
+        // SAFETY: see `sink`.
+        let rows = unsafe { sink(*pipe, builders, b.component) }.and_then(|s| b.access(start, count, s));
+        return match rows {
             Ok(rows) => rows,
             Err(m) => fail(m),
         };
@@ -436,6 +586,22 @@ impl Drop for Hooks {
             (*self.state.as_ptr()).client.stream = std::ptr::null_mut();
         }
     }
+}
+
+/// iMCU rows a buffer collects before handing them to the compacting thread.
+const PIPED_SLOTS: u32 = 8;
+
+/// How [`Decompressor::read_coefficients_with`] takes a baseline JPEG's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Into libjpeg's whole-image arrays, copied afterwards (what tests
+    /// compare the others with).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Arrays,
+    /// One row buffer per component, compacted as libjpeg moves on.
+    Streamed,
+    /// The same, compacted on a second thread.
+    Piped,
 }
 
 /// What the header says, in plain data.
@@ -620,17 +786,14 @@ impl<'a> Decompressor<'a> {
     /// to the next, so the 128 bytes a block are never allocated, zeroed,
     /// written and read back. A multi-scan (progressive) JPEG revisits its
     /// rows scan after scan; it is read into libjpeg's arrays and copied.
-    pub fn read_coefficients(&mut self, header: &Header) -> Result<Coefficients, Failed> {
-        self.read_coefficients_with(header, true)
+    /// With `threads` >= 2 the streamed rows are compacted on a second
+    /// thread while libjpeg decodes the next ones.
+    pub fn read_coefficients(&mut self, header: &Header, threads: usize) -> Result<Coefficients, Failed> {
+        self.read_coefficients_with(header, if threads >= 2 { Rows::Piped } else { Rows::Streamed })
     }
 
-    /// As [`Self::read_coefficients`], streaming or (test) always through
-    /// libjpeg's arrays.
-    pub fn read_coefficients_with(
-        &mut self,
-        header: &Header,
-        stream_rows: bool,
-    ) -> Result<Coefficients, Failed> {
+    /// As [`Self::read_coefficients`], the rows handled as `rows` says.
+    pub fn read_coefficients_with(&mut self, header: &Header, rows: Rows) -> Result<Coefficients, Failed> {
         let colour = match (header.colour, header.sampling.len()) {
             (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
             (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
@@ -666,23 +829,62 @@ impl<'a> Decompressor<'a> {
             buffers: Vec::new(),
             request: None,
             access: None,
+            pipe: std::ptr::null_mut(),
+            // Handed on in batches: each costs the compacting thread a wake-up.
+            slots: if rows == Rows::Piped { PIPED_SLOTS } else { 1 },
         };
-        let arrays = if header.multi_scan || !stream_rows {
-            // SAFETY: header read, decompression not started; errors unwind.
-            unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
-        } else {
-            let hooks = Hooks::install(self, &mut stream)?;
-            // SAFETY: as above; the hooks and `stream` stay in place until
-            // `hooks` is dropped (also when libjpeg unwinds through here).
-            let arrays = unsafe { sys::jpeg_read_coefficients(self.cinfo()) };
-            drop(hooks);
-            arrays
+        let arrays = match rows {
+            _ if header.multi_scan => {
+                // SAFETY: header read, decompression not started; errors unwind.
+                unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
+            }
+            Rows::Arrays => {
+                // SAFETY: as above.
+                unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
+            }
+            Rows::Streamed => {
+                let hooks = Hooks::install(self, &mut stream)?;
+                // SAFETY: as above; the hooks and `stream` stay in place until
+                // `hooks` is dropped (also when libjpeg unwinds through here).
+                let arrays = unsafe { sys::jpeg_read_coefficients(self.cinfo()) };
+                drop(hooks);
+                arrays
+            }
+            Rows::Piped => std::thread::scope(|scope| {
+                let (rows_tx, rows_rx) = std::sync::mpsc::channel();
+                let (back_tx, back_rx) = std::sync::mpsc::channel();
+                let builders = std::mem::take(&mut stream.builders);
+                let worker = scope.spawn(move || compactor(rows_rx, back_tx, builders));
+                // Declared before the hooks, so dropped after them: when
+                // libjpeg unwinds, the hooks come out, then the channel
+                // closes and the compactor ends before the scope joins it.
+                let mut pipe =
+                    Pipe { rows: rows_tx, back: back_rx, spares: (0..n).map(|_| Vec::new()).collect() };
+                stream.pipe = &mut pipe;
+                let hooks = Hooks::install(self, &mut stream)?;
+                // SAFETY: as above; `pipe` outlives the hooks.
+                let arrays = unsafe { sys::jpeg_read_coefficients(self.cinfo()) };
+                drop(hooks);
+                let last = stream.finish();
+                stream.pipe = std::ptr::null_mut();
+                drop(pipe);
+                match worker.join() {
+                    Ok(builders) => stream.builders = builders,
+                    Err(_) => {
+                        return Err(Failed::Error(Error::CorruptImage(
+                            "coefficient compaction failed".into(),
+                        )))
+                    }
+                }
+                last.map_err(|m| Failed::Error(Error::CorruptImage(m.into())))?;
+                Ok(arrays)
+            })?,
         };
         if arrays.is_null() {
             return Err(Error::CorruptImage("no coefficients".into()).into());
         }
         self.warnings().check()?;
-        stream.finish();
+        stream.finish().map_err(|m| Error::CorruptImage(m.into()))?;
         let cinfo = self.cinfo();
         // SAFETY: comp_info still holds num_components (== n) entries.
         let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };

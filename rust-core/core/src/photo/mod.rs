@@ -114,9 +114,20 @@ impl Photo {
     /// (or `max_pixels_scaled` for a JPEG decoded only at reduced scale) is
     /// checked from the header before anything is decoded.
     pub fn open(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result<Photo, Error> {
+        Self::open_on(bytes, limits, view_long_side, 1)
+    }
+
+    /// As [`Self::open`], a JPEG's coefficient rows compacted on a second
+    /// thread while libjpeg decodes when `threads` >= 2 (the same photo).
+    pub fn open_on(
+        bytes: &[u8],
+        limits: &DecodeLimits,
+        view_long_side: u32,
+        threads: usize,
+    ) -> Result<Photo, Error> {
         limits.check_bytes(bytes)?;
         if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) {
-            match open_jpeg(bytes, limits, view_long_side) {
+            match open_jpeg(bytes, limits, view_long_side, threads) {
                 Ok(p) => return Ok(p),
                 Err(Failed::Error(e)) => return Err(e),
                 // Arithmetic coding, 12-bit, CMYK, ...: the general decoder's turn.
@@ -496,7 +507,12 @@ fn check_pixels(hdr: &Header, limit: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn open_jpeg(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result<Photo, Failed> {
+fn open_jpeg(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    view_long_side: u32,
+    threads: usize,
+) -> Result<Photo, Failed> {
     if !has_jpeg_end(bytes) {
         // libjpeg would pad a cut-off photo with grey; its own EOF warning
         // catches the rest (e.g. a cut after an EXIF thumbnail's end marker).
@@ -512,10 +528,10 @@ fn open_jpeg(bytes: &[u8], limits: &DecodeLimits, view_long_side: u32) -> Result
             if !hdr.integral_sampling() {
                 return Err(Failed::Unsupported("fractional sampling factors".into()));
             }
-            let coefs = d.read_coefficients(&hdr)?;
+            let coefs = d.read_coefficients(&hdr, threads)?;
             let k = coarsest_k(displayed.0.max(displayed.1), view_long_side);
             let (w, h) = coefs.scaled_size(k);
-            let px = coefs.render(k, 0, 0, w, h);
+            let px = coefs.render_all(k, threads);
             let stored =
                 RgbImage::from_raw(w, h, px).ok_or_else(|| Error::CorruptImage("bad buffer".into()))?;
             return Ok(Photo {

@@ -298,6 +298,29 @@ fn windows_at_the_views_scale_are_cut_from_it_with_the_same_pixels() {
 }
 
 #[test]
+fn a_photo_opened_on_two_threads_is_the_same_photo() {
+    for (w, h) in [(1200u32, 900u32), (203, 157), (40, 300)] {
+        let img = photo_like(w, h, 21);
+        for (name, opts) in layouts() {
+            for o in [1u16, 6] {
+                let opts = Options { app1: vec![exif_orientation(o)], ..opts.clone() };
+                let bytes = jpeg(&img, &opts);
+                for view in [50, 300, 2000] {
+                    let one = Photo::open(&bytes, &DecodeLimits::default(), view).unwrap();
+                    let two = Photo::open_on(&bytes, &DecodeLimits::default(), view, 2).unwrap();
+                    assert_eq!(one.view(), two.view(), "{w}x{h} {name} orientation {o} view {view}");
+                    let (cx, cy) = (f64::from(w) * 0.4, f64::from(h) * 0.6);
+                    assert_eq!(
+                        one.window(cx, cy, 100.0, 40, [0; 3]).unwrap(),
+                        two.window(cx, cy, 100.0, 40, [0; 3]).unwrap()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn the_view_is_upright_in_every_orientation() {
     let img = photo_like(203, 157, 5);
     for o in 1..=8u16 {
@@ -461,16 +484,18 @@ fn every_prefix_is_an_error_never_a_panic_and_libjpeg_flags_each_cut() {
         assert!(Photo::open(&bytes[..cut], &DecodeLimits::default(), 10).is_err(), "cut {cut}");
         // Past the end-of-image check, straight into libjpeg: its EOF warning
         // (or an error) must catch every cut.
-        let r = libjpeg::with_decompressor(&bytes[..cut], 1 << 20, |d| {
-            let h = d.read_header()?;
-            d.read_coefficients(&h)
-        });
-        assert!(r.is_err(), "cut {cut} read as a whole image");
+        for threads in [1, 2] {
+            let r = libjpeg::with_decompressor(&bytes[..cut], 1 << 20, |d| {
+                let h = d.read_header()?;
+                d.read_coefficients(&h, threads)
+            });
+            assert!(r.is_err(), "cut {cut} read as a whole image ({threads} threads)");
+        }
     }
     // The EOF warning says so.
     let r = libjpeg::with_decompressor(&bytes[..bytes.len() - 40], 1 << 20, |d| {
         let h = d.read_header()?;
-        d.read_coefficients(&h)
+        d.read_coefficients(&h, 2)
     });
     let Err(Failed::Error(Error::CorruptImage(m))) = r else { panic!("not corrupt") };
     assert!(m.contains("truncated"), "{m}");
@@ -568,26 +593,63 @@ pub(crate) fn photo_like_jpeg(w: u32, h: u32, seed: u64) -> Vec<u8> {
 #[test]
 fn streamed_coefficients_are_libjpegs_own() {
     // Rows taken as libjpeg decodes them, in place of its whole-image
-    // arrays, against a copy of those arrays: the same blocks, every layout
-    // and size (MCU padding at the right and bottom edges included).
-    for (w, h) in [(203u32, 157u32), (17, 9), (9, 33), (7, 5), (1, 1), (64, 48)] {
+    // arrays (compacted here or on a second thread), against a copy of those
+    // arrays: the same blocks, every layout and size (MCU padding at the
+    // right and bottom edges included; 1200 x 900 has many rows in flight).
+    for (w, h) in [(203u32, 157u32), (17, 9), (9, 33), (7, 5), (1, 1), (64, 48), (1200, 900)] {
         let img = photo_like(w, h, 13);
         for (name, opts) in layouts() {
             let bytes = jpeg(&img, &opts);
-            let read = |stream: bool| {
+            let read = |rows: libjpeg::Rows| {
                 libjpeg::with_decompressor(&bytes, 1 << 26, |d| {
                     let hdr = d.read_header()?;
                     let before = libjpeg::STREAMED.with(|n| n.get());
-                    let c = d.read_coefficients_with(&hdr, stream)?;
+                    let c = d.read_coefficients_with(&hdr, rows)?;
                     Ok((c, libjpeg::STREAMED.with(|n| n.get()) - before, hdr.multi_scan))
                 })
                 .unwrap()
             };
-            let ((streamed, n, multi_scan), (copied, none, _)) = (read(true), read(false));
-            assert!(streamed.same_as(&copied), "{w}x{h} {name}");
+            let (copied, none, _) = read(libjpeg::Rows::Arrays);
             assert_eq!(none, 0);
-            let comps = if opts.grey { 1 } else { 3 };
-            assert_eq!(n, if multi_scan { 0 } else { comps }, "{w}x{h} {name}: components streamed");
+            for rows in [libjpeg::Rows::Streamed, libjpeg::Rows::Piped] {
+                let (streamed, n, multi_scan) = read(rows);
+                assert!(streamed.same_as(&copied), "{w}x{h} {name} {rows:?}");
+                let comps = if opts.grey { 1 } else { 3 };
+                assert_eq!(
+                    n,
+                    if multi_scan { 0 } else { comps },
+                    "{w}x{h} {name} {rows:?}: components streamed"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cut_off_or_corrupt_jpeg_fails_the_same_way_when_piped() {
+    // libjpeg unwinding out of a piped read must stop the compacting thread
+    // (no hang) and give the same typed error as a plain streamed read.
+    let bytes = photo_like_jpeg(1200, 900, 5);
+    let mut corrupt = bytes.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid..mid + 64].fill(0xFF);
+    corrupt[mid + 64] = 0xD9; // an end-of-image marker in the middle of the data
+    let mut cut = bytes[..bytes.len() * 2 / 3].to_vec();
+    cut.extend_from_slice(&[0xFF, 0xD9]);
+    for bad in [&corrupt, &cut] {
+        let read = |rows: libjpeg::Rows| {
+            libjpeg::with_decompressor(bad, 1 << 26, |d| {
+                let hdr = d.read_header()?;
+                d.read_coefficients_with(&hdr, rows).map(|_| ())
+            })
+        };
+        let (a, b) = (read(libjpeg::Rows::Streamed), read(libjpeg::Rows::Piped));
+        match (a, b) {
+            (Err(libjpeg::Failed::Error(x)), Err(libjpeg::Failed::Error(y))) => {
+                assert_eq!(x.kind(), y.kind());
+                assert_eq!(x.kind(), ErrorKind::CorruptImage);
+            }
+            (a, b) => panic!("expected two corrupt-image errors, got {a:?} / {b:?}"),
         }
     }
 }
