@@ -89,6 +89,18 @@ pub fn rbc_diameter_on(
         levels.push(next);
     }
     let mut voters: Vec<Option<Voters>> = (0..levels.len()).map(|_| None).collect();
+    if threads >= 2 && levels.len() >= 2 {
+        // The coarse search starts on the top level and usually needs the
+        // one below: build both at once.
+        let top = [levels.len() - 1, levels.len() - 2];
+        let built = super::parallel::map(&top, vec![(); 2], |_, &l| {
+            let (g, s) = &levels[l];
+            Voters::new(g, s.as_ref(), fov, 1.0 / f64::from(1u32 << l))
+        });
+        for (l, v) in top.into_iter().zip(built) {
+            voters[l] = Some(v);
+        }
+    }
     let mut bins = Bins::new();
     fn voters_at<'a>(
         cache: &'a mut [Option<Voters>],
