@@ -182,9 +182,19 @@ impl Analyzer {
         clock.lap("decode", &mut timing);
         let vs = src.view_scale();
         let view = src.view();
-        let fov_view = fov::find(view);
+        // The scale's pyramid needs no aperture: made on the second thread
+        // while the first looks for the aperture.
+        let (fov_view, pyramid) = if self.workers.len() >= 2 {
+            std::thread::scope(|s| {
+                let p = s.spawn(|| scale::Pyramid::of(view));
+                let f = fov::find(view);
+                (f, p.join().unwrap_or_else(|_| scale::Pyramid::of(view)))
+            })
+        } else {
+            (fov::find(view), scale::Pyramid::of(view))
+        };
         clock.lap("fov", &mut timing);
-        let rbc = scale::measure(view, fov_view.as_ref(), self.workers.len());
+        let rbc = pyramid.measure(fov_view.as_ref(), self.workers.len());
         clock.lap("scale", &mut timing);
         let work = Work::new(view, fov_view.as_ref(), rbc.map(|s| s.diameter));
         clock.lap("resample", &mut timing);

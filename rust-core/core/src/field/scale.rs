@@ -53,12 +53,7 @@ pub const MIN_CONTRAST: f64 = 1.3;
 /// haemoglobin makes red cells darkest). `fov` in `img` pixels; the radii are
 /// scored on up to `threads` threads (the same result on any number).
 pub fn measure(img: &image::RgbImage, fov: Option<&Fov>, threads: usize) -> Option<RbcScale> {
-    let stain = Gray {
-        w: img.width() as usize,
-        h: img.height() as usize,
-        data: img.as_raw().chunks_exact(3).map(|p| f32::from(p[2]) - f32::from(p[1])).collect(),
-    };
-    rbc_diameter_on(&Gray::channel(img, 1), Some(&stain), fov, threads)
+    Pyramid::of(img).measure(fov, threads)
 }
 
 /// Blue minus green above this marks nuclear stain: round nuclei (lymphocytes,
@@ -82,12 +77,46 @@ pub fn rbc_diameter_on(
     fov: Option<&Fov>,
     threads: usize,
 ) -> Option<RbcScale> {
-    // Pyramid down to the coarse side.
-    let mut levels = vec![(luma.clone(), stain.cloned())];
-    while levels.last().is_some_and(|(g, _)| g.w.max(g.h) > COARSE_SIDE && g.w.min(g.h) >= 16) {
-        let next = levels.last().map(|(g, s)| (g.half(), s.as_ref().map(Gray::half)))?;
-        levels.push(next);
+    Pyramid::new(luma.clone(), stain.cloned()).measure(fov, threads)
+}
+
+/// An image made ready for measuring, before the aperture is known (so the
+/// pipeline can do this while it looks for the aperture): its luma and stain
+/// channels halved down to the coarse side.
+#[derive(Debug)]
+pub struct Pyramid {
+    levels: Vec<(Gray, Option<Gray>)>,
+}
+
+impl Pyramid {
+    /// Green as luma, blue minus green as stain.
+    pub fn of(img: &image::RgbImage) -> Self {
+        let stain = Gray {
+            w: img.width() as usize,
+            h: img.height() as usize,
+            data: img.as_raw().chunks_exact(3).map(|p| f32::from(p[2]) - f32::from(p[1])).collect(),
+        };
+        Self::new(Gray::channel(img, 1), Some(stain))
     }
+
+    fn new(luma: Gray, stain: Option<Gray>) -> Self {
+        let mut levels = vec![(luma, stain)];
+        while let Some((g, s)) =
+            levels.last().filter(|(g, _)| g.w.max(g.h) > COARSE_SIDE && g.w.min(g.h) >= 16)
+        {
+            let next = (g.half(), s.as_ref().map(Gray::half));
+            levels.push(next);
+        }
+        Self { levels }
+    }
+
+    /// The measurement (see [`rbc_diameter`]); `fov` in level-0 pixels.
+    pub fn measure(&self, fov: Option<&Fov>, threads: usize) -> Option<RbcScale> {
+        measure_levels(&self.levels, fov, threads)
+    }
+}
+
+fn measure_levels(levels: &[(Gray, Option<Gray>)], fov: Option<&Fov>, threads: usize) -> Option<RbcScale> {
     let mut voters: Vec<Option<Voters>> = (0..levels.len()).map(|_| None).collect();
     if threads >= 2 && levels.len() >= 2 {
         // The coarse search starts on the top level and usually needs the
@@ -119,7 +148,7 @@ pub fn rbc_diameter_on(
     let mut level = levels.len() - 1;
     let (mut r_hi, mut most) = (R_MAX, COARSE_VOTERS);
     let (mut r0, mut contrast) = loop {
-        let v = voters_at(&mut voters, &levels, fov, level);
+        let v = voters_at(&mut voters, levels, fov, level);
         let radii = geometric(R_MIN, r_hi.min(v.w.min(v.h) as f32 / 3.0), R_STEP);
         if radii.len() < 3 || v.len() < 50 {
             return None;
@@ -144,7 +173,7 @@ pub fn rbc_diameter_on(
         level -= 1;
         r0 *= 2.0;
     }
-    let v = voters_at(&mut voters, &levels, fov, level);
+    let v = voters_at(&mut voters, levels, fov, level);
     let radii: Vec<f32> = (-5..=5).map(|k| r0 * 1.035f32.powi(k)).collect();
     let scores = scores(v, &radii, MAX_VOTERS, threads, &mut bins);
     let i = argmax(&scores);
