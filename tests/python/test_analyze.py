@@ -53,6 +53,25 @@ def test_good_photos(hemalens, sims, tmp_path):
     assert len(list((tmp_path / "ov").glob("*.png"))) == len(good)
 
 
+def test_one_thread_and_two_give_the_same_reports(hemalens, sims):
+    # Two threads overlap decoding, the scale search and the models with the
+    # gate and the detector; nothing but the timings may differ, on good
+    # photos, EXIF-rotated ones and photos the gate rejects.
+    out, truth = sims
+    paths = [out / t["file"] for t in truth]
+    runs = []
+    for threads in ("1", "2"):
+        r = hemalens("analyze", "--json", "--threads", threads, *paths)
+        assert r.returncode == 0, r.stderr
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        for l in lines:
+            l.pop("timing_ms")
+        runs.append(lines)
+    assert len(runs[0]) == len(paths)
+    assert any(not l["quality"]["ok"] for l in runs[0]) and any(l["cells"] for l in runs[0])
+    assert runs[0] == runs[1]
+
+
 def test_spoiled_photos_are_rejected_with_the_reason(hemalens, sims):
     out, truth = sims
     want = {"blurred": "out_of_focus", "dark": "too_dark", "burnt_out": "burnt_out", "black": "too_dark",

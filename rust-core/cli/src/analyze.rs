@@ -20,7 +20,7 @@ pub struct Args {
     /// White-cell type pack (id or directory).
     #[arg(long, default_value = "wbc-type")]
     cell_model: String,
-    /// CPU threads for inference.
+    /// CPU threads (up to 2 are used: decoding, the scale search and the models; the same result on 1).
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Developer: JSON overriding the field options ({"detect": {..}, "quality": {..}, "max_tiles": N}).
