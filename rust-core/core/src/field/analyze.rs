@@ -22,7 +22,6 @@ use image::imageops::FilterType;
 use image::RgbImage;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Red-cell diameter in the work image, in pixels.
@@ -397,41 +396,41 @@ impl Analyzer {
         run: impl Fn(&Worker, &Window) -> R + Sync,
     ) -> (F, Vec<R>, Vec<R>) {
         let (tile_next, cell_next) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let late_jobs: OnceLock<Vec<Window>> = OnceLock::new();
         let take = |wk: &Worker, jobs: &[Window], next: &AtomicUsize, done: &mut Vec<(usize, R)>| loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(j) = jobs.get(i) else { break };
             done.push((i, run(wk, j)));
         };
         let first = &self.workers[0];
-        let (f, mut early_done, mut late_done) = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            let helper = self.workers.get(1).filter(|_| !early.is_empty()).map(|wk| {
-                let (take, tile_next, cell_next, late_jobs) = (&take, &tile_next, &cell_next, &late_jobs);
+        let (f, jobs, mut early_done, mut late_done) = std::thread::scope(|s| {
+            // The late windows go to the helper once front has made them; a
+            // front that panics drops the sender, and the helper stops.
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<Window>>();
+            let helper = self.workers.get(1).map(|wk| {
+                let (take, tile_next, cell_next) = (&take, &tile_next, &cell_next);
                 s.spawn(move || {
                     let (mut e, mut l) = (Vec::new(), Vec::new());
                     take(wk, early, tile_next, &mut e);
-                    if rx.recv().is_ok() {
-                        take(wk, late_jobs.get().map_or(&[][..], |v| &v[..]), cell_next, &mut l);
+                    if let Ok(jobs) = rx.recv() {
+                        take(wk, &jobs, cell_next, &mut l);
                     }
                     (e, l)
                 })
             });
             let f = front();
-            let jobs = late_jobs.get_or_init(|| late(&f));
-            let _ = tx.send(());
+            let jobs = late(&f);
+            let _ = tx.send(jobs.clone());
             let (mut e, mut l) = (Vec::new(), Vec::new());
             take(first, early, &tile_next, &mut e);
-            take(first, jobs, &cell_next, &mut l);
+            take(first, &jobs, &cell_next, &mut l);
             if let Some(Ok((he, hl))) = helper.map(|h| h.join()) {
                 e.extend(he);
                 l.extend(hl);
             }
-            (f, e, l)
+            (f, jobs, e, l)
         });
-        let jobs = late_jobs.get().map_or(&[][..], |v| &v[..]);
         let early_out = parallel::in_order(early, &mut early_done, |j| run(first, j));
-        let late_out = parallel::in_order(jobs, &mut late_done, |j| run(first, j));
+        let late_out = parallel::in_order(&jobs, &mut late_done, |j| run(first, j));
         (f, early_out, late_out)
     }
 }

@@ -122,10 +122,7 @@ fn measure_levels(levels: &[(Gray, Option<Gray>)], fov: Option<&Fov>, threads: u
         // The coarse search starts on the top level and usually needs the
         // one below: build both at once.
         let top = [levels.len() - 1, levels.len() - 2];
-        let built = super::parallel::map(&top, vec![(); 2], |_, &l| {
-            let (g, s) = &levels[l];
-            Voters::new(g, s.as_ref(), fov, 1.0 / f64::from(1u32 << l))
-        });
+        let built = super::parallel::map(&top, vec![(); 2], |_, &l| Voters::of_level(levels, fov, l));
         for (l, v) in top.into_iter().zip(built) {
             voters[l] = Some(v);
         }
@@ -137,10 +134,7 @@ fn measure_levels(levels: &[(Gray, Option<Gray>)], fov: Option<&Fov>, threads: u
         fov: Option<&Fov>,
         level: usize,
     ) -> &'a Voters {
-        cache[level].get_or_insert_with(|| {
-            let (g, s) = &levels[level];
-            Voters::new(g, s.as_ref(), fov, 1.0 / f64::from(1u32 << level))
-        })
+        cache[level].get_or_insert_with(|| Voters::of_level(levels, fov, level))
     }
     // Coarse: all radii, moving to a finer level while the peak sits at the
     // smallest radius (cells too small to resolve on this level); there only
@@ -196,8 +190,7 @@ fn scores(v: &Voters, radii: &[f32], most: usize, threads: usize, bins: &mut Bin
     if threads < 2 || radii.len() < 4 {
         return radii.iter().map(|&r| v.score(r, most, bins)).collect();
     }
-    let mut states = vec![std::mem::replace(bins, Bins::new())];
-    states.extend((1..threads.min(2)).map(|_| Bins::new()));
+    let states = (0..threads.min(2)).map(|_| Bins::new()).collect();
     super::parallel::map(radii, states, |b, &r| v.score(r, most, b))
 }
 
@@ -223,6 +216,12 @@ struct Voters {
 }
 
 impl Voters {
+    /// The voters of pyramid level `level` (`fov` in level-0 pixels).
+    fn of_level(levels: &[(Gray, Option<Gray>)], fov: Option<&Fov>, level: usize) -> Self {
+        let (g, s) = &levels[level];
+        Self::new(g, s.as_ref(), fov, 1.0 / f64::from(1u32 << level))
+    }
+
     /// `to_level` maps `fov` (in level-0 pixels) onto this level.
     fn new(g: &Gray, stain: Option<&Gray>, fov: Option<&Fov>, to_level: f64) -> Self {
         // A large aperture has red cells to spare: vote from a central square of

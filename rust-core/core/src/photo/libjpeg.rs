@@ -819,6 +819,8 @@ impl<'a> Decompressor<'a> {
                 rows: v.max(1),
             })
             .collect();
+        // A multi-scan JPEG revisits its rows scan after scan: libjpeg's arrays.
+        let rows = if header.multi_scan { Rows::Arrays } else { rows };
         let mut stream = Stream {
             builders: specs
                 .iter()
@@ -834,12 +836,8 @@ impl<'a> Decompressor<'a> {
             slots: if rows == Rows::Piped { PIPED_SLOTS } else { 1 },
         };
         let arrays = match rows {
-            _ if header.multi_scan => {
-                // SAFETY: header read, decompression not started; errors unwind.
-                unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
-            }
             Rows::Arrays => {
-                // SAFETY: as above.
+                // SAFETY: header read, decompression not started; errors unwind.
                 unsafe { sys::jpeg_read_coefficients(self.cinfo()) }
             }
             Rows::Streamed => {
