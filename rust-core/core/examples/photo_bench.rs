@@ -162,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         row("Photo::open, view long side >= 500", &mut || {
             Photo::open(&bytes, &limits, 500).map(|p| p.heap_bytes())
         });
-        row("Photo::open, view >= 500, rows compacted on a 2nd thread", &mut || {
+        row("Photo::open, view >= 500, on 2 threads", &mut || {
             Photo::open_on(&bytes, &limits, 500, 2).map(|p| p.heap_bytes())
         });
         row("Photo::open, view long side >= 1000", &mut || {

@@ -4,6 +4,7 @@ pub mod classify;
 pub mod decode;
 mod error;
 pub mod field;
+mod helper;
 pub mod pack;
 pub mod photo;
 pub mod preprocess;

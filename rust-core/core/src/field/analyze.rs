@@ -184,11 +184,8 @@ impl Analyzer {
         // The scale's pyramid needs no aperture: made on the second thread
         // while the first looks for the aperture.
         let (fov_view, pyramid) = if self.workers.len() >= 2 {
-            std::thread::scope(|s| {
-                let p = s.spawn(|| scale::Pyramid::of(view));
-                let f = fov::find(view);
-                (f, p.join().unwrap_or_else(|_| scale::Pyramid::of(view)))
-            })
+            let (p, f) = crate::helper::join(|| scale::Pyramid::of(view), || fov::find(view));
+            (f, p.unwrap_or_else(|| scale::Pyramid::of(view)))
         } else {
             (fov::find(view), scale::Pyramid::of(view))
         };
@@ -402,33 +399,44 @@ impl Analyzer {
             done.push((i, run(wk, j)));
         };
         let first = &self.workers[0];
-        let (f, jobs, mut early_done, mut late_done) = std::thread::scope(|s| {
-            // The late windows go to the helper once front has made them; a
-            // front that panics drops the sender, and the helper stops.
-            let (tx, rx) = std::sync::mpsc::channel::<Vec<Window>>();
-            let helper = self.workers.get(1).map(|wk| {
-                let (take, tile_next, cell_next) = (&take, &tile_next, &cell_next);
-                s.spawn(move || {
+        // The late windows go to the helper once front has made them; a
+        // front that panics drops the sender, and the helper stops.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Window>>();
+        let (mut early_done, mut late_done) = (Vec::new(), Vec::new());
+        let (take, tile_next, cell_next) = (&take, &tile_next, &cell_next);
+        let (helped, (f, jobs)) = match self.workers.get(1) {
+            Some(wk) => crate::helper::join(
+                move || {
                     let (mut e, mut l) = (Vec::new(), Vec::new());
                     take(wk, early, tile_next, &mut e);
                     if let Ok(jobs) = rx.recv() {
                         take(wk, &jobs, cell_next, &mut l);
                     }
                     (e, l)
-                })
-            });
-            let f = front();
-            let jobs = late(&f);
-            let _ = tx.send(jobs.clone());
-            let (mut e, mut l) = (Vec::new(), Vec::new());
-            take(first, early, &tile_next, &mut e);
-            take(first, &jobs, &cell_next, &mut l);
-            if let Some(Ok((he, hl))) = helper.map(|h| h.join()) {
-                e.extend(he);
-                l.extend(hl);
+                },
+                || {
+                    // Moved in: dropped if front unwinds, which ends the helper's wait.
+                    let tx = tx;
+                    let f = front();
+                    let jobs = late(&f);
+                    let _ = tx.send(jobs.clone());
+                    take(first, early, tile_next, &mut early_done);
+                    take(first, &jobs, cell_next, &mut late_done);
+                    (f, jobs)
+                },
+            ),
+            None => {
+                let f = front();
+                let jobs = late(&f);
+                take(first, early, tile_next, &mut early_done);
+                take(first, &jobs, cell_next, &mut late_done);
+                (None, (f, jobs))
             }
-            (f, jobs, e, l)
-        });
+        };
+        if let Some((he, hl)) = helped {
+            early_done.extend(he);
+            late_done.extend(hl);
+        }
         let early_out = parallel::in_order(early, &mut early_done, |j| run(first, j));
         let late_out = parallel::in_order(&jobs, &mut late_done, |j| run(first, j));
         (f, early_out, late_out)

@@ -30,16 +30,24 @@ pub(crate) fn map<S: Send, T: Sync, R: Send>(
         }
         done
     };
-    let mut all: Vec<(usize, R)> = std::thread::scope(|sc| {
-        let helpers: Vec<_> = states.into_iter().map(|mut s| sc.spawn(move || work(&mut s))).collect();
-        let mut mine = work(&mut first);
-        for h in helpers {
-            if let Ok(v) = h.join() {
-                mine.extend(v);
-            }
-        }
+    let mut all: Vec<(usize, R)> = if states.len() == 1 {
+        // The usual case: the process's helper thread takes the second state.
+        let mut second = states.remove(0);
+        let (theirs, mut mine) = crate::helper::join(|| work(&mut second), || work(&mut first));
+        mine.extend(theirs.unwrap_or_default());
         mine
-    });
+    } else {
+        std::thread::scope(|sc| {
+            let helpers: Vec<_> = states.into_iter().map(|mut s| sc.spawn(move || work(&mut s))).collect();
+            let mut mine = work(&mut first);
+            for h in helpers {
+                if let Ok(v) = h.join() {
+                    mine.extend(v);
+                }
+            }
+            mine
+        })
+    };
     in_order(items, &mut all, |i| f(&mut first, i))
 }
 

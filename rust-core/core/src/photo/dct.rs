@@ -48,7 +48,6 @@ pub(crate) enum ColourSpace {
 
 /// One component's coefficients.
 #[derive(Debug)]
-#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Component {
     h: u32,
     v: u32,
@@ -56,10 +55,62 @@ pub(crate) struct Component {
     hb: u32,
     /// Dequantisation factors, natural order.
     quant: [f32; 64],
-    /// Start of each block's square in `data`; one more entry than blocks.
-    offsets: Vec<u32>,
-    /// The squares, each in [`SHELL`] order, side = sqrt(length).
+    /// Each block's square, raster order: its start (bits 3..31) in `data`,
+    /// or in `more` where bit 31 is set, and its side's code (bits 0..3:
+    /// [`SIDES`]).
+    blocks: Vec<u32>,
+    /// The squares, each in [`SHELL`] order, in any order.
     data: Vec<i16>,
+    /// More squares (a second decoding thread's).
+    more: Vec<i16>,
+}
+
+/// In a block entry: the square is in `more`.
+pub(crate) const IN_MORE: u32 = 1 << 31;
+
+/// A stored square's side by code.
+static SIDES: [usize; 5] = [0, 1, 2, 4, 8];
+
+/// The code of side `s` (0, 1, 2, 4 or 8).
+#[inline(always)]
+pub(crate) fn side_code(s: usize) -> u32 {
+    usize::BITS - s.leading_zeros()
+}
+
+/// A block entry: the square of side code `code` at `start`.
+#[inline(always)]
+pub(crate) fn entry(start: usize, code: u32) -> u32 {
+    (start as u32) << 3 | code
+}
+
+/// Start and length of the square of a block entry.
+#[inline(always)]
+fn square(e: u32) -> (usize, usize) {
+    let s = SIDES[(e & 7) as usize % 5];
+    (((e & !IN_MORE) >> 3) as usize, s * s)
+}
+
+impl Component {
+    /// The squares a block entry's start indexes.
+    #[inline(always)]
+    fn store(&self, e: u32) -> &[i16] {
+        if e & IN_MORE == 0 {
+            &self.data
+        } else {
+            &self.more
+        }
+    }
+
+    /// The blocks' squares alike (`data` may hold them in another order).
+    #[cfg(test)]
+    fn same_as(&self, o: &Self) -> bool {
+        (self.h, self.v, self.wb, self.hb, self.quant) == (o.h, o.v, o.wb, o.hb, o.quant)
+            && self.blocks.len() == o.blocks.len()
+            && self.blocks.iter().zip(&o.blocks).all(|(&a, &b)| {
+                let ((sa, la), (sb, lb)) = (square(a), square(b));
+                la == lb && self.store(a)[sa..sa + la] == o.store(b)[sb..sb + lb]
+            })
+    }
 }
 
 /// Side of a stored square from its length (0, 1, 4, 16 or 64).
@@ -95,7 +146,7 @@ const SHELL: [usize; 64] = {
 };
 
 /// Stored position of each natural index (the inverse of [`SHELL`]).
-const POS: [usize; 64] = {
+pub(crate) const POS: [usize; 64] = {
     let mut t = [0usize; 64];
     let mut p = 0;
     while p < 64 {
@@ -140,8 +191,6 @@ pub(crate) struct ComponentBuilder {
 impl ComponentBuilder {
     pub fn new(h: u32, v: u32, wb: u32, hb: u32) -> Self {
         let blocks = wb as usize * hb as usize;
-        let mut offsets = Vec::with_capacity(blocks + 1);
-        offsets.push(0);
         Self {
             c: Component {
                 h,
@@ -149,7 +198,8 @@ impl ComponentBuilder {
                 wb,
                 hb,
                 quant: [0.0; 64],
-                offsets,
+                blocks: Vec::with_capacity(blocks),
+                more: Vec::new(),
                 // Room for the worst case: only the pages written are ever
                 // touched, and `finish` gives the rest back.
                 data: Vec::with_capacity(blocks * 64),
@@ -157,9 +207,40 @@ impl ComponentBuilder {
         }
     }
 
+    /// A builder whose blocks are placed in any order ([`Self::place`]);
+    /// blocks never placed are all zero.
+    pub fn scattered(h: u32, v: u32, wb: u32, hb: u32) -> Self {
+        let mut b = Self::new(h, v, wb, hb);
+        b.c.blocks.resize(wb as usize * hb as usize, 0);
+        b
+    }
+
+    /// Block `i` (raster order) is the top-left square of side `s` of `block` (SHELL order).
+    #[inline(always)]
+    pub fn place(&mut self, i: usize, block: &[i16; 64], s: usize) {
+        self.c.blocks[i] = entry(self.c.data.len(), side_code(s));
+        super::huffman::keep(&mut self.c.data, block, s);
+    }
+
+    /// Takes `more` as the second store of squares ([`Self::refer`]).
+    pub fn set_more(&mut self, more: Vec<i16>) {
+        self.c.more = more;
+    }
+
+    /// Block `i` (raster order) is the square of side `s` at `start` of the second store.
+    #[inline(always)]
+    pub fn refer(&mut self, i: usize, start: usize, s: usize) {
+        self.c.blocks[i] = entry(start, side_code(s)) | IN_MORE;
+    }
+
+    /// Blocks across and down.
+    pub fn blocks(&self) -> (u32, u32) {
+        (self.c.wb, self.c.hb)
+    }
+
     /// Block rows pushed so far.
     pub fn rows(&self) -> u32 {
-        ((self.c.offsets.len() - 1) / self.c.wb.max(1) as usize) as u32
+        (self.c.blocks.len() / self.c.wb.max(1) as usize) as u32
     }
 
     /// Appends one block row (`wb` blocks).
@@ -189,6 +270,7 @@ impl ComponentBuilder {
     fn push(&mut self, block: &[i16; 64]) -> usize {
         let s = extent(block);
         let d = &mut self.c.data;
+        self.c.blocks.push(entry(d.len(), side_code(s)));
         if s == 8 {
             d.extend_from_slice(&shell64(block));
         } else {
@@ -197,7 +279,6 @@ impl ComponentBuilder {
             d.extend_from_slice(&shell16(block));
             d.truncate(len + s * s);
         }
-        self.c.offsets.push(d.len() as u32);
         s
     }
 
@@ -206,11 +287,10 @@ impl ComponentBuilder {
         self.c.quant = quant.map(f32::from);
         // A short row pushed (corrupt input caught earlier) must not leave
         // a block reading past the offsets.
-        let want = self.c.wb as usize * self.c.hb as usize + 1;
-        let last = *self.c.offsets.last().unwrap_or(&0);
-        self.c.offsets.resize(want, last);
-        self.c.offsets.truncate(want);
+        let want = self.c.wb as usize * self.c.hb as usize;
+        self.c.blocks.resize(want, 0);
         self.c.data.shrink_to_fit();
+        self.c.more.shrink_to_fit();
         self.c
     }
 }
@@ -626,19 +706,19 @@ fn render_blocks<const KH: usize, const KV: usize>(
     let (wb, n) = (c.wb as usize, (bx.1 - bx.0 + 1) as usize);
     for (j, row) in (by.0..=by.1).enumerate() {
         let first = row as usize * wb + bx.0 as usize;
-        let offsets = &c.offsets[first..=first + n];
+        let entries = &c.blocks[first..first + n];
         let dst = &mut out[j * KV * stride..];
         if KH == 1 && KV == 1 {
             // One sample a block, from DC alone (0 where nothing is stored).
-            for (o, d) in offsets.windows(2).zip(dst[..n].iter_mut()) {
-                let dc = if o[1] > o[0] { f32::from(c.data[o[0] as usize]) } else { 0.0 };
+            for (&e, d) in entries.iter().zip(dst[..n].iter_mut()) {
+                let dc = if e & 7 != 0 { f32::from(c.store(e)[square(e).0]) } else { 0.0 };
                 *d = sample(dc * k.dc + 128.5);
             }
             continue;
         }
-        for (i, o) in offsets.windows(2).enumerate() {
-            let (lo, hi) = (o[0] as usize, o[1] as usize);
-            apply_k::<KH, KV>(k, &c.data[lo..], hi - lo, &mut dst[i * KH..], stride);
+        for (i, &e) in entries.iter().enumerate() {
+            let (lo, len) = square(e);
+            apply_k::<KH, KV>(k, &c.store(e)[lo..], len, &mut dst[i * KH..], stride);
         }
     }
 }
@@ -746,12 +826,13 @@ impl Coefficients {
     #[cfg(test)]
     pub fn same_as(&self, other: &Self) -> bool {
         (self.width, self.height, self.colour) == (other.width, other.height, other.colour)
-            && self.comps == other.comps
+            && self.comps.len() == other.comps.len()
+            && self.comps.iter().zip(&other.comps).all(|(a, b)| a.same_as(b))
     }
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.comps.iter().map(|c| c.data.capacity() * 2 + c.offsets.capacity() * 4).sum()
+        self.comps.iter().map(|c| (c.data.capacity() + c.more.capacity()) * 2 + c.blocks.capacity() * 4).sum()
     }
 
     /// Stored (not EXIF-rotated) size at scale `k`.
@@ -792,10 +873,15 @@ impl Coefficients {
         let half = h / 2;
         let stride = w as usize * 3;
         let (top, bottom) = out.split_at_mut(half as usize * stride);
-        std::thread::scope(|s| {
-            s.spawn(|| self.render_into(k, (0, half, w, h - half), bottom, stride));
-            self.render_into(k, (0, 0, w, half), top, stride);
-        });
+        let (done, ()) = crate::helper::join(
+            || self.render_into(k, (0, half, w, h - half), bottom, stride),
+            || self.render_into(k, (0, 0, w, half), top, stride),
+        );
+        if done.is_none() {
+            // The helper panicked: its half again, here.
+            let bottom = &mut out[half as usize * stride..];
+            self.render_into(k, (0, half, w, h - half), bottom, stride);
+        }
         out
     }
 

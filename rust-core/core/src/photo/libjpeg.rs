@@ -313,6 +313,23 @@ impl RowBuffer {
     }
 }
 
+/// A component's quantisation table: the one latched when its first scan
+/// began, or (no scan yet, or never one) the one in its slot.
+fn quant_of(cinfo: &sys::jpeg_decompress_struct, c: &sys::jpeg_component_info) -> Result<[u16; 64], Error> {
+    let table = if c.quant_table.is_null() {
+        usize::try_from(c.quant_tbl_no)
+            .ok()
+            .and_then(|i| cinfo.quant_tbl_ptrs.get(i).copied())
+            .unwrap_or(std::ptr::null_mut())
+    } else {
+        c.quant_table
+    };
+    // SAFETY: a non-null quantisation table pointer of the object.
+    Ok(unsafe { table.as_ref() }
+        .ok_or_else(|| Error::CorruptImage("missing quantisation table".into()))?
+        .quantval)
+}
+
 /// Where a finished row of blocks goes.
 enum Sink<'a> {
     /// Compacted here and now.
@@ -792,6 +809,50 @@ impl<'a> Decompressor<'a> {
         self.read_coefficients_with(header, if threads >= 2 { Rows::Piped } else { Rows::Streamed })
     }
 
+    /// The coefficients decoded by [`super::huffman`] (call after
+    /// [`Self::read_header`]), or `None` where that leaves them to libjpeg: a
+    /// JPEG other than one plain baseline scan, one whose markers read
+    /// otherwise than libjpeg read them, or anything amiss in the data.
+    pub fn read_baseline(
+        &mut self,
+        bytes: &[u8],
+        header: &Header,
+        threads: usize,
+    ) -> Result<Option<Coefficients>, Failed> {
+        let colour = match (header.colour, header.sampling.len()) {
+            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
+            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
+            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
+            _ => return Ok(None),
+        };
+        if header.multi_scan {
+            return Ok(None);
+        }
+        let Some(scan) = super::huffman::Scan::read(bytes) else { return Ok(None) };
+        let n = header.sampling.len();
+        let same_frame = (scan.width, scan.height) == (header.width, header.height)
+            && scan.comps.len() == n
+            && scan.comps.iter().zip(&header.sampling).all(|(c, &s)| (c.h, c.v) == s);
+        let cinfo = self.cinfo();
+        if !same_frame || cinfo.comp_info.is_null() || usize::try_from(cinfo.num_components).ok() != Some(n) {
+            return Ok(None);
+        }
+        let Some(builders) = scan.decode(bytes, threads) else { return Ok(None) };
+        self.warnings().check()?;
+        let cinfo = self.cinfo();
+        // SAFETY: after jpeg_read_header, comp_info holds num_components (== n)
+        // initialised entries.
+        let comps = unsafe { std::slice::from_raw_parts(cinfo.comp_info, n) };
+        let mut out = Vec::with_capacity(n);
+        for (c, builder) in comps.iter().zip(builders) {
+            if builder.blocks() != (c.width_in_blocks, c.height_in_blocks) {
+                return Ok(None);
+            }
+            out.push(builder.finish(&quant_of(cinfo, c)?));
+        }
+        Ok(Some(Coefficients::new(header.width, header.height, colour, out)))
+    }
+
     /// As [`Self::read_coefficients`], the rows handled as `rows` says.
     pub fn read_coefficients_with(&mut self, header: &Header, rows: Rows) -> Result<Coefficients, Failed> {
         let colour = match (header.colour, header.sampling.len()) {
@@ -893,20 +954,7 @@ impl<'a> Decompressor<'a> {
             .ok_or_else(|| Error::CorruptImage("no memory manager".into()))?;
         let mut out = Vec::with_capacity(n);
         for (ci, (c, mut builder)) in comps.iter().zip(stream.builders).enumerate() {
-            // The table latched when the component's first scan began; a
-            // component that never had a scan falls back to the slot table.
-            let table = if c.quant_table.is_null() {
-                usize::try_from(c.quant_tbl_no)
-                    .ok()
-                    .and_then(|i| cinfo.quant_tbl_ptrs.get(i).copied())
-                    .unwrap_or(std::ptr::null_mut())
-            } else {
-                c.quant_table
-            };
-            // SAFETY: a non-null quantisation table pointer of the object.
-            let quant = unsafe { table.as_ref() }
-                .ok_or_else(|| Error::CorruptImage("missing quantisation table".into()))?
-                .quantval;
+            let quant = quant_of(cinfo, c)?;
             // SAFETY: jpeg_read_coefficients returned one array per component.
             let array = unsafe { *arrays.add(ci) };
             let streamed = stream.buffers.iter().any(|b| b.handle() == array);

@@ -1,9 +1,10 @@
 //! A photo opened once for analysis: a reduced upright view for the whole-field
 //! stages, and square windows cut at whatever resolution each one needs.
 //!
-//! JPEGs (what phones write) are read once by libjpeg-turbo into their DCT
-//! coefficients ([`libjpeg`] streams them into compact Rust memory as they
-//! are decoded, [`dct`] makes pixels from them): the view comes from
+//! JPEGs (what phones write) are read once into their DCT coefficients (a
+//! plain baseline scan by [`huffman`], in Rust and on two threads; any other
+//! by libjpeg-turbo, [`libjpeg`] streaming them into the same compact Rust
+//! memory as they are decoded; [`dct`] makes pixels from them): the view comes from
 //! reduced-size IDCTs, and a window inverse-transforms only the blocks it
 //! covers, at the coarsest of 1/8, 1/4, 1/2 and 1/1 that still gives it
 //! enough pixels, then is shrunk by [`resample`] (image's triangle filter,
@@ -13,6 +14,7 @@
 //! Other formats (and JPEGs libjpeg cannot read) are decoded by
 //! [`crate::decode_image`] and kept.
 mod dct;
+mod huffman;
 mod libjpeg;
 pub(crate) mod resample;
 #[cfg(test)]
@@ -528,7 +530,10 @@ fn open_jpeg(
             if !hdr.integral_sampling() {
                 return Err(Failed::Unsupported("fractional sampling factors".into()));
             }
-            let coefs = d.read_coefficients(&hdr, threads)?;
+            let coefs = match d.read_baseline(bytes, &hdr, threads)? {
+                Some(c) => c,
+                None => d.read_coefficients(&hdr, threads)?,
+            };
             let k = coarsest_k(displayed.0.max(displayed.1), view_long_side);
             let (w, h) = coefs.scaled_size(k);
             let px = coefs.render_all(k, threads);

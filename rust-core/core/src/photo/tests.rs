@@ -679,3 +679,101 @@ fn the_avx2_build_gives_the_portable_builds_pixels() {
         }
     }
 }
+
+/// libjpeg's coefficients (its whole-image arrays, copied), or its error.
+fn libjpegs_own(bytes: &[u8]) -> Result<Coefficients, libjpeg::Failed> {
+    libjpeg::with_decompressor(bytes, 1 << 28, |d| {
+        let hdr = d.read_header()?;
+        d.read_coefficients_with(&hdr, libjpeg::Rows::Arrays)
+    })
+}
+
+/// The Rust baseline decoder's coefficients, or `None` where it leaves them to libjpeg.
+fn baseline(bytes: &[u8], threads: usize) -> Option<Coefficients> {
+    libjpeg::with_decompressor(bytes, 1 << 28, |d| {
+        let hdr = d.read_header()?;
+        d.read_baseline(bytes, &hdr, threads)
+    })
+    .ok()
+    .flatten()
+}
+
+#[test]
+fn the_baseline_decoder_gives_libjpegs_coefficients() {
+    // Every layout and size (MCU padding at the edges), one thread and two
+    // (2400 x 1800 is large enough to be split); progressive and restart
+    // JPEGs are left to libjpeg.
+    for (w, h) in [(203u32, 157u32), (17, 9), (9, 33), (7, 5), (1, 1), (64, 48), (1200, 900), (2400, 1800)] {
+        let img = photo_like(w, h, 21);
+        for (name, opts) in layouts() {
+            for quality in [85, 100] {
+                let bytes = jpeg(&img, &Options { quality, ..opts.clone() });
+                let want = libjpegs_own(&bytes).unwrap();
+                for threads in [1, 2] {
+                    let got = baseline(&bytes, threads);
+                    if opts.progressive || opts.restart > 0 {
+                        assert!(got.is_none(), "{w}x{h} {name}: not for this decoder");
+                        continue;
+                    }
+                    let got = got.unwrap_or_else(|| panic!("{w}x{h} {name} q{quality}: not decoded"));
+                    assert!(got.same_as(&want), "{w}x{h} {name} q{quality} threads {threads}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_baseline_decoder_decodes_broken_data_as_libjpeg_or_not_at_all() {
+    // Bytes of the entropy-coded data overwritten, the data cut short or
+    // followed by junk: whatever the Rust decoder returns is what libjpeg
+    // returns without complaint; everything else it leaves to libjpeg.
+    let bytes = jpeg(&photo_like(1600, 1200, 4), &Options::default());
+    let start = bytes.len() / 20;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rand = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut decoded, mut left) = (0, 0);
+    for case in 0..120 {
+        let mut bad = bytes.clone();
+        match case % 4 {
+            0 => {
+                let at = start + rand(bytes.len() - start - 2);
+                bad[at] = rand(256) as u8;
+            }
+            1 => {
+                let at = start + rand(bytes.len() - start - 2);
+                for b in &mut bad[at..(at + 1 + rand(40)).min(bytes.len() - 2)] {
+                    *b = rand(256) as u8;
+                }
+            }
+            2 => {
+                let at = start + rand(bytes.len() - start - 2);
+                bad.truncate(at);
+                bad.extend_from_slice(&[0xFF, 0xD9]);
+            }
+            _ => {
+                let end = bad.len() - 2;
+                let junk: Vec<u8> = (0..1 + rand(5)).map(|_| rand(255) as u8).collect();
+                bad.splice(end..end, junk);
+            }
+        }
+        for threads in [1, 2] {
+            match baseline(&bad, threads) {
+                Some(got) => {
+                    let want =
+                        libjpegs_own(&bad).unwrap_or_else(|e| panic!("case {case}: libjpeg fails: {e:?}"));
+                    assert!(got.same_as(&want), "case {case} threads {threads}");
+                    decoded += 1;
+                }
+                None => left += 1,
+            }
+        }
+    }
+    // Most single-byte changes still decode (Huffman codes resynchronise).
+    assert!(decoded > 0 && left > 0, "decoded {decoded}, left to libjpeg {left}");
+}
