@@ -1,7 +1,7 @@
 //! Baseline JPEG entropy decoding in Rust, straight into compact coefficients.
 //!
 //! The common case of a phone or camera JPEG (one interleaved Huffman scan,
-//! 8-bit, no restart markers) is decoded here without libjpeg: each block's
+//! 8-bit, with or without restart markers) is decoded here without libjpeg: each block's
 //! coefficients land in a zeroed 64-entry square in [`SHELL`](super::dct)
 //! order as they are decoded, its extent is known from where the last one
 //! fell, and only that square is kept. There is no 128-byte-a-block buffer to
@@ -15,8 +15,10 @@
 //! scan's parameters private), and the result is only used where the frame
 //! agrees with libjpeg's header.
 //!
-//! With two threads the scan is split in two: the second thread starts at a
-//! byte in the middle as if an MCU began there. Huffman codes resynchronise
+//! With two threads the scan is split in two. Where it has restart markers,
+//! the second thread starts at the one nearest the middle: the MCU there is
+//! known and the predictors start from zero. Otherwise it starts at a byte in
+//! the middle as if an MCU began there. Huffman codes resynchronise
 //! within a few blocks, so from some MCU on it decodes what a decode from the
 //! start would; the first thread, reaching the middle, finds the first MCU
 //! both started at the same bit and stops there. The second's DC values are
@@ -328,11 +330,13 @@ pub(crate) struct Scan {
     order: Vec<(usize, Table, Table)>,
     /// First byte of the entropy-coded data.
     start: usize,
+    /// MCUs per restart interval (0: no restart markers).
+    restart: usize,
 }
 
 impl Scan {
     /// Reads the markers up to the first scan; `None` unless it is a single
-    /// 8-bit sequential Huffman scan of every component without restarts.
+    /// 8-bit sequential Huffman scan of every component.
     pub fn read(bytes: &[u8]) -> Option<Scan> {
         if bytes.get(..2)? != [0xFF, 0xD8] {
             return None;
@@ -404,12 +408,7 @@ impl Scan {
                 0xDA => {
                     let (width, height, comps) = frame?;
                     let n = usize::from(*seg.first()?);
-                    if n != comps.len()
-                        || seg.len() < 1 + 2 * n + 3
-                        || restart != 0
-                        || width == 0
-                        || height == 0
-                    {
+                    if n != comps.len() || seg.len() < 1 + 2 * n + 3 || width == 0 || height == 0 {
                         return None;
                     }
                     let tail = &seg[1 + 2 * n..];
@@ -427,7 +426,14 @@ impl Scan {
                         let (ab, av) = ac.get(a)?.as_ref()?;
                         order.push((index, Table::new(db, dv, true)?, Table::new(ab, av, false)?));
                     }
-                    return Some(Scan { width, height, comps, order, start: p + 2 + len });
+                    return Some(Scan {
+                        width,
+                        height,
+                        comps,
+                        order,
+                        start: p + 2 + len,
+                        restart: usize::from(restart),
+                    });
                 }
                 // Start of image again, end of image, restart markers out of place.
                 0xD0..=0xD9 | 0x01 => return None,
@@ -490,7 +496,9 @@ impl Scan {
         if blocks_per_mcu > 10 || grid.mcus == 0 {
             return None;
         }
-        let (end_bit, end_marker) = if threads >= 2 && data.len() >= 1 << 16 {
+        let (end_bit, end_marker) = if threads >= 2 && data.len() >= 1 << 16 && self.restart > 0 {
+            self.decode_at_restart(data, grid, &mut outs)?
+        } else if threads >= 2 && data.len() >= 1 << 16 {
             self.decode_split(data, grid, &mut outs)?
         } else {
             let mut bits = Bits::new(data, 0, 0);
@@ -517,9 +525,169 @@ impl Scan {
         outs: &mut [Out],
     ) -> Option<()> {
         for m in mcus {
+            if self.restart > 0 && m > 0 && m % self.restart == 0 {
+                self.next_interval(bits, m / self.restart)?;
+                *pred = [0; 4];
+            }
             self.mcu(bits, grid, m, pred, outs)?;
         }
         (!bits.overrun()).then_some(())
+    }
+
+    /// Steps over the restart marker that ends interval `k - 1`: nothing but
+    /// the last byte's padding may come before it, and it must be RST((k - 1) mod 8).
+    fn next_interval(&self, bits: &mut Bits<'_>, k: usize) -> Option<()> {
+        if bits.overrun() {
+            return None;
+        }
+        let at = bits.at();
+        let (pos, before) = bits.marker_after()?;
+        let data = bits.data;
+        if at.div_ceil(8) != before || data.get(pos..pos + 2)? != [0xFF, 0xD0 + ((k - 1) % 8) as u8] {
+            return None;
+        }
+        *bits = Bits::new(data, pos + 2, before);
+        Some(())
+    }
+
+    /// Two threads on a JPEG with restart markers: the second starts at the
+    /// marker nearest the middle, where the predictors are reset and the MCU
+    /// it begins is known, so nothing is guessed.
+    fn decode_at_restart(
+        &self,
+        data: &[u8],
+        grid: Grid,
+        outs: &mut [Out],
+    ) -> Option<(u64, Option<(usize, u64)>)> {
+        // The restart marker at or after the middle, and how many come before it.
+        let mut p = data.len() / 2;
+        loop {
+            let q = p + data.get(p..)?.iter().position(|&b| b == 0xFF)?;
+            match data.get(q + 1) {
+                Some(0xD0..=0xD7) => {
+                    p = q;
+                    break;
+                }
+                _ => p = q + 1,
+            }
+        }
+        let mut before = 0;
+        let mut i = 0;
+        while let Some(off) = data[i..p].iter().position(|&b| b == 0xFF) {
+            before += usize::from(matches!(data.get(i + off + 1), Some(0xD0..=0xD7)));
+            i += off + 1;
+        }
+        // That marker ends interval `before`; the second thread takes the rest.
+        let m0 = (before + 1).checked_mul(self.restart)?;
+        if m0 >= grid.mcus || data[p + 1] != 0xD0 + (before % 8) as u8 {
+            return None;
+        }
+        let room = self.room(grid);
+        let (tail, head) = crate::helper::join(
+            || self.decode_tail(data, p + 2, m0, grid, room),
+            || {
+                let mut bits = Bits::new(data, 0, 0);
+                let mut pred = [0i32; 4];
+                self.run(&mut bits, grid, 0..m0, &mut pred, outs)?;
+                // It must end at that very marker.
+                self.next_interval(&mut bits, m0 / self.restart)?;
+                (bits.pos == p + 2).then_some(())
+            },
+        );
+        head?;
+        let tail = tail??;
+        self.scatter(grid, m0, &tail.entries, tail.data, &[0; 4], outs)?;
+        Some((tail.end_bit, tail.marker))
+    }
+
+    /// MCUs `m0..` from byte `start` (just after a restart marker) into the
+    /// second thread's own stores.
+    fn decode_tail(
+        &self,
+        data: &[u8],
+        start: usize,
+        m0: usize,
+        grid: Grid,
+        room: Room,
+    ) -> Option<Speculation> {
+        let Room { data: mut store, mut entries, .. } = room;
+        let mut bits = Bits::new(data, start, 0);
+        let mut pred = [0i32; 4];
+        let mut block = [0i16; 64];
+        for m in m0..grid.mcus {
+            if m > m0 && m % self.restart == 0 {
+                self.next_interval(&mut bits, m / self.restart)?;
+                pred = [0; 4];
+            }
+            for (si, (ci, dc, ac)) in self.order.iter().enumerate() {
+                for _ in 0..self.blocks_per_mcu(*ci) {
+                    let side = decode_block(&mut bits, dc, ac, &mut pred[si], &mut block)?;
+                    entries.push((store[*ci].len(), side));
+                    keep(&mut store[*ci], &block, side);
+                    block = [0; 64];
+                }
+            }
+            if (m + 1) % grid.mcus_x == 0 && bits.overrun() {
+                return None;
+            }
+        }
+        if bits.overrun() {
+            return None;
+        }
+        let end_bit = bits.at();
+        let marker = bits.marker_after();
+        Some(Speculation { data: store, entries, chain: 0, end_bit, marker })
+    }
+
+    /// The second thread's blocks, from MCU `m` on, into `outs`, their DC
+    /// values put right by `delta` (per scan component).
+    fn scatter(
+        &self,
+        grid: Grid,
+        m: usize,
+        entries: &[(usize, usize)],
+        mut more: Vec<Vec<i16>>,
+        delta: &[i32; 4],
+        outs: &mut [Out],
+    ) -> Option<()> {
+        let mut e = 0;
+        for mm in m..grid.mcus {
+            let (mx, my) = (mm % grid.mcus_x, mm / grid.mcus_x);
+            for (si, (ci, _, _)) in self.order.iter().enumerate() {
+                let (o, d) = (&mut outs[*ci], &mut more[*ci]);
+                for yy in 0..o.v {
+                    for xx in 0..o.h {
+                        let (start, side) = *entries.get(e)?;
+                        e += 1;
+                        let (bx, by) = (mx * o.h + xx, my * o.v + yy);
+                        if bx < o.wb && by < o.hb {
+                            let dc = d.get_mut(start)?;
+                            *dc = i32::from(*dc).wrapping_add(delta[si]) as i16;
+                            // A block of DC alone that is 0 (now) stores nothing.
+                            let side = if side == 1 && *dc == 0 { 0 } else { side };
+                            o.builder.refer(by * o.wb + bx, start, side);
+                        }
+                    }
+                }
+            }
+        }
+        for (o, d) in outs.iter_mut().zip(more) {
+            o.builder.set_more(d);
+        }
+        Some(())
+    }
+
+    /// Buffers for the second thread, taken on this one: a thread's own
+    /// allocations come from its own arena, which glibc gives back (and
+    /// faults in again).
+    fn room(&self, grid: Grid) -> Room {
+        let total: usize = self.comps.iter().map(|c| self.blocks_of(c)).sum();
+        Room {
+            // Room for the worst case: only the pages written are touched.
+            data: self.comps.iter().map(|c| Vec::with_capacity(self.blocks_of(c) * 64)).collect(),
+            entries: Vec::with_capacity(total + 64),
+            starts: Vec::with_capacity(grid.mcus + 64),
+        }
     }
 
     /// Two threads: see the module docs. Returns the end bit and the marker.
@@ -529,15 +697,7 @@ impl Scan {
             published: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         };
-        // The second thread's memory, taken here: a thread's own allocations
-        // come from its own arena, which glibc gives back (and faults in again).
-        let total: usize = self.comps.iter().map(|c| self.blocks_of(c)).sum();
-        let room = Room {
-            // Room for the worst case: only the pages written are touched.
-            data: self.comps.iter().map(|c| Vec::with_capacity(self.blocks_of(c) * 64)).collect(),
-            entries: Vec::with_capacity(total + 64),
-            starts: Vec::with_capacity(grid.mcus + 64),
-        };
+        let room = self.room(grid);
         // The second thread starts at a byte not inside a stuffed 0xFF 0x00.
         let mut mid = data.len() / 2;
         while mid > 0 && data[mid - 1] == 0xFF {
@@ -595,34 +755,12 @@ impl Scan {
         if j < spec.chain || starts.len() - j != grid.mcus - m {
             return None;
         }
-        let first_entry = starts[j].entry;
-        let delta: Vec<i32> =
-            (0..self.order.len()).map(|si| pa[si].wrapping_sub(starts[j].pred[si])).collect();
-        let mut e = first_entry;
-        let mut more = spec.data;
-        for mm in m..grid.mcus {
-            let (mx, my) = (mm % grid.mcus_x, mm / grid.mcus_x);
-            for (si, (ci, _, _)) in self.order.iter().enumerate() {
-                let (o, d) = (&mut outs[*ci], &mut more[*ci]);
-                for yy in 0..o.v {
-                    for xx in 0..o.h {
-                        let (start, side) = *spec.entries.get(e)?;
-                        e += 1;
-                        let (bx, by) = (mx * o.h + xx, my * o.v + yy);
-                        if bx < o.wb && by < o.hb {
-                            let dc = d.get_mut(start)?;
-                            *dc = i32::from(*dc).wrapping_add(delta[si]) as i16;
-                            // A block of DC alone that is now 0 stores nothing.
-                            let side = if side == 1 && *dc == 0 { 0 } else { side };
-                            o.builder.refer(by * o.wb + bx, start, side);
-                        }
-                    }
-                }
-            }
+        let mut delta = [0i32; 4];
+        for (si, d) in delta.iter_mut().enumerate().take(self.order.len()) {
+            *d = pa[si].wrapping_sub(starts[j].pred[si]);
         }
-        for (o, d) in outs.iter_mut().zip(more) {
-            o.builder.set_more(d);
-        }
+        // Blocks decoded before the chain are not the image's.
+        self.scatter(grid, m, spec.entries.get(starts[j].entry..)?, spec.data, &delta, outs)?;
         Some((spec.end_bit, spec.marker))
     }
 
