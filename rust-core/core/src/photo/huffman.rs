@@ -661,10 +661,18 @@ impl Scan {
                         e += 1;
                         let (bx, by) = (mx * o.h + xx, my * o.v + yy);
                         if bx < o.wb && by < o.hb {
-                            let dc = d.get_mut(start)?;
-                            *dc = i32::from(*dc).wrapping_add(delta[si]) as i16;
-                            // A block of DC alone that is 0 (now) stores nothing.
-                            let side = if side == 1 && *dc == 0 { 0 } else { side };
+                            let side = if side == 0 {
+                                0
+                            } else {
+                                let dc = d.get_mut(start)?;
+                                *dc = i32::from(*dc).wrapping_add(delta[si]) as i16;
+                                // A block of DC alone that is 0 (now) stores nothing.
+                                if side == 1 && *dc == 0 {
+                                    0
+                                } else {
+                                    side
+                                }
+                            };
                             o.builder.refer(by * o.wb + bx, start, side);
                         }
                     }

@@ -785,3 +785,21 @@ fn broken_data_decodes_as_libjpeg(bytes: &[u8]) {
     // Most single-byte changes still decode (Huffman codes resynchronise).
     assert!(decoded > 0 && left > 0, "decoded {decoded}, left to libjpeg {left}");
 }
+
+#[test]
+fn the_baseline_decoder_on_two_threads_handles_flat_blocks_at_the_end() {
+    // A photo whose lower half is mid-grey: its last blocks store nothing
+    // (the second thread's, where the scan is split).
+    let mut img = photo_like(2400, 1800, 8);
+    for y in 900..1800 {
+        for x in 0..2400 {
+            img.put_pixel(x, y, Rgb([128, 128, 128]));
+        }
+    }
+    for restart in [0, 4] {
+        let bytes = jpeg(&img, &Options { restart, ..Options::default() });
+        let want = libjpegs_own(&bytes).unwrap();
+        let got = baseline(&bytes, 2).unwrap_or_else(|| panic!("restart {restart}: not decoded"));
+        assert!(got.same_as(&want), "restart {restart}");
+    }
+}
