@@ -689,10 +689,15 @@ impl Scan {
     /// allocations come from its own arena, which glibc gives back (and
     /// faults in again).
     fn room(&self, grid: Grid) -> Room {
-        let total: usize = self.comps.iter().map(|c| self.blocks_of(c)).sum();
+        // Every block the scan codes (MCU padding too), at most: only the
+        // pages written are touched.
+        let per_mcu =
+            |ci: usize| if self.order.iter().any(|o| o.0 == ci) { self.blocks_per_mcu(ci) } else { 0 };
+        let total: usize = (0..self.comps.len()).map(per_mcu).sum::<usize>() * grid.mcus;
         Room {
-            // Room for the worst case: only the pages written are touched.
-            data: self.comps.iter().map(|c| Vec::with_capacity(self.blocks_of(c) * 64)).collect(),
+            data: (0..self.comps.len())
+                .map(|ci| Vec::with_capacity(per_mcu(ci) * grid.mcus * 64 + 64))
+                .collect(),
             entries: Vec::with_capacity(total + 64),
             starts: Vec::with_capacity(grid.mcus + 64),
         }
@@ -840,6 +845,13 @@ impl Scan {
                     }
                     match decoded {
                         Some(side) => {
+                            // Never more than the room taken for it: data that
+                            // is not the image's (in step or not) is libjpeg's.
+                            if data_b[*ci].len() + 64 > data_b[*ci].capacity()
+                                || entries.len() == entries.capacity()
+                            {
+                                return None;
+                            }
                             // DC is always stored: it changes when the predictor is put right.
                             let side = side.max(1);
                             entries.push((data_b[*ci].len(), side));
@@ -858,20 +870,15 @@ impl Scan {
                     }
                 }
             }
+            if local.len() == local.capacity() {
+                return None;
+            }
             local.push(start);
             end_bit = bits.at();
         }
         publish(&local);
         let marker = bits.marker_after();
         Some(Speculation { data: data_b, entries, chain, end_bit, marker })
-    }
-
-    /// Blocks of a frame component in the image.
-    fn blocks_of(&self, c: &FrameComponent) -> usize {
-        let max_h = self.comps.iter().map(|c| c.h).max().unwrap_or(1) as usize;
-        let max_v = self.comps.iter().map(|c| c.v).max().unwrap_or(1) as usize;
-        let (wb, hb) = blocks_of(self.width, self.height, c, max_h, max_v);
-        wb * hb
     }
 
     fn blocks_per_mcu(&self, ci: usize) -> usize {

@@ -746,9 +746,17 @@ fn broken_data_decodes_as_libjpeg(bytes: &[u8]) {
         (state % n as u64) as usize
     };
     let (mut decoded, mut left) = (0, 0);
-    for case in 0..120 {
+    for case in 0..120usize {
         let mut bad = bytes.to_vec();
-        match case % 4 {
+        match case % 5 {
+            4 => {
+                // The second half noise (no markers): the second thread decodes
+                // garbage from where it starts, within its room.
+                let end = bad.len() - 2;
+                for b in &mut bad[end / 2..end] {
+                    *b = rand(255) as u8;
+                }
+            }
             0 => {
                 let at = start + rand(bytes.len() - start - 2);
                 bad[at] = rand(256) as u8;
