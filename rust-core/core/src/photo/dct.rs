@@ -73,13 +73,13 @@ static SIDES: [usize; 5] = [0, 1, 2, 4, 8];
 
 /// The code of side `s` (0, 1, 2, 4 or 8).
 #[inline(always)]
-pub(crate) fn side_code(s: usize) -> u32 {
+fn side_code(s: usize) -> u32 {
     usize::BITS - s.leading_zeros()
 }
 
 /// A block entry: the square of side code `code` at `start`.
 #[inline(always)]
-pub(crate) fn entry(start: usize, code: u32) -> u32 {
+fn entry(start: usize, code: u32) -> u32 {
     (start as u32) << 3 | code
 }
 

@@ -444,6 +444,10 @@ impl Scan {
     }
 }
 
+/// Where the data ended after the last MCU: its bit, and the marker after it
+/// with the data bytes before that ([`Bits::marker_after`]).
+type End = (u64, Option<(usize, u64)>);
+
 /// Geometry of the scan's MCUs.
 #[derive(Clone, Copy)]
 struct Grid {
@@ -462,9 +466,14 @@ struct Out {
 }
 
 impl Scan {
+    /// The largest sampling factors (h, v) of the frame.
+    fn max_sampling(&self) -> (usize, usize) {
+        let max = |f: fn(&FrameComponent) -> u32| self.comps.iter().map(f).max().unwrap_or(1) as usize;
+        (max(|c| c.h), max(|c| c.v))
+    }
+
     fn grid(&self) -> Grid {
-        let max_h = self.comps.iter().map(|c| c.h).max().unwrap_or(1) as usize;
-        let max_v = self.comps.iter().map(|c| c.v).max().unwrap_or(1) as usize;
+        let (max_h, max_v) = self.max_sampling();
         if self.order.len() == 1 {
             // Non-interleaved: one block an MCU over the component's own blocks.
             let c = &self.comps[self.order[0].0];
@@ -480,19 +489,18 @@ impl Scan {
     pub fn decode(&self, bytes: &[u8], threads: usize) -> Option<Vec<ComponentBuilder>> {
         let data = bytes.get(self.start..)?;
         let grid = self.grid();
-        let max_h = self.comps.iter().map(|c| c.h).max().unwrap_or(1);
-        let max_v = self.comps.iter().map(|c| c.v).max().unwrap_or(1);
+        let (max_h, max_v) = self.max_sampling();
         let single = self.order.len() == 1;
         let mut outs: Vec<Out> = self
             .comps
             .iter()
             .map(|c| {
-                let (wb, hb) = blocks_of(self.width, self.height, c, max_h as usize, max_v as usize);
+                let (wb, hb) = blocks_of(self.width, self.height, c, max_h, max_v);
                 let (h, v) = if single { (1, 1) } else { (c.h as usize, c.v as usize) };
                 Out { builder: ComponentBuilder::scattered(c.h, c.v, wb as u32, hb as u32), wb, hb, h, v }
             })
             .collect();
-        let blocks_per_mcu: usize = self.order.iter().map(|(i, _, _)| outs[*i].h * outs[*i].v).sum();
+        let blocks_per_mcu: usize = self.order.iter().map(|(i, _, _)| self.blocks_per_mcu(*i)).sum();
         if blocks_per_mcu > 10 || grid.mcus == 0 {
             return None;
         }

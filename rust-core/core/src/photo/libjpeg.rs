@@ -639,6 +639,16 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// The colour space the coefficients are in, where it is one this reads.
+    fn colour_space(&self) -> Option<ColourSpace> {
+        match (self.colour, self.sampling.len()) {
+            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => Some(ColourSpace::Grey),
+            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => Some(ColourSpace::YCbCr),
+            (sys::J_COLOR_SPACE::JCS_RGB, 3) => Some(ColourSpace::Rgb),
+            _ => None,
+        }
+    }
+
     pub fn pixels(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
     }
@@ -819,12 +829,7 @@ impl<'a> Decompressor<'a> {
         header: &Header,
         threads: usize,
     ) -> Result<Option<Coefficients>, Failed> {
-        let colour = match (header.colour, header.sampling.len()) {
-            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
-            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
-            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
-            _ => return Ok(None),
-        };
+        let Some(colour) = header.colour_space() else { return Ok(None) };
         if header.multi_scan {
             return Ok(None);
         }
@@ -855,12 +860,7 @@ impl<'a> Decompressor<'a> {
 
     /// As [`Self::read_coefficients`], the rows handled as `rows` says.
     pub fn read_coefficients_with(&mut self, header: &Header, rows: Rows) -> Result<Coefficients, Failed> {
-        let colour = match (header.colour, header.sampling.len()) {
-            (sys::J_COLOR_SPACE::JCS_GRAYSCALE, 1) => ColourSpace::Grey,
-            (sys::J_COLOR_SPACE::JCS_YCbCr, 3) => ColourSpace::YCbCr,
-            (sys::J_COLOR_SPACE::JCS_RGB, 3) => ColourSpace::Rgb,
-            _ => return Err(Failed::Unsupported("colour space".into())),
-        };
+        let colour = header.colour_space().ok_or_else(|| Failed::Unsupported("colour space".into()))?;
         let n = header.sampling.len();
         let cinfo = self.cinfo();
         if cinfo.comp_info.is_null() || usize::try_from(cinfo.num_components).ok() != Some(n) {

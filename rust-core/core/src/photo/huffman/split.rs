@@ -1,6 +1,6 @@
 //! The scan split between two threads (see the parent module's docs): at
 //! the restart marker nearest the middle, or mid-scan by resynchronisation.
-use super::{decode_block, keep, Bits, Grid, Out, Scan};
+use super::{decode_block, keep, Bits, End, Grid, Out, Scan};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -8,12 +8,7 @@ impl Scan {
     /// Two threads on a JPEG with restart markers: the second starts at the
     /// marker nearest the middle, where the predictors are reset and the MCU
     /// it begins is known, so nothing is guessed.
-    pub(super) fn decode_at_restart(
-        &self,
-        data: &[u8],
-        grid: Grid,
-        outs: &mut [Out],
-    ) -> Option<(u64, Option<(usize, u64)>)> {
+    pub(super) fn decode_at_restart(&self, data: &[u8], grid: Grid, outs: &mut [Out]) -> Option<End> {
         // The restart marker at or after the middle, and how many come before it.
         let mut p = data.len() / 2;
         loop {
@@ -159,12 +154,7 @@ impl Scan {
     }
 
     /// Two threads: see the module docs. Returns the end bit and the marker.
-    pub(super) fn decode_split(
-        &self,
-        data: &[u8],
-        grid: Grid,
-        outs: &mut [Out],
-    ) -> Option<(u64, Option<(usize, u64)>)> {
+    pub(super) fn decode_split(&self, data: &[u8], grid: Grid, outs: &mut [Out]) -> Option<End> {
         let shared = Shared {
             starts: Mutex::new(Vec::with_capacity(grid.mcus + 64)),
             published: AtomicUsize::new(0),
@@ -363,9 +353,6 @@ fn data_bytes_before(data: &[u8], end: usize) -> Option<usize> {
             }
             // Fill bytes or a marker inside the data: libjpeg's business.
             _ => return None,
-        }
-        if i >= head.len() {
-            break;
         }
     }
     Some(end - stuffed)
