@@ -226,7 +226,7 @@ def main():
                         "right_reason": (not q["ok"]) and bool(expected[t["spoiled"]] & set(codes))})
 
     # simulated photos from aria val fields, one class per photo
-    n_aria = 4 if args.quick else 25
+    n_aria = 4 if args.quick else 50
     asim = work / "sim_aria"
     atruth = simulate(args, asim, "--source", "aria", "--split", "val", "--n", str(n_aria), "--per-class", "--seed", "12", "--rbc", "100")
     aout = analyze(args.bin, [asim / t["file"] for t in atruth])

@@ -7,6 +7,8 @@ px across) into a 12 MP frame (4000x3000), a round aperture with a dark
 surround, off-centre, vignetting, a rotation of the mosaic, a lamp colour
 cast, mild blur, JPEG quality 85, and for some photos the pixels stored
 rotated with an EXIF orientation tag (the truth is in displayed coordinates).
+aria_all fields go in without the rows of their burnt-in camera scale bar,
+which is not on the slide and so never in an eyepiece photo.
 
 truth.json lists, per photo: file, source, class, fov {cx, cy, r}, wbc boxes
 [x, y, w, h] (centres rotated with the mosaic; each box the bounding box of
@@ -62,12 +64,27 @@ def load_aria(data, split):
     return by, 20.0
 
 
-def mosaic(fields, src_rbc, rbc, rng, cx, cy, r):
+# aria_all's microscope camera burns a scale bar into the bottom-right corner of
+# every frame (y >= 194 of 224, the corner the all-screen pack masks). It is not
+# on the slide, so a photo through the eyepiece never shows it: only the rows
+# above it go into the mosaic (mosaicked whole, the bars would land mid-tile
+# wherever the seams fall, where no pack can mask them).
+ARIA_KEEP_ROWS = 0.8671875
+
+
+def field_crop(im, source):
+    """The part of a source field that the slide itself shows."""
+    if source == "aria":
+        return im.crop((0, 0, im.width, int(im.height * ARIA_KEEP_ROWS)))
+    return im
+
+
+def mosaic(fields, src_rbc, rbc, rng, cx, cy, r, source):
     """Fills the aperture's bounding square with fields scaled so red cells are `rbc` px."""
     k = rbc / src_rbc
     canvas = Image.new("RGB", (W, H), (230, 225, 225))
     boxes = []
-    im0 = Image.open(fields[0][0])
+    im0 = field_crop(Image.open(fields[0][0]), source)
     fw, fh = int(im0.width * k), int(im0.height * k)
     x0, y0 = int(cx - r) - rng.randint(0, fw // 2), int(cy - r) - rng.randint(0, fh // 2)
     i = 0
@@ -77,7 +94,7 @@ def mosaic(fields, src_rbc, rbc, rng, cx, cy, r):
         while x < cx + r:
             path, bxs, _ = fields[i % len(fields)]
             i += 1
-            im = Image.open(path).convert("RGB").resize((fw, fh), Image.BICUBIC)
+            im = field_crop(Image.open(path).convert("RGB"), source).resize((fw, fh), Image.BICUBIC)
             canvas.paste(im, (x, y))
             for b in bxs:
                 boxes.append([x + b[0] * k, y + b[1] * k, x + b[2] * k, y + b[3] * k, *b[4:]])
@@ -181,7 +198,7 @@ def build(fields, src_rbc, rng, rbc, label, source):
     cx = W / 2 + rng.uniform(-0.08, 0.08) * W
     cy = H / 2 + rng.uniform(-0.08, 0.08) * H
     r = rng.uniform(0.40, 0.47) * H
-    canvas, boxes, used = mosaic(fields, src_rbc, rbc, rng, cx, cy, r)
+    canvas, boxes, used = mosaic(fields, src_rbc, rbc, rng, cx, cy, r, source)
     angle = rng.uniform(0, 360)
     canvas, boxes = rotate(canvas, boxes, angle, cx, cy)
     cast = [rng.uniform(0.9, 1.1) for _ in range(3)]
