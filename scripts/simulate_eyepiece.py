@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+import hemalens_data as hd
+
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 4000, 3000
 
@@ -64,18 +66,14 @@ def load_aria(data, split):
     return by, 20.0
 
 
-# aria_all's microscope camera burns a scale bar into the bottom-right corner of
-# every frame (y >= 194 of 224, the corner the all-screen pack masks). It is not
-# on the slide, so a photo through the eyepiece never shows it: only the rows
-# above it go into the mosaic (mosaicked whole, the bars would land mid-tile
-# wherever the seams fall, where no pack can mask them).
-ARIA_KEEP_ROWS = 0.8671875
-
-
 def field_crop(im, source):
-    """The part of a source field that the slide itself shows."""
+    """The part of a source field that the slide itself shows. aria_all's camera
+    burns a scale bar into the corner the all-screen pack masks (hd.ARIA_MASK);
+    it is not on the slide, so a photo through the eyepiece never shows it: only
+    the rows above it go into the mosaic (whole, the bars would land mid-tile
+    wherever the seams fall, where no pack can mask them)."""
     if source == "aria":
-        return im.crop((0, 0, im.width, int(im.height * ARIA_KEEP_ROWS)))
+        return im.crop((0, 0, im.width, hd.mask_pixels(hd.ARIA_MASK, im.width, im.height)[1]))
     return im
 
 
