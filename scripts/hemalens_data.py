@@ -408,24 +408,52 @@ def write_json(path, obj):
 # ----------------------------------------------------------------------------
 # Training helpers (TensorFlow imported lazily)
 # ----------------------------------------------------------------------------
+def row_image(r: dict) -> Image.Image:
+    """A row's image as the pack's input is cut from it: a row may name a centred
+    square (`crop_side`, source pixels) that brings its red cells to the pack's scale."""
+    img = load_rgb(r["file"])
+    side = r.get("crop_side")
+    if side and side < min(img.size):
+        x0, y0 = (img.size[0] - side) // 2, (img.size[1] - side) // 2
+        img = img.crop((x0, y0, x0 + side, y0 + side))
+    pad = r.get("pad")
+    if pad:
+        # The field shrunk into a canvas of its own plasma colour, as a frame smaller
+        # than a screening tile reaches the screen (bccd, raabin frames): so the
+        # padding says nothing of the class. pad = (share of the side, dx, dy in [0, 1]).
+        share, dx, dy = pad
+        a = np.asarray(img)
+        bg = tuple(int(v) for v in np.percentile(a.reshape(-1, 3), 92, axis=0))
+        W, H = img.size
+        w, h = max(1, int(W * share)), max(1, int(H * share))
+        canvas = Image.new("RGB", (W, H), bg)
+        canvas.paste(img.resize((w, h), Image.BILINEAR), (int((W - w) * dx), int((H - h) * dy)))
+        img = canvas
+    return img
+
+
 def build_cache(rows: list[dict], cache_file: str, size: int = CACHE_SIZE,
                 source_masks: list[dict] | None = None) -> np.ndarray:
     """Decode every image once, triangle-resize to size x size, optionally mask (in
-    source coordinates), store uint8 [N,size,size,3] as .npy outside the repo."""
-    key = hashlib.sha1(("|".join(r["file"] for r in rows) + f"|{size}|{source_masks}").encode()).hexdigest()[:12]
+    source coordinates; only rows that carry `"masked": True` when any row does),
+    store uint8 [N,size,size,3] as .npy outside the repo."""
+    key = hashlib.sha1(("|".join(r["file"] + str(r.get("crop_side")) + str(r.get("pad")) for r in rows)
+                        + f"|{size}|{source_masks}").encode()).hexdigest()[:12]
     path = Path(cache_file).with_name(Path(cache_file).stem + f"-{key}.npy")
     if path.is_file():
         return np.load(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arr = np.zeros((len(rows), size, size, 3), np.uint8)
+    per_row = any("masked" in r for r in rows)
     for i, r in enumerate(rows):
-        arr[i] = preprocess_uint8(load_rgb(r["file"]), size, size, source_masks or [])
+        m = (source_masks or []) if (not per_row or r.get("masked")) else []
+        arr[i] = preprocess_uint8(row_image(r), size, size, m)
     np.save(path, arr)
     return arr
 
 
 def preprocessed_float(rows, w, h, masks):
-    return np.stack([normalize(preprocess_uint8(load_rgb(r["file"]), w, h, masks)) for r in rows])
+    return np.stack([normalize(preprocess_uint8(row_image(r), w, h, masks)) for r in rows])
 
 
 # HED stain matrix (Ruifrok & Johnston; as in scikit-image rgb2hed)
@@ -574,16 +602,31 @@ def _standardise_layer():
     return ChannelStandardise(name="channel_standardise")
 
 
+WEIGHTS_DIR = REPO / ".." / "shared" / "weights"
+PRETRAINED = {1.0: "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+              0.35: "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"}
+
+
+def pretrained_weights(alpha: float) -> str:
+    """ImageNet MobileNetV2 backbone weights (../shared/weights, README there)."""
+    d = Path(os.environ.get("HEMALENS_WEIGHTS") or WEIGHTS_DIR)
+    p = d / PRETRAINED[alpha]
+    if not p.is_file():
+        sys.exit(f"error: pretrained weights not found: {p} (set HEMALENS_WEIGHTS)")
+    return str(p)
+
+
 def build_mobilenet(kind: str, alpha: float, size: int, n_classes: int, bn_momentum: float = 0.99,
-                    dropout: float = 0.2, seed: int = 0, standardise: bool = False):
+                    dropout: float = 0.2, seed: int = 0, standardise: bool = False, pretrained: bool = False):
     import keras
     if standardise:
         inp = keras.Input((size, size, 3))
-        body = build_mobilenet(kind, alpha, size, n_classes, bn_momentum, dropout, seed, False)
+        body = build_mobilenet(kind, alpha, size, n_classes, bn_momentum, dropout, seed, False, pretrained)
         return keras.Model(inp, body(_standardise_layer()(inp)))
     if kind == "v2":
         base = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=alpha, include_top=False,
-                                              weights=None, pooling="avg")
+                                              weights=pretrained_weights(alpha) if pretrained else None,
+                                              pooling="avg")
     elif kind == "v3s_min":
         base = keras.applications.MobileNetV3Small(input_shape=(size, size, 3), alpha=alpha,
                                                    minimalistic=True, include_top=False, weights=None,
@@ -601,14 +644,31 @@ def build_mobilenet(kind: str, alpha: float, size: int, n_classes: int, bn_momen
     return keras.Model(base.input, out)
 
 
-def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_float: Path | None):
+def with_embedding(model):
+    """The trained model with a second output: the pooled features that feed the
+    logits layer (the pack's embedding, for the familiarity score)."""
+    import keras
+    body = model.layers[-1] if isinstance(model.layers[-1], keras.Model) else None
+    if body is None:
+        feat = model.get_layer("logits").input
+        return keras.Model(model.input, [model.output, feat])
+    body_feat = keras.Model(body.input, body.get_layer("logits").input)
+    x = model.layers[-2].output  # the standardisation layer
+    return keras.Model(model.input, [body(x), body_feat(x)])
+
+
+def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_float: Path | None,
+                  embedding: bool = False):
     """Fixed batch 1 [1,size,size,3]; int8 in / int8 out full-integer quantisation with a
-    representative set of real (canonically preprocessed) training images."""
+    representative set of real (canonically preprocessed) training images. With
+    `embedding`, a second output (index 1) holds the pooled features."""
     import tensorflow as tf
+    net = with_embedding(model) if embedding else model
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="input")])
     def serve(x):
-        return model(x, training=False)
+        y = net(x, training=False)
+        return {"a_logits": y[0], "b_embedding": y[1]} if embedding else y
 
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
@@ -629,12 +689,24 @@ def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_f
     Path(out_int8).write_bytes(conv.convert())
 
 
+def logits_output(it):
+    """The logits output of a pack's interpreter: the first output, whose last
+    dimension is the label count (a second output, if any, is the embedding)."""
+    outs = it.get_output_details()
+    return min(outs, key=lambda o: (int(o["shape"][-1]), o["index"]))
+
+
+def embedding_output(it):
+    outs = it.get_output_details()
+    return max(outs, key=lambda o: int(o["shape"][-1])) if len(outs) > 1 else None
+
+
 def tflite_io(path: str | Path):
     from ai_edge_litert.interpreter import Interpreter
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     i = it.get_input_details()[0]
-    o = it.get_output_details()[0]
+    o = logits_output(it)
     return it, i, o
 
 
@@ -740,7 +812,8 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
                cache_dir: str, source_masks: list[dict], data_desc: list[str], rbc_px: float,
                cell_px, extra: dict, out_dir: Path, label_smoothing: float = 0.05,
                warmup_epochs: int = 3, weight_decay: float = 5e-5, standardise: bool = False,
-               aug_strength: float = 1.0, resume: bool = False):
+               aug_strength: float = 1.0, resume: bool = False, pretrained: bool = False,
+               version: str = "1.0.0"):
     """resume=True: a second stage (warm restart) from the best weights of the previous run
     (<cache_dir>/<id>-best.weights.h5 and <out_dir>/training_history.json); the history,
     epoch numbering and kept-best selection continue across stages."""
@@ -778,7 +851,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
                 num_parallel_calls=2, deterministic=True)
     ds = ds.batch(batch, drop_remainder=True).prefetch(2)
 
-    model = build_mobilenet(arch, alpha, size, n_cls, seed=seed, standardise=standardise)
+    model = build_mobilenet(arch, alpha, size, n_cls, seed=seed, standardise=standardise, pretrained=pretrained)
     if prev:
         model.load_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))
     sched = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps * max(1, epochs - warmup_epochs),
@@ -835,6 +908,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
             "stages": stages, "epochs_run": len(history), "best_epoch": best["epoch"], "batch": batch, "lr": prev["lr"] if prev else lr,
             "weight_decay": weight_decay, "label_smoothing": label_smoothing, "bn_momentum": 0.99,
             "standardise": standardise, "aug_strength": aug_strength,
+            "pretrained": "ImageNet MobileNetV2 (../shared/weights)" if pretrained else None,
             "seed": seed, "class_weight": cw, "n_fit": len(fit_rows), "n_tune": len(tune_rows),
             "n_representative": len(rep_rows), "train_seconds": round(train_s, 1),
             "total_seconds": round(total_s, 1), "cpu_count": os.cpu_count(), "history": history,
@@ -845,7 +919,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
     manifest = {
         "schema": 1,
         "id": pack_id,
-        "version": "1.0.0",
+        "version": version,
         "task": spec["task"],
         "description": spec["description"],
         "labels": labels,
@@ -949,4 +1023,11 @@ def training_arg_parser(description: str, pack: str, epochs: int) -> argparse.Ar
     ap.add_argument("--reexport", type=int, default=0, metavar="N",
                     help="only redo the int8 conversion from the kept weights with N representative images")
     ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
+    ap.add_argument("--pretrained", type=int, default=1,
+                    help="1: start from the ImageNet MobileNetV2 weights in ../shared/weights")
+    ap.add_argument("--leave-out", default=None, metavar="SOURCE",
+                    help="leave-one-source-out run: train without SOURCE (written to --out, "
+                         "scored on SOURCE by evaluate_domains.py)")
+    ap.add_argument("--work", default="/tmp/hemalens-domains",
+                    help="where the pipeline's dumped windows and simulated photos are kept")
     return ap

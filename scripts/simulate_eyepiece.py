@@ -219,7 +219,36 @@ def build(fields, src_rbc, rng, rbc, label, source):
     return im, truth
 
 
+def demo(data, field, out, seed):
+    """One eyepiece photo (1600x1200) of ONE bccd_fields field: the aperture lies
+    inside the field, which is scaled 2x (no mosaic, no repeats). For the
+    README's demo, the one image from ../shared/data the project may commit."""
+    global W, H
+    W, H = 1600, 1200
+    rows = {r["path"]: r for r in csv.DictReader(open(data / "bccd_fields" / "labels.csv"))}
+    if field not in rows or rows[field]["split"] != "train":
+        raise SystemExit(f"{field}: not a bccd_fields train field")
+    rng = random.Random(seed)
+    k = 2.0
+    im = Image.open(data / "bccd_fields" / field).convert("RGB")
+    fw, fh = int(im.width * k), int(im.height * k)
+    canvas = Image.new("RGB", (W, H), (230, 225, 225))
+    canvas.paste(im.resize((fw, fh), Image.BICUBIC), ((W - fw) // 2, (H - fh) // 2))
+    cx, cy, r = W / 2, H / 2, 0.47 * fh / 2 * 2 * 0.98
+    photo = eyepiece(canvas, cx, cy, r, rng, [1.03, 1.0, 0.95], 1.0)
+    photo.save(out, quality=88)
+    print(f"wrote {out} from {field} ({rows[field]['label']})")
+
+
 def main():
+    if "--demo" in os.sys.argv:
+        dp = argparse.ArgumentParser(description="one eyepiece photo of one bccd train field")
+        dp.add_argument("--demo", required=True, metavar="FIELD", help="path inside bccd_fields, e.g. images/BloodImage_00001.jpg")
+        dp.add_argument("--data")
+        dp.add_argument("--seed", type=int, default=1)
+        dp.add_argument("--out", required=True)
+        d = dp.parse_args()
+        return demo(data_dir(d.data), d.demo, d.out, d.seed)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data")
     ap.add_argument("--source", choices=["bccd", "aria"], required=True)

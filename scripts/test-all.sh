@@ -34,4 +34,4 @@ step "committed model packs: recompute held-out metrics, temperatures, threshold
 .venv/bin/python scripts/evaluate_models.py --check
 
 step "the README's first command, from another directory"
-(cd / && "$HEMALENS_BIN" analyze "$root/tests/fixtures/samples/smear_field.jpg")
+(cd / && "$HEMALENS_BIN" analyze "$root/tests/fixtures/demo/eyepiece_bccd_00339.jpg")

@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""Train the `all-screen` pack (whole-field B-ALL screening) on ../shared/data/aria_all.
+"""Train the `all-screen` pack (whole-field B-ALL screening): aria_all's four classes, and
+normal blood from two other labs (bccd_fields, raabin_phone) as the pipeline's own
+screening tiles, from ImageNet-pretrained MobileNetV2 (alpha 0.35, ../shared/weights).
+A source that only shows normal blood can teach the source instead of the cells:
+scripts/evaluate_domains.py measures each normal source with a pack trained without
+it (--leave-out), and aria's malignant fields restyled and framed like those sources.
 
-Splits (never random; neighbouring file numbers are the same smear):
+Splits of aria_all (never random; neighbouring file numbers are the same smear):
   * fit  : each class's `train` block minus its last 15 % (by file number)
   * tune : the last contiguous 15 % of each class's `train` block (early stopping,
            temperature, thresholds)
   * val  : the data's own `val` block (held out; reported by evaluate_models.py)
 
+Other sources: scripts/domain_data.py (train -> fit, val -> held out).
+
 Writes models/all-screen/{model.tflite, model_float.tflite, manifest.json,
 training_history.json}. Then run scripts/evaluate_models.py --pack all-screen.
 
-  .venv-train/bin/python scripts/train_all_screen.py            # ~35 min on 2 cores
-  .venv-train/bin/python scripts/train_all_screen.py --measure  # architecture timing only
+  .venv-train/bin/python scripts/train_all_screen.py            # ~20 min on 2 cores
+  .venv-train/bin/python scripts/train_all_screen.py --leave-out bccd --out /tmp/hemalens-loso/all-screen-no-bccd
 """
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import domain_data as dd  # noqa: E402
 import hemalens_data as hd  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -56,45 +64,70 @@ def colour_baseline(splits, seed):
             "val_binary_accuracy": float(((pv > 0) == (yv > 0)).mean())}
 
 
+# How many times each source's fit rows are repeated per epoch.
+REPEAT = {"aria_all": 1, "bccd": 1, "raabin": 1}
+
+
+def padded_copies(rows, share=0.35):
+    """Extra copies of a share of the aria fit fields shrunk into their own plasma colour
+    (hemalens_data.row_image, "pad"), chosen and placed by a hash of the file name."""
+    out = []
+    for r in rows:
+        h = dd._frac("pad|" + r["file"])
+        if r["source"] == "aria_all" and r["split"] == "fit" and h < share:
+            g = [dd._frac(f"pad{i}|" + r["file"]) for i in range(3)]
+            out.append(dict(r, pad=(0.45 + 0.35 * g[0], g[1], g[2])))
+    return out
+
+
 def main():
-    ap = hd.training_arg_parser(__doc__, "all-screen", epochs=50)
+    ap = hd.training_arg_parser(__doc__, "all-screen", epochs=8)
+    ap.set_defaults(lr=1e-3, warmup=1, max_minutes=30.0, aug_strength=1.0)
     a = ap.parse_args()
 
     folder = hd.check_data_dir(a.data, "aria_all")
-    rows = hd.read_labels(folder)
-    splits = hd.aria_splits(rows)
+    splits = hd.aria_splits(hd.read_labels(folder))
+    rows = dd.screen_dataset(folder.parent, Path(a.work))
+    if a.leave_out:
+        rows = [r for r in rows if r["source"] != a.leave_out]
+    fit = [r for r in rows if r["split"] == "fit" for _ in range(REPEAT[r["source"]])] + padded_copies(rows)
+    tune = [r for r in rows if r["split"] == "tune"]
+    srcs = sorted({r["source"] for r in rows})
     out = Path(a.out)
-    if a.reexport:
-        hd.reexport("all-screen", splits["fit"], arch=a.arch, alpha=a.alpha, size=a.size,
-                    standardise=bool(a.standardise), cache_dir=a.cache_dir, out_dir=out, n_rep=a.reexport)
-        return
     if a.measure:
         hd.set_seeds(a.seed)
-        res = hd.measure_candidates(4, len(splits["fit"]))
+        res = hd.measure_candidates(4, len(fit))
         out.mkdir(parents=True, exist_ok=True)
         hd.write_json(out / "architecture_measurement.json",
-                      {"n_fit": len(splits["fit"]), "batch": 32, "cpu_count": os.cpu_count(), "candidates": res})
+                      {"n_fit": len(fit), "batch": 32, "cpu_count": os.cpu_count(), "candidates": res})
         return
 
     print("colour-only baseline ...", flush=True)
     base = colour_baseline(splits, a.seed)
     print(base, flush=True)
+    desc = {"aria_all": "../shared/data/aria_all (train split: fit = first 85 % of each class block, "
+                        "tune = last 15 %; val block held out; 35 % of fit fields also shrunk into their "
+                        "own plasma colour)",
+            "bccd": "../shared/data/bccd_fields train fields (normal blood: benign), as the pipeline's "
+                    "screening tiles (hemalens analyze --dump-windows), and tiles of simulated eyepiece "
+                    "photos made from train fields",
+            "raabin": "../shared/data/raabin_phone train crops (normal blood: benign), as the pipeline's "
+                      "screening tiles"}
     extra = {
         "colour_baseline": base,
         "split_ranges": {s: hd.split_block_ranges(splits[s]) for s in ("fit", "tune", "val")},
-        "split_counts": {s: len(v) for s, v in splits.items()},
-        "choice_reason": hd.choice_reason(out / "architecture_measurement.json", a.arch, a.alpha, a.size,
-                                          a.max_minutes, hd.ARIA_RBC_PX_AT_224 * a.size / 224.0),
+        "split_counts": dd.summary(rows),
+        "sources": srcs, "leave_out": a.leave_out, "repeat": {s: REPEAT[s] for s in srcs},
+        "n_padded": len(fit) - sum(1 for r in rows if r["split"] == "fit"),
     }
     hd.train_pack(
-        "all-screen", splits["fit"], splits["tune"], arch=a.arch, alpha=a.alpha, size=a.size,
+        "all-screen", fit, tune, arch=a.arch, alpha=a.alpha, size=a.size,
         epochs=a.epochs, batch=a.batch, lr=a.lr, max_minutes=a.max_minutes, seed=a.seed,
-        cache_dir=a.cache_dir, source_masks=[hd.ARIA_MASK],
-        data_desc=["../shared/data/aria_all (train split: fit = first 85 % of each class block, "
-                   "tune = last 15 %; val block held out)"],
+        cache_dir=a.cache_dir + ("-no-" + a.leave_out if a.leave_out else ""), source_masks=[hd.ARIA_MASK],
+        data_desc=[desc[s] for s in srcs],
         rbc_px=hd.ARIA_RBC_PX_AT_224 * a.size / 224.0, cell_px=None, extra=extra, out_dir=out,
         standardise=bool(a.standardise), aug_strength=a.aug_strength,
-        resume=a.resume, warmup_epochs=a.warmup)
+        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.0.0")
 
 
 if __name__ == "__main__":

@@ -131,3 +131,21 @@ def test_huge_tiny_and_lying_photos_get_a_verdict_in_bounded_memory(hemalens, si
     for l in lines[1:]:
         assert "quality" in l and not l["quality"]["ok"] and l["cells"] == []
     assert int(peak.read_text()) < 200 * 1024, f"peak {peak.read_text()} kB"
+
+
+def test_readme_demo_photo_is_a_normal_field_and_the_cartoon_is_unfamiliar(hemalens):
+    """The README's first command: one real normal field through a simulated
+    eyepiece must raise no false alarm; the drawn cartoon smears, which no
+    microscope produced, must be refused as unfamiliar rather than judged."""
+    demo = ROOT / "tests" / "fixtures" / "demo" / "eyepiece_bccd_00339.jpg"
+    cartoons = sorted((ROOT / "tests" / "fixtures" / "samples").glob("smear_field*.jpg"))
+    r = hemalens("analyze", "--json", demo, *cartoons)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    d = lines[0]
+    assert d["quality"]["ok"], d["quality"]
+    assert d["screen"]["label"] == "benign" and d["screen"]["distance"] <= 1.0, d["screen"]
+    assert len(d["cells"]) == 1 and d["cells"][0]["label"] not in ("ig", "erythroblast", "platelet"), d["cells"]
+    for c in lines[1:]:
+        assert "unfamiliar_image" in [i["code"] for i in c["quality"]["issues"]], c["quality"]
+        assert c["cells"] == [] and c["screen"] is None

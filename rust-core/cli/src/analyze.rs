@@ -32,6 +32,9 @@ pub struct Args {
     /// Developer: run detection and the models on rejected photos too (to evaluate the gate).
     #[arg(long, hide = true)]
     ignore_gate: bool,
+    /// Developer: write every model input (cell crops, screening tiles) as PNG into this folder.
+    #[arg(long, hide = true)]
+    dump_windows: Option<PathBuf>,
     /// Photos: JPEG (8-50 MP phone photos through the eyepiece, or camera frames), PNG, WebP, BMP, TIFF.
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -52,7 +55,15 @@ fn options(args: &Args) -> Result<AnalyzeOptions, String> {
         Some(t) => serde_json::from_str(t).map_err(|e| format!("--tune: {e}"))?,
         None => AnalyzeOptions::default(),
     };
-    Ok(AnalyzeOptions { classify: !args.detect_only, ignore_gate: args.ignore_gate, ..base })
+    if let Some(dir) = &args.dump_windows {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(AnalyzeOptions {
+        classify: !args.detect_only,
+        ignore_gate: args.ignore_gate,
+        dump_windows: args.dump_windows.clone(),
+        ..base
+    })
 }
 
 pub fn run(args: Args) -> u8 {

@@ -22,7 +22,9 @@ pub struct Prediction {
 pub struct Classifier {
     manifest: Manifest,
     item_in: usize,
+    /// Bytes of one item's logits, and of its embedding (0 without one).
     item_out: usize,
+    item_emb: usize,
     state: Mutex<State>,
 }
 
@@ -30,7 +32,8 @@ pub struct Classifier {
 struct State {
     engine: Engine,
     input: Vec<u8>,
-    output: Vec<u8>,
+    /// The logits, then the embedding if the pack has one.
+    outputs: Vec<Vec<u8>>,
 }
 
 impl Classifier {
@@ -43,12 +46,14 @@ impl Classifier {
         let batch = manifest.input.batch as usize;
         let item_in = preprocess::item_bytes(&manifest.input);
         let item_out = engine.output(0).byte_len() / batch;
+        let n_out = engine.outputs().len();
+        let item_emb = if n_out > 1 { engine.output(1).byte_len() / batch } else { 0 };
         let state = State {
             input: vec![0; engine.input(0).byte_len()],
-            output: vec![0; engine.output(0).byte_len()],
+            outputs: (0..n_out).map(|i| vec![0; engine.output(i).byte_len()]).collect(),
             engine,
         };
-        Ok(Self { manifest, item_in, item_out, state: Mutex::new(state) })
+        Ok(Self { manifest, item_in, item_out, item_emb, state: Mutex::new(state) })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -69,7 +74,8 @@ impl Classifier {
     }
 
     /// Runs prepared tensors through the model in batches of the model's fixed
-    /// batch size; returns each item's raw output bytes.
+    /// batch size; returns each item's raw output bytes (its logits, then its
+    /// embedding where the pack has one).
     pub fn run_tensors(&self, items: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
         if let Some(bad) = items.iter().find(|t| t.len() != self.item_in) {
             return Err(Error::InvalidArgument(format!(
@@ -87,9 +93,14 @@ impl Classifier {
             for (k, t) in chunk.iter().enumerate() {
                 st.input[k * self.item_in..(k + 1) * self.item_in].copy_from_slice(t);
             }
-            st.engine.run(&[&st.input], &mut [&mut st.output])?;
+            let mut outs: Vec<&mut [u8]> = st.outputs.iter_mut().map(Vec::as_mut_slice).collect();
+            st.engine.run(&[&st.input], &mut outs)?;
             for k in 0..chunk.len() {
-                out.push(st.output[k * self.item_out..(k + 1) * self.item_out].to_vec());
+                let mut raw = st.outputs[0][k * self.item_out..(k + 1) * self.item_out].to_vec();
+                if let Some(e) = st.outputs.get(1) {
+                    raw.extend_from_slice(&e[k * self.item_emb..(k + 1) * self.item_emb]);
+                }
+                out.push(raw);
             }
         }
         Ok(out)
@@ -97,10 +108,18 @@ impl Classifier {
 
     /// Turns one item's raw output into a calibrated prediction.
     pub fn interpret(&self, raw: &[u8]) -> Prediction {
-        let z = probs::dequantize(raw, &self.manifest.output);
+        let z = probs::dequantize(&raw[..self.item_out.min(raw.len())], &self.manifest.output);
         let p = probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature);
         let index = probs::argmax(&p);
         Prediction { index, label: self.manifest.labels[index].clone(), confidence: p[index], probs: p }
+    }
+
+    /// How far one item lies from the pack's training data (1.0 = the line;
+    /// see [`crate::familiar`]); `None` for a pack without an embedding.
+    pub fn distance(&self, raw: &[u8]) -> Option<f64> {
+        let f = self.manifest.familiarity.as_ref()?;
+        let e = raw.get(self.item_out..self.item_out + self.item_emb)?;
+        Some(f.distance(e, self.manifest.output.dtype))
     }
 
     /// Classifies whole images (each resized to the model input).

@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod decode;
 mod error;
+pub mod familiar;
 pub mod field;
 mod helper;
 pub mod pack;

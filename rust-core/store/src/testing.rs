@@ -27,6 +27,7 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
                 label: label.into(),
                 confidence,
                 probs: Probs(vec![(label.into(), confidence)]),
+                distance: None,
             }
         })
         .collect();
@@ -40,6 +41,7 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
             confidence: 1.0 - m,
             probs: Probs(vec![("benign".into(), 1.0 - m), ("malignant_pre_b".into(), m)]),
             tiles: 4,
+            distance: None,
         }),
         timing_ms: BTreeMap::new(),
         models: vec![ModelRef { id: "all-screen".into(), version: "test".into(), sha256: "00".into() }],

@@ -62,6 +62,12 @@ pub struct AnalyzeOptions {
     /// showing what the models get wrong on them; never in use).
     #[serde(skip)]
     pub ignore_gate: bool,
+    /// Developer aid for training on the pipeline's own inputs: write every
+    /// model input (cell crops and screening tiles, exactly as the models see
+    /// them) as PNG into this folder, named `<first 12 hex of the photo's
+    /// sha256>-<cell|tile>-<index>.png`. Never set in the product.
+    #[serde(skip)]
+    pub dump_windows: Option<std::path::PathBuf>,
 }
 
 impl Default for AnalyzeOptions {
@@ -76,6 +82,7 @@ impl Default for AnalyzeOptions {
             tile_oversample: 1.5,
             classify: true,
             ignore_gate: false,
+            dump_windows: None,
         }
     }
 }
@@ -252,6 +259,10 @@ impl Analyzer {
             _ => Vec::new(),
         };
         let light = Light { ill: &ill, wd };
+        let dump = self.opts.dump_windows.as_ref().map(|dir| {
+            use sha2::Digest;
+            (dir, hex::encode(&sha2::Sha256::digest(bytes)[..6]))
+        });
         let classify_one = |wk: &Worker, j: &Window| {
             let (x, y) = j.centre;
             let mut img = light.window(&src, x, y, j.side, j.n, j.over)?;
@@ -263,6 +274,11 @@ impl Analyzer {
                     y - j.side / 2.0,
                     j.side / f64::from(j.n),
                 );
+            }
+            if let Some((dir, id)) = &dump {
+                let kind = if j.tile { "tile" } else { "cell" };
+                // A developer aid: a write that fails only loses the dump.
+                let _ = img.save(dir.join(format!("{id}-{kind}-{:03}.png", j.index)));
             }
             let model = if j.tile { &wk.screen } else { &wk.cells };
             let tensor = model.prepare(&img)?;
@@ -316,13 +332,18 @@ impl Analyzer {
                             label: p.label.clone(),
                             confidence: p.confidence,
                             probs: probs(cm, &p),
+                            distance: cells_model.distance(raw).map(round3),
                         }
                     })
                     .collect();
                 let mut mean = vec![0.0; sm.labels.len()];
+                let mut distance = None;
                 for raw in &tile_out {
                     for (acc, p) in mean.iter_mut().zip(screen_model.interpret(raw).probs) {
                         *acc += p / tile_out.len() as f64;
+                    }
+                    if let Some(d) = screen_model.distance(raw) {
+                        *distance.get_or_insert(0.0) += d / tile_out.len() as f64;
                     }
                 }
                 let index = crate::probs::argmax(&mean);
@@ -337,7 +358,16 @@ impl Analyzer {
                     confidence: p.confidence,
                     probs: probs(sm, &p),
                     tiles: tile_out.len() as u32,
+                    distance: distance.map(round3),
                 });
+                if unfamiliar(&report) {
+                    // Evidence from a microscope, stain or picture the packs were
+                    // never calibrated on: no verdict on it, whatever the models say.
+                    report.quality.ok = false;
+                    report.quality.issues.push(quality::issue("unfamiliar_image"));
+                    report.cells.clear();
+                    report.screen = None;
+                }
             } else {
                 report.cells = found
                     .iter()
@@ -346,6 +376,7 @@ impl Analyzer {
                         label: String::new(),
                         confidence: 0.0,
                         probs: Probs::default(),
+                        distance: None,
                     })
                     .collect();
             }
@@ -363,7 +394,9 @@ impl Analyzer {
         let (w, h) = src.displayed();
         let tiles = tile_centres(w, h, field, tile_side, self.opts.max_tiles)
             .into_iter()
-            .map(|centre| Window {
+            .enumerate()
+            .map(|(index, centre)| Window {
+                index,
                 centre,
                 side: tile_side,
                 n: sn,
@@ -372,6 +405,7 @@ impl Analyzer {
             })
             .collect();
         let cell = Window {
+            index: 0,
             centre: (0.0, 0.0),
             side: f64::from(cn) * d / scale_of(cm)?,
             n: cn,
@@ -465,13 +499,19 @@ struct Plan {
 impl Plan {
     /// One crop per detection (work coordinates; `k` displayed pixels per work pixel).
     fn crops(&self, found: &[Detection], k: f64) -> Vec<Window> {
-        found.iter().map(|det| Window { centre: (det.cx() * k, det.cy() * k), ..self.cell }).collect()
+        found
+            .iter()
+            .enumerate()
+            .map(|(index, det)| Window { index, centre: (det.cx() * k, det.cy() * k), ..self.cell })
+            .collect()
     }
 }
 
 /// A square of the photo for one model input.
 #[derive(Debug, Clone, Copy)]
 struct Window {
+    /// Its place among the photo's tiles or cells (report order).
+    index: usize,
     /// Centre and side in displayed pixels.
     centre: (f64, f64),
     side: f64,
@@ -541,6 +581,15 @@ fn outside_to_background(img: &mut RgbImage, f: &Fov, x0: f64, y0: f64, step: f6
             *p = image::Rgb([bg, bg, bg]);
         }
     }
+}
+
+/// A field is unfamiliar when its tiles lie beyond the screening pack's line
+/// on average, or when most of its white cells lie beyond the cell pack's.
+fn unfamiliar(r: &FieldReport) -> bool {
+    let tiles = r.screen.as_ref().and_then(|s| s.distance).is_some_and(|d| d > 1.0);
+    let judged: Vec<f64> = r.cells.iter().filter_map(|c| c.distance).collect();
+    let far = judged.iter().filter(|d| **d > 1.0).count();
+    tiles || (!judged.is_empty() && 2 * far > judged.len())
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -621,4 +670,43 @@ pub fn tile_centres(w: u32, h: u32, field: Option<&Fov>, side: f64, max: usize) 
         out.push((cx, cy, 1.0));
     }
     out.into_iter().map(|(x, y, _)| (x, y)).collect()
+}
+
+#[cfg(test)]
+mod familiarity_tests {
+    use super::*;
+
+    fn report(tile: Option<f64>, cells: &[Option<f64>]) -> FieldReport {
+        FieldReport {
+            quality: Quality { ok: true, issues: vec![], focus: 1.0, exposure: 0.5, fov: None },
+            scale: None,
+            cells: cells
+                .iter()
+                .map(|d| Cell {
+                    bbox: [0, 0, 1, 1],
+                    label: "neutrophil".into(),
+                    confidence: 0.9,
+                    probs: Probs::default(),
+                    distance: *d,
+                })
+                .collect(),
+            screen: Some(Screen {
+                label: "benign".into(),
+                confidence: 0.9,
+                probs: Probs::default(),
+                tiles: 1,
+                distance: tile,
+            }),
+            timing_ms: BTreeMap::new(),
+            models: vec![],
+        }
+    }
+
+    #[test]
+    fn a_field_is_unfamiliar_by_its_tiles_or_by_most_of_its_cells() {
+        assert!(!unfamiliar(&report(Some(0.9), &[Some(0.5), Some(1.2)])));
+        assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)])));
+        assert!(unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)])));
+        assert!(!unfamiliar(&report(None, &[None, None])), "packs without an embedding never refuse");
+    }
 }

@@ -194,6 +194,7 @@ mod tests {
             label: label.into(),
             confidence: 0.9,
             probs: Probs::default(),
+            distance: None,
         };
         let report = FieldReport {
             quality: Quality {

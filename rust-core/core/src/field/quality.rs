@@ -72,6 +72,10 @@ pub fn issue(code: &str) -> QualityIssue {
         "scale_unknown" => {
             "The red cells could not be measured: move to a thinner part of the smear and refocus."
         }
+        "unfamiliar_image" => {
+            "This microscope, stain or picture is unlike anything the models were calibrated on: \
+             run site calibration with this microscope's normal slides, or send the slide for expert review."
+        }
         _ => "This photo cannot be used: take another one.",
     };
     QualityIssue { code: code.to_string(), message: message.to_string() }

@@ -60,6 +60,11 @@ pub struct Cell {
     pub label: String,
     pub confidence: f64,
     pub probs: Probs,
+    /// How far the crop lies from what the cell pack was trained on (1.0 is
+    /// the line; beyond it the cell is unfamiliar and kept out of the
+    /// differential). Null for a pack without an embedding.
+    #[serde(default)]
+    pub distance: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +74,10 @@ pub struct Screen {
     pub probs: Probs,
     /// How many field-of-view tiles were classified and averaged.
     pub tiles: u32,
+    /// The tiles' mean distance from the screening pack's training data (1.0
+    /// is the line; a field beyond it fails the gate as `unfamiliar_image`).
+    #[serde(default)]
+    pub distance: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,9 @@ pub struct Manifest {
     pub provenance: serde_json::Value,
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// How far an input lies from the pack's training data (a second output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub familiarity: Option<crate::familiar::Familiarity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -91,10 +91,11 @@ impl Pack {
                 format!("model has {} inputs, expected 1", engine.inputs().len()),
             ));
         }
-        if engine.outputs().len() != 1 {
+        let outputs = 1 + usize::from(m.familiarity.is_some());
+        if engine.outputs().len() != outputs {
             return Err(Error::mismatch(
                 "output",
-                format!("model has {} outputs, expected 1", engine.outputs().len()),
+                format!("model has {} outputs, the manifest describes {outputs}", engine.outputs().len()),
             ));
         }
         let i = engine.input(0);
@@ -124,6 +125,20 @@ impl Pack {
         }
         check_dtype("output.dtype", o, m.output.dtype)?;
         check_quant("output.quantization", o, m.output.quantization)?;
+        if let Some(f) = &m.familiarity {
+            let e = engine.output(1);
+            if e.shape != [m.input.batch as usize, f.dim] {
+                return Err(Error::mismatch(
+                    "familiarity.dim",
+                    format!(
+                        "model's second output has shape {:?}, manifest says {} features",
+                        e.shape, f.dim
+                    ),
+                ));
+            }
+            check_dtype("familiarity.dtype", e, m.output.dtype)?;
+            check_quant("familiarity.quantization", e, Some(f.quantization))?;
+        }
         Ok(())
     }
 }
@@ -167,6 +182,9 @@ fn validate(m: &Manifest) -> Result<(), Error> {
     }
     if !(m.calibration.temperature.is_finite() && m.calibration.temperature > 0.0) {
         return bad("calibration.temperature", "must be positive");
+    }
+    if let Some(f) = &m.familiarity {
+        f.validate()?;
     }
     Ok(())
 }

@@ -103,7 +103,9 @@ impl Session {
                     *self.expected.entry(label.clone()).or_default() += p;
                 }
             }
-            if cell.confidence < t.cell_min_confidence {
+            // A cell unlike the pack's training data is no evidence either way.
+            let unfamiliar = cell.distance.is_some_and(|d| d > 1.0);
+            if cell.confidence < t.cell_min_confidence || unfamiliar {
                 self.uncertain_cells += 1;
             } else {
                 *self.counts.entry(cell.label.clone()).or_default() += 1;
@@ -295,6 +297,7 @@ pub(crate) mod testing {
             label: label.into(),
             confidence,
             probs: Probs(vec![(label.into(), confidence)]),
+            distance: None,
         }
     }
 
@@ -315,7 +318,7 @@ pub(crate) mod testing {
             quality: Quality { ok: true, issues: vec![], focus: 1.0, exposure: 0.5, fov: None },
             scale: None,
             cells,
-            screen: Some(Screen { label: label.into(), confidence, probs, tiles: 4 }),
+            screen: Some(Screen { label: label.into(), confidence, probs, tiles: 4, distance: None }),
             timing_ms: BTreeMap::new(),
             models: vec![ModelRef { id: "all-screen".into(), version: "1.0.0".into(), sha256: "ab".into() }],
         }
@@ -348,6 +351,16 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn unfamiliar_cells_are_uncertain_however_confident() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        let far = crate::field::Cell { distance: Some(1.5), ..cell("neutrophil", 0.99) };
+        let near = crate::field::Cell { distance: Some(0.7), ..cell("neutrophil", 0.99) };
+        s.add_field(&field(vec![far, near], 0.1));
+        let sum = s.summary();
+        assert_eq!((sum.cells.white, sum.cells.uncertain), (1, 1));
+    }
 
     #[test]
     fn counts_accepted_rejected_uncertain_and_platelets() {

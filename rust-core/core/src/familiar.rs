@@ -1,0 +1,121 @@
+//! How far an input lies from what a pack was trained on, in the pack's own
+//! embedding space (its second output: the pooled features under the logits).
+//!
+//! The pack's manifest carries a Gaussian fitted on its training rows
+//! (probabilistic PCA: a mean, the top principal axes with their variances, one
+//! variance for the rest) and a line chosen on its tuning rows
+//! (`scripts/fit_familiarity.py`). The *distance* is the Gaussian's score over
+//! that line: 1.0 is the line, beyond it the input is unfamiliar (another
+//! microscope or stain the pack was not calibrated for, or not blood at all).
+use crate::error::Error;
+use crate::pack::{DType, OutputKind, OutputSpec, QuantParams};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Familiarity {
+    /// Index of the embedding output tensor (the logits are output 0).
+    pub output: usize,
+    /// Features in the embedding.
+    pub dim: usize,
+    pub quantization: QuantParams,
+    pub mean: Vec<f64>,
+    /// Principal axes, one row of `dim` values each.
+    pub components: Vec<Vec<f64>>,
+    /// Variance along each axis.
+    pub variances: Vec<f64>,
+    /// Variance of what the axes leave out, per feature.
+    pub residual_variance: f64,
+    /// The score at the line (distance 1.0).
+    pub threshold: f64,
+    /// How the numbers were fitted (for people; not read).
+    #[serde(default)]
+    pub fitted_on: serde_json::Value,
+}
+
+impl Familiarity {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |field: &str, problem: &str| Err(Error::mismatch(field, problem));
+        if self.output != 1 {
+            return bad("familiarity.output", "the embedding must be output 1");
+        }
+        if self.dim == 0 || self.mean.len() != self.dim {
+            return bad("familiarity.mean", "must have `dim` values");
+        }
+        if self.components.len() != self.variances.len()
+            || self.components.iter().any(|c| c.len() != self.dim)
+        {
+            return bad("familiarity.components", "one row of `dim` values per variance");
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let ok = self.variances.iter().all(|v| positive(*v))
+            && positive(self.residual_variance)
+            && positive(self.threshold)
+            && positive(f64::from(self.quantization.scale));
+        if !ok {
+            return bad("familiarity", "variances, threshold and scale must be positive");
+        }
+        let finite = self.mean.iter().chain(self.components.iter().flatten()).all(|v| v.is_finite());
+        if !finite {
+            return bad("familiarity", "mean and components must be finite");
+        }
+        Ok(())
+    }
+
+    /// The distance of one item's raw embedding bytes (1.0 = the line).
+    pub fn distance(&self, raw: &[u8], dtype: DType) -> f64 {
+        let spec = OutputSpec { dtype, kind: OutputKind::Logits, quantization: Some(self.quantization) };
+        let z: Vec<f64> =
+            crate::probs::dequantize(raw, &spec).iter().zip(&self.mean).map(|(e, m)| e - m).collect();
+        let mut total: f64 = z.iter().map(|v| v * v).sum();
+        let mut score = 0.0;
+        for (axis, var) in self.components.iter().zip(&self.variances) {
+            let p: f64 = axis.iter().zip(&z).map(|(a, v)| a * v).sum();
+            score += p * p / var;
+            total -= p * p;
+        }
+        score += total.max(0.0) / self.residual_variance;
+        score / self.dim as f64 / self.threshold
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> Familiarity {
+        Familiarity {
+            output: 1,
+            dim: 2,
+            quantization: QuantParams { scale: 0.5, zero_point: 0 },
+            mean: vec![1.0, 0.0],
+            components: vec![vec![1.0, 0.0]],
+            variances: vec![4.0],
+            residual_variance: 1.0,
+            threshold: 1.0,
+            fitted_on: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn distance_grows_away_from_the_mean_and_weighs_each_axis_by_its_variance() {
+        let f = toy();
+        // raw int8 (2, 0) -> (1.0, 0.0): the mean itself.
+        assert_eq!(f.distance(&[2, 0], DType::Int8), 0.0);
+        // (3.0, 0) along the wide axis: 2^2 / 4 / 2 = 0.5.
+        assert!((f.distance(&[6, 0], DType::Int8) - 0.5).abs() < 1e-12);
+        // (1.0, 2.0) across it: 2^2 / 1 / 2 = 2.0.
+        assert!((f.distance(&[2, 4], DType::Int8) - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn malformed_statistics_are_refused() {
+        let mut f = toy();
+        f.variances = vec![0.0];
+        assert!(f.validate().is_err());
+        let mut f = toy();
+        f.mean = vec![1.0];
+        assert!(f.validate().is_err());
+        assert!(toy().validate().is_ok());
+    }
+}
