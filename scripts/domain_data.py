@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 
 import hemalens_data as hd
+from evaluate_pipeline import CELL_TYPES  # the five mature white-cell types the datasets label
 
 ROOT = hd.REPO
 CELL_SOURCES = ["pbc_wbc", "lisc", "bccd"]
@@ -47,7 +48,8 @@ LISC_RBC_PX_AT_224 = 40.59
 WBC_RBC_AT_128 = hd.PBC_RBC_PX_AT_360 * 128 / 360.0
 
 
-def _frac(key: str) -> float:
+def hash_fraction(key: str) -> float:
+    """A fixed number in [0, 1) from a key: splits and choices that never depend on order."""
     return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
 
 
@@ -56,7 +58,7 @@ def lisc_rows(data: Path) -> list[dict]:
     side = int(round(min(224.0, 128 * LISC_RBC_PX_AT_224 / WBC_RBC_AT_128)))
     out = []
     for r in rows:
-        f = _frac(r["source_id"])
+        f = hash_fraction(r["source_id"])
         split = "fit" if f < 0.7 else "tune" if f < 0.8 else "held"
         out.append({"file": r["file"], "label": r["label"], "source": "lisc", "split": split,
                     "crop_side": side, "group": r["source_id"]})
@@ -132,7 +134,6 @@ def bccd_labels(data: Path) -> dict[str, dict]:
     return {str(data / "bccd_fields" / r["path"]): r for r in hd.read_labels(data / "bccd_fields")}
 
 
-CELL_TYPES = {"basophil", "eosinophil", "lymphocyte", "monocyte", "neutrophil"}
 
 
 def bccd_cell_rows(data: Path, work: Path) -> list[dict]:

@@ -38,13 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import domain_data as dd  # noqa: E402
+import evaluate_pipeline  # noqa: E402
 import hemalens_data as hd  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 ROOT = hd.REPO
 V1_COMMIT = "a189f27"  # the first packs (trained on one lab each), kept in git history
-CELL_TYPES = sorted(dd.CELL_TYPES)
 
 
 def v1_pack(pack: str, work: Path) -> Path:
@@ -93,15 +93,9 @@ def cell_scores(pack_dir: Path, rows: list[dict]) -> dict:
 
 
 def analyze(paths: list[Path], screen: Path | str, cells: Path | str) -> list[dict]:
-    out = []
-    for i in range(0, len(paths), 200):
-        r = subprocess.run([dd.hemalens_bin(), "analyze", "--json", "--screen-model", str(screen),
-                            "--cell-model", str(cells), *map(str, paths[i:i + 200])],
-                           capture_output=True, text=True)
-        if r.returncode not in (0, 1):
-            sys.exit(f"hemalens analyze failed: {r.stderr[-1500:]}")
-        out += [json.loads(l) for l in r.stdout.splitlines()]
-    return out
+    """Reports in input order, through the pipeline evaluation's own runner."""
+    extra = ["--screen-model", str(screen), "--cell-model", str(cells)]
+    return list(evaluate_pipeline.analyze(dd.hemalens_bin(), paths, 200, extra).values())
 
 
 def screen_calls(reports: list[dict], refer: float) -> dict:
@@ -253,8 +247,7 @@ def main():
         reps = analyze([asim / t["file"] for t in atruth if t["class"] != "benign"], shipped["all-screen"], cp)
         mcf = json.loads((cp / "manifest.json").read_text())["thresholds"].get("min_confidence", 0.5)
         cs = [c for r in reps if r.get("quality", {}).get("ok") for c in r["cells"]]
-        mature = {"neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil"}
-        blast[name] = {"cells": len(cs), "confident_mature": ci(sum(c["label"] in mature and c["confidence"] >= mcf for c in cs), len(cs)),
+        blast[name] = {"cells": len(cs), "confident_mature": ci(sum(c["label"] in dd.CELL_TYPES and c["confidence"] >= mcf for c in cs), len(cs)),
                        "labels": dict(Counter(c["label"] for c in cs).most_common())}
     res["blasts_as_confident_mature"] = blast
     print(json.dumps(blast), flush=True)

@@ -73,9 +73,9 @@ def padded_copies(rows, share=0.35):
     (hemalens_data.row_image, "pad"), chosen and placed by a hash of the file name."""
     out = []
     for r in rows:
-        h = dd._frac("pad|" + r["file"])
+        h = dd.hash_fraction("pad|" + r["file"])
         if r["source"] == "aria_all" and r["split"] == "fit" and h < share:
-            g = [dd._frac(f"pad{i}|" + r["file"]) for i in range(3)]
+            g = [dd.hash_fraction(f"pad{i}|" + r["file"]) for i in range(3)]
             out.append(dict(r, pad=(0.45 + 0.35 * g[0], g[1], g[2])))
     return out
 
