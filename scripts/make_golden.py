@@ -30,7 +30,10 @@ def main():
         ref = refs.setdefault(pack, Reference(d / "model.tflite"))
         t = spec_tensor(data / rel, m).tobytes()
         p = probabilities(ref.run(t), m)
-        out.setdefault(pack, {})[rel] = {"label": m["labels"][int(np.argmax(p))], "sha256": m["sha256"]}
+        top = [int(i) for i in np.argsort(p, kind="stable")[::-1][:2]]
+        out.setdefault(pack, {})[rel] = {"label": m["labels"][int(np.argmax(p))], "sha256": m["sha256"],
+                                         "top2": [m["labels"][i] for i in top],
+                                         "margin": round(float(p[top[0]] - p[top[1]]), 4)}
     path = ROOT / "tests" / "golden" / "expected_labels.json"
     path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     print(f"wrote {sum(len(v) for v in out.values())} expectations to {path}")

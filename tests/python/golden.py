@@ -41,13 +41,20 @@ class Reference:
         self.it = Interpreter(model_path=str(model_path), num_threads=threads)
         self.it.allocate_tensors()
         self.inp = self.it.get_input_details()[0]
-        self.out = self.it.get_output_details()[0]
+        outs = self.it.get_output_details()
+        self.out = outs[0]
+        # A pack with a familiarity score has a second output: its embedding.
+        self.emb = outs[1] if len(outs) > 1 else None
 
     def run(self, tensor: bytes) -> bytes:
         x = np.frombuffer(tensor, dtype=self.inp["dtype"]).reshape(self.inp["shape"])
         self.it.set_tensor(self.inp["index"], x)
         self.it.invoke()
         return self.it.get_tensor(self.out["index"]).tobytes()
+
+    def embedding(self) -> bytes:
+        """The last run's embedding output (b"" for a pack without one)."""
+        return b"" if self.emb is None else self.it.get_tensor(self.emb["index"]).tobytes()
 
 
 def load_manifest(pack_dir: Path):

@@ -100,7 +100,11 @@ fn classify_one(
     let raw = c.run_tensors(&[&tensor])?.into_iter().next().unwrap_or_default();
     if let Some((dir, i)) = dump {
         std::fs::write(dir.join(format!("{i:04}.input.bin")), &tensor)?;
-        std::fs::write(dir.join(format!("{i:04}.output.bin")), &raw)?;
+        let (logits, embedding) = c.split(&raw);
+        std::fs::write(dir.join(format!("{i:04}.output.bin")), logits)?;
+        if !embedding.is_empty() {
+            std::fs::write(dir.join(format!("{i:04}.embedding.bin")), embedding)?;
+        }
     }
     Ok(c.interpret(&raw))
 }

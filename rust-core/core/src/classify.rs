@@ -108,18 +108,24 @@ impl Classifier {
 
     /// Turns one item's raw output into a calibrated prediction.
     pub fn interpret(&self, raw: &[u8]) -> Prediction {
-        let z = probs::dequantize(&raw[..self.item_out.min(raw.len())], &self.manifest.output);
+        let z = probs::dequantize(self.split(raw).0, &self.manifest.output);
         let p = probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature);
         let index = probs::argmax(&p);
         Prediction { index, label: self.manifest.labels[index].clone(), confidence: p[index], probs: p }
+    }
+
+    /// One item's raw output split into its logits and its embedding (empty
+    /// for a pack without one): the model's two output tensors, byte for byte.
+    pub fn split<'a>(&self, raw: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        raw.split_at(self.item_out.min(raw.len()))
     }
 
     /// How far one item lies from the pack's training data (1.0 = the line;
     /// see [`crate::familiar`]); `None` for a pack without an embedding.
     pub fn distance(&self, raw: &[u8]) -> Option<f64> {
         let f = self.manifest.familiarity.as_ref()?;
-        let e = raw.get(self.item_out..self.item_out + self.item_emb)?;
-        Some(f.distance(e, self.manifest.output.dtype))
+        let e = self.split(raw).1;
+        (e.len() == self.item_emb && !e.is_empty()).then(|| f.distance(e, self.manifest.output.dtype))
     }
 
     /// Classifies whole images (each resized to the model input).
