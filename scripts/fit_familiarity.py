@@ -37,20 +37,24 @@ import hemalens_data as hd  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def embed(path: Path, rows: list[dict], size: int, masks: list[dict]) -> np.ndarray:
+def embed(path: Path, rows: list[dict], size: int, masks: list[dict], logits: bool = False):
+    """The int8 model's dequantised embeddings of `rows` (and its logits, with `logits`)."""
     from ai_edge_litert.interpreter import Interpreter
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     i, e = it.get_input_details()[0], hd.embedding_output(it)
+    o = hd.logits_output(it)
     s, zp = i["quantization"]
     es, ezp = e["quantization"]
-    out = []
+    out, zs = [], []
     for r in rows:
         a = hd.preprocess_uint8(hd.row_image(r), size, size, masks)
         it.set_tensor(i["index"], hd.quantize(hd.normalize(a)[None], s, zp))
         it.invoke()
         out.append(hd.dequantize(it.get_tensor(e["index"])[0], es, ezp))
-    return np.asarray(out, np.float64)
+        zs.append(hd.dequantize(it.get_tensor(o["index"])[0], *o["quantization"]))
+    E = np.asarray(out, np.float64)
+    return (E, np.asarray(zs, np.float64)) if logits else E
 
 
 def fit(E: np.ndarray, k: int) -> dict:
@@ -133,7 +137,12 @@ def main():
     if len(windows) > 600:
         windows = [windows[i] for i in sorted(rng.choice(len(windows), 600, replace=False))]
     calib = tune_rows + windows
-    tune_scores = score(embed(out / "model.tflite", calib, size, masks), g)
+    Ec, Zc = embed(out / "model.tflite", calib, size, masks, logits=True)
+    tune_scores = score(Ec, g)
+    # Each class's mean logits over the calibration rows: what site calibration
+    # aligns a new site's normal fields to (docs/model-pack.md, "familiarity").
+    logit_means = {lab: [float(f"{v:.6g}") for v in Zc[[r["label"] == lab for r in calib]].mean(0)]
+                   for lab in labels if any(r["label"] == lab for r in calib)}
     line = float(np.quantile(tune_scores, a.quantile))
     print(f"[{a.pack}] fit {len(E)} scores median {np.median(fit_scores):.3f}; tune {len(tune_scores)} median "
           f"{np.median(tune_scores):.3f}, q{a.quantile} = {line:.3f}", flush=True)
@@ -152,6 +161,7 @@ def main():
         "variances": [f6(v) for v in g["variances"]],
         "residual_variance": f6(g["residual_variance"]),
         "threshold": f6(line),
+        "logit_means": logit_means,
         "fitted_on": {"fit_rows": len(E), "calibration_rows": len(tune_scores), "of_them_pipeline_windows": len(windows),
                       "quantile": a.quantile, "k": a.k,
                       "sources": sorted({r["source"] for r in fit_rows})},

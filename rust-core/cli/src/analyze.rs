@@ -20,6 +20,9 @@ pub struct Args {
     /// White-cell type pack (id or directory).
     #[arg(long, default_value = "wbc-type")]
     cell_model: String,
+    /// A site profile (JSON from `hemalens site calibrate --out`, or `site show`) to read the photos with.
+    #[arg(long)]
+    site: Option<PathBuf>,
     /// CPU threads (up to 2 are used: decoding, the scale search and the models; the same result on 1).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -67,14 +70,23 @@ fn options(args: &Args) -> Result<AnalyzeOptions, String> {
 }
 
 pub fn run(args: Args) -> u8 {
-    let analyzer =
-        match options(&args).and_then(|o| load_with(&args.screen_model, &args.cell_model, args.threads, o)) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("hemalens: {e}");
-                return crate::EXIT_USAGE;
-            }
-        };
+    let site = match args.site.as_deref().map(crate::site::read_profile).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hemalens: {e}");
+            return crate::EXIT_USAGE;
+        }
+    };
+    let analyzer = match options(&args)
+        .and_then(|o| load_with(&args.screen_model, &args.cell_model, args.threads, o))
+        .and_then(|a| a.with_site(site).map_err(|e| e.to_string()))
+    {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hemalens: {e}");
+            return crate::EXIT_USAGE;
+        }
+    };
     if let Some(dir) = &args.overlay {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("hemalens: cannot create {}: {e}", dir.display());

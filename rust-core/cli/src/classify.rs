@@ -1,5 +1,6 @@
 use crate::output;
 use crate::quiet::quietly;
+use hemalens_core::site::Adjustment;
 use hemalens_core::{decode_file, Classifier, DecodeLimits, Error};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -14,6 +15,9 @@ pub struct Args {
     /// CPU threads for inference.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// A site profile: its adjustment of this pack is applied (`hemalens site calibrate --out`).
+    #[arg(long)]
+    site: Option<PathBuf>,
     /// One JSON object per line per input, in input order.
     #[arg(long)]
     json: bool,
@@ -33,6 +37,13 @@ pub fn run(args: Args) -> u8 {
             return crate::EXIT_USAGE;
         }
     };
+    let adjust = match args.site.as_deref().map(|p| site_adjustment(p, classifier.manifest())).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hemalens: {e}");
+            return crate::EXIT_USAGE;
+        }
+    };
     if let Some(dir) = &args.dump_tensors {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("hemalens: cannot create {}: {e}", dir.display());
@@ -48,15 +59,17 @@ pub fn run(args: Args) -> u8 {
     }
     for (i, path) in args.images.iter().enumerate() {
         let shown = path.display().to_string();
-        let result = classify_one(&classifier, path, &limits, args.dump_tensors.as_ref().map(|d| (d, i)));
+        let dump = args.dump_tensors.as_ref().map(|d| (d, i));
+        let result = classify_one(&classifier, path, &limits, dump, adjust.as_ref());
         match result {
-            Ok(p) => {
+            Ok((p, distance)) => {
                 if args.json {
                     output::line(&json!({
                         "path": shown,
                         "label": p.label,
                         "confidence": p.confidence,
                         "probs": output::probs(manifest, &p),
+                        "distance": distance,
                         "model": output::model(manifest),
                     }));
                 } else {
@@ -93,7 +106,8 @@ fn classify_one(
     path: &std::path::Path,
     limits: &DecodeLimits,
     dump: Option<(&PathBuf, usize)>,
-) -> Result<hemalens_core::Prediction, Error> {
+    adjust: Option<&Adjustment>,
+) -> Result<(hemalens_core::Prediction, Option<f64>), Error> {
     let img = decode_file(path, limits)?;
     let tensor = c.prepare(&img)?;
     drop(img);
@@ -106,7 +120,16 @@ fn classify_one(
             std::fs::write(dir.join(format!("{i:04}.embedding.bin")), embedding)?;
         }
     }
-    Ok(c.interpret(&raw))
+    Ok((c.interpret_at(&raw, adjust), c.distance_at(&raw, adjust)))
+}
+
+/// The profile's adjustment of the pack `m` (the profile names the packs it was fitted for).
+fn site_adjustment(path: &std::path::Path, m: &hemalens_core::Manifest) -> Result<Adjustment, String> {
+    let p = crate::site::read_profile(path)?;
+    let i = p.packs.iter().position(|r| r.id == m.id && r.sha256 == m.sha256).ok_or_else(|| {
+        "site profile: it was calibrated for other model packs: calibrate the site again".to_string()
+    })?;
+    Ok(if i == 0 { p.screen } else { p.cells })
 }
 
 fn progress(args: &Args) -> ProgressBar {

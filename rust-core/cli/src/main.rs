@@ -7,6 +7,7 @@ mod models;
 mod output;
 mod quiet;
 mod session;
+mod site;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ enum Command {
     Bench(bench::Args),
     /// Screening sessions in the encrypted records store: start, add, show, close, list, review, override, export.
     Session(session::Args),
+    /// Site calibration: learn this microscope, camera and stain from its own normal slides and reviewed cells; list, show, roll back.
+    Site(site::Args),
 }
 
 /// Exit codes: 0 every input succeeded, 1 some input failed, 2 usage or model error.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Session(a) => session::run(a),
+        Command::Site(a) => site::run(a),
     };
     bench::report_peak_memory();
     ExitCode::from(code)

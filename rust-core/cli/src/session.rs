@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Sub,
+}
+
+/// Where the records store is and who is acting (shared with `hemalens site`).
+#[derive(clap::Args, Debug)]
+pub struct StoreArgs {
     /// Records folder (default: $HEMALENS_HOME, else ~/.hemalens).
     #[arg(long, global = true)]
     store: Option<PathBuf>,
@@ -20,9 +29,19 @@ pub struct Args {
     user: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Sub,
+    pub json: bool,
+}
+
+impl StoreArgs {
+    /// Opens the store; on failure the message is printed and the exit code returned.
+    pub fn open(&self) -> Result<(Store, String), u8> {
+        let key = read_key(self.key_file.as_deref()).map_err(fail)?;
+        let dir = self.store.clone().unwrap_or_else(home);
+        let store = Store::open(&dir, &key).map_err(store_err)?;
+        let user =
+            self.user.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+        Ok((store, user))
+    }
 }
 
 /// How much evidence a session collects, and the packs whose thresholds it uses.
@@ -142,13 +161,13 @@ enum Sub {
 }
 
 #[derive(clap::Args, Debug)]
-struct Models {
+pub struct Models {
     /// Whole-field screening pack (id or directory).
     #[arg(long, default_value = "all-screen")]
-    screen_model: String,
+    pub screen_model: String,
     /// White-cell type pack (id or directory).
     #[arg(long, default_value = "wbc-type")]
-    cell_model: String,
+    pub cell_model: String,
 }
 
 fn home() -> PathBuf {
@@ -174,7 +193,7 @@ fn fail(e: impl std::fmt::Display) -> u8 {
     crate::EXIT_USAGE
 }
 
-fn store_err(e: hemalens_store::Error) -> u8 {
+pub(crate) fn store_err(e: hemalens_store::Error) -> u8 {
     fail(format_args!("{e} ({})", e.kind()))
 }
 
@@ -191,17 +210,11 @@ pub fn run(args: Args) -> u8 {
     if let Sub::Decide { policy } = &args.command {
         return decide(&policy.policy());
     }
-    let key = match read_key(args.key_file.as_deref()) {
-        Ok(k) => k,
-        Err(e) => return fail(e),
-    };
-    let dir = args.store.clone().unwrap_or_else(home);
-    let mut store = match Store::open(&dir, &key) {
+    let (mut store, user) = match args.store.open() {
         Ok(s) => s,
-        Err(e) => return store_err(e),
+        Err(code) => return code,
     };
-    let user = args.user.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
-    let json = args.json;
+    let json = args.store.json;
     match args.command {
         Sub::Keygen | Sub::Decide { .. } => 0,
         Sub::Start { patient, policy } => {
@@ -360,7 +373,14 @@ fn add(
     if let Err(e) = store.check_open(session) {
         return store_err(e);
     }
-    let analyzer: Analyzer = match crate::analyze::load(&models.screen_model, &models.cell_model, threads) {
+    // The site's active calibration, if any, reads every photo of the session.
+    let site = match store.active_site_profile() {
+        Ok(p) => p,
+        Err(e) => return store_err(e),
+    };
+    let analyzer = crate::analyze::load(&models.screen_model, &models.cell_model, threads)
+        .and_then(|a| a.with_site(site).map_err(|e| format!("{e}: or `hemalens site rollback --none`")));
+    let analyzer: Analyzer = match analyzer {
         Ok(a) => a,
         Err(e) => return fail(e),
     };

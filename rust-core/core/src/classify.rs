@@ -3,6 +3,7 @@ use crate::error::Error;
 use crate::pack::{Manifest, Pack};
 use crate::preprocess;
 use crate::probs;
+use crate::site::Adjustment;
 use hemalens_litert::{Engine, Options};
 use image::RgbImage;
 use std::sync::Mutex;
@@ -106,12 +107,41 @@ impl Classifier {
         Ok(out)
     }
 
+    /// Bytes of one item's raw output (its logits and its embedding).
+    pub fn item_output_bytes(&self) -> usize {
+        self.item_out + self.item_emb
+    }
+
     /// Turns one item's raw output into a calibrated prediction.
     pub fn interpret(&self, raw: &[u8]) -> Prediction {
-        let z = probs::dequantize(self.split(raw).0, &self.manifest.output);
-        let p = probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature);
+        self.interpret_at(raw, None)
+    }
+
+    /// The prediction with a site's adjustment of this pack applied
+    /// ([`crate::site`]); `None` is the pack as shipped.
+    pub fn interpret_at(&self, raw: &[u8], site: Option<&Adjustment>) -> Prediction {
+        let z = self.logits(raw);
+        let p = match site {
+            Some(a) => a.probs(&self.manifest, &z, &self.embedding(raw)),
+            None => probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature),
+        };
         let index = probs::argmax(&p);
         Prediction { index, label: self.manifest.labels[index].clone(), confidence: p[index], probs: p }
+    }
+
+    /// One item's dequantised logits.
+    pub fn logits(&self, raw: &[u8]) -> Vec<f64> {
+        probs::dequantize(self.split(raw).0, &self.manifest.output)
+    }
+
+    /// One item's dequantised embedding (empty for a pack without one).
+    pub fn embedding(&self, raw: &[u8]) -> Vec<f64> {
+        match (&self.manifest.familiarity, self.split(raw).1) {
+            (Some(f), e) if e.len() == self.item_emb && !e.is_empty() => {
+                f.dequantize(e, self.manifest.output.dtype)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// One item's raw output split into its logits and its embedding (empty
@@ -123,9 +153,22 @@ impl Classifier {
     /// How far one item lies from the pack's training data (1.0 = the line;
     /// see [`crate::familiar`]); `None` for a pack without an embedding.
     pub fn distance(&self, raw: &[u8]) -> Option<f64> {
+        self.distance_at(raw, None)
+    }
+
+    /// The distance with a site's profile: the nearer of the pack's own
+    /// Gaussian and the same Gaussian about the site's mean.
+    pub fn distance_at(&self, raw: &[u8], site: Option<&Adjustment>) -> Option<f64> {
         let f = self.manifest.familiarity.as_ref()?;
-        let e = self.split(raw).1;
-        (e.len() == self.item_emb && !e.is_empty()).then(|| f.distance(e, self.manifest.output.dtype))
+        let e = self.embedding(raw);
+        if e.is_empty() {
+            return None;
+        }
+        let own = f.distance_about(&e, &f.mean);
+        Some(match site.map(|a| &a.site_mean) {
+            Some(m) if m.len() == e.len() => own.min(f.distance_about(&e, m)),
+            _ => own,
+        })
     }
 
     /// Classifies whole images (each resized to the model input).

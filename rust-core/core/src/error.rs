@@ -31,6 +31,8 @@ pub enum Error {
     Engine(#[from] hemalens_litert::Error),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error("site profile: {0}")]
+    Site(String),
 }
 
 /// A stable, machine-readable name for each kind of error (used as `error.kind`
@@ -51,6 +53,7 @@ pub enum ErrorKind {
     PackNotFound,
     Engine,
     InvalidArgument,
+    Site,
 }
 
 impl Error {
@@ -69,6 +72,7 @@ impl Error {
             Self::PackNotFound(_) => ErrorKind::PackNotFound,
             Self::Engine(_) => ErrorKind::Engine,
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::Site(_) => ErrorKind::Site,
         }
     }
 
@@ -93,6 +97,7 @@ impl ErrorKind {
             Self::PackNotFound => "pack_not_found",
             Self::Engine => "engine",
             Self::InvalidArgument => "invalid_argument",
+            Self::Site => "site_profile",
         }
     }
 }

@@ -10,6 +10,7 @@
 use crate::error::Error;
 use crate::pack::{DType, OutputKind, OutputSpec, QuantParams};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,10 @@ pub struct Familiarity {
     pub residual_variance: f64,
     /// The score at the line (distance 1.0).
     pub threshold: f64,
+    /// Each label's mean logits over the calibration rows (site calibration
+    /// aligns a site's normal fields to the normal label's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub logit_means: BTreeMap<String, Vec<f64>>,
     /// How the numbers were fitted (for people; not read).
     #[serde(default)]
     pub fitted_on: serde_json::Value,
@@ -55,18 +60,33 @@ impl Familiarity {
         if !ok {
             return bad("familiarity", "variances, threshold and scale must be positive");
         }
-        let finite = self.mean.iter().chain(self.components.iter().flatten()).all(|v| v.is_finite());
+        let finite = self
+            .mean
+            .iter()
+            .chain(self.components.iter().flatten())
+            .chain(self.logit_means.values().flatten())
+            .all(|v| v.is_finite());
         if !finite {
-            return bad("familiarity", "mean and components must be finite");
+            return bad("familiarity", "mean, components and logit means must be finite");
         }
         Ok(())
     }
 
     /// The distance of one item's raw embedding bytes (1.0 = the line).
     pub fn distance(&self, raw: &[u8], dtype: DType) -> f64 {
+        self.distance_about(&self.dequantize(raw, dtype), &self.mean)
+    }
+
+    /// One item's raw embedding bytes as values.
+    pub fn dequantize(&self, raw: &[u8], dtype: DType) -> Vec<f64> {
         let spec = OutputSpec { dtype, kind: OutputKind::Logits, quantization: Some(self.quantization) };
-        let z: Vec<f64> =
-            crate::probs::dequantize(raw, &spec).iter().zip(&self.mean).map(|(e, m)| e - m).collect();
+        crate::probs::dequantize(raw, &spec)
+    }
+
+    /// The distance of an embedding from the Gaussian moved to `centre` (the
+    /// pack's own mean, or a site's: [`crate::site`]).
+    pub fn distance_about(&self, e: &[f64], centre: &[f64]) -> f64 {
+        let z: Vec<f64> = e.iter().zip(centre).map(|(e, m)| e - m).collect();
         let mut total: f64 = z.iter().map(|v| v * v).sum();
         let mut score = 0.0;
         for (axis, var) in self.components.iter().zip(&self.variances) {
@@ -80,10 +100,11 @@ impl Familiarity {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn toy() -> Familiarity {
+    /// Two features, one principal axis (also used by the site tests).
+    pub(crate) fn toy() -> Familiarity {
         Familiarity {
             output: 1,
             dim: 2,
@@ -93,6 +114,7 @@ mod tests {
             variances: vec![4.0],
             residual_variance: 1.0,
             threshold: 1.0,
+            logit_means: BTreeMap::new(),
             fitted_on: serde_json::Value::Null,
         }
     }

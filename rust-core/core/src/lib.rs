@@ -11,6 +11,7 @@ pub mod photo;
 pub mod preprocess;
 pub mod probs;
 pub mod session;
+pub mod site;
 
 pub use classify::{Classifier, Prediction};
 pub use decode::{decode_file, decode_image, DecodeLimits};

@@ -12,11 +12,13 @@
 mod error;
 mod key;
 pub mod schema;
+mod site;
 #[doc(hidden)]
 pub mod testing;
 
 pub use error::{Error, ErrorKind};
 pub use key::Key;
+pub use site::{ReviewedCell, SiteProfileRow};
 
 use hemalens_core::field::{FieldReport, ModelRef};
 use hemalens_core::session::{Decision, Session, SessionPolicy, Summary};
@@ -41,7 +43,7 @@ pub struct Options {
 /// An open store. Not `Sync`: one writer per store; open another for readers.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
     photos: PathBuf,
     name_key: [u8; 32],
     photo_keys: Vec<(u32, [u8; 32])>,
@@ -99,11 +101,11 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn models_json(models: &[ModelRef]) -> String {
+pub(crate) fn models_json(models: &[ModelRef]) -> String {
     serde_json::to_string(models).unwrap_or_else(|_| "[]".into())
 }
 
-fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
+pub(crate) fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
     if s.trim().is_empty() || s.len() > 128 || s.chars().any(char::is_control) {
         return Err(Error::InvalidArgument(what));
     }
@@ -691,7 +693,7 @@ fn load_photo_keys(conn: &Connection) -> Result<Vec<(u32, [u8; 32])>, Error> {
     Ok(out)
 }
 
-fn audit(
+pub(crate) fn audit(
     tx: &Transaction<'_>,
     at: i64,
     actor: &str,

@@ -104,6 +104,25 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE review_state = 'pending';
     CREATE INDEX fields_photo ON fields(photo);
     "#,
+    // 4: site profiles (hemalens_core::site), append-only and versioned; the
+    // active one is a single row that a rollback points back at an older one.
+    r#"
+    CREATE TABLE site_profiles (
+        version INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        profile TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE site_active (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER REFERENCES site_profiles(version),
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER site_profiles_no_update BEFORE UPDATE ON site_profiles BEGIN SELECT RAISE(ABORT, 'site profiles are never changed'); END;
+    CREATE TRIGGER site_profiles_no_delete BEFORE DELETE ON site_profiles BEGIN SELECT RAISE(ABORT, 'site profiles are never deleted'); END;
+    "#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

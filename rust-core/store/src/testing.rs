@@ -45,6 +45,7 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
         }),
         timing_ms: BTreeMap::new(),
         models: vec![ModelRef { id: "all-screen".into(), version: "test".into(), sha256: "00".into() }],
+        site: None,
     }
 }
 

@@ -260,6 +260,13 @@ fn migrations_from_every_earlier_version() {
                 )
                 .unwrap();
             }
+            if version >= 3 {
+                // What the version-3 code writes beside each result and review.
+                conn.execute_batch(
+                    "UPDATE sessions SET machine_outcome = 'inconclusive', outcome = 'refer', review_state = 'reviewed' WHERE id = 1;",
+                )
+                .unwrap();
+            }
         }
         let mut store = Store::open(dir.path(), &key()).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from version {version}");
@@ -337,4 +344,84 @@ fn list_filters_by_patient_date_outcome_and_pending_review() {
     let pending = store.list(&Query { pending_review: true, limit: 5000, ..Query::default() }).unwrap();
     assert_eq!(pending.len(), all.iter().filter(|r| r.review_state == "pending").count());
     assert!(!pending.is_empty());
+}
+
+mod site_profiles {
+    use super::*;
+    use hemalens_core::field::ModelRef;
+    use hemalens_core::site::{Adjustment, Evidence, SiteProfile, SCHEMA};
+    use std::collections::BTreeMap;
+
+    fn profile(site: &str, photos: u32) -> SiteProfile {
+        SiteProfile {
+            schema: SCHEMA,
+            site: site.into(),
+            version: 0,
+            packs: vec![ModelRef { id: "all-screen".into(), version: "2.0.0".into(), sha256: "ab".into() }],
+            evidence: Evidence {
+                photos,
+                accepted: photos,
+                tiles: photos,
+                cells: 0,
+                reviewed: BTreeMap::new(),
+            },
+            scale: None,
+            colour: None,
+            screen: Adjustment::default(),
+            cells: Adjustment { logit_offset: vec![0.5, -0.5], ..Adjustment::default() },
+        }
+    }
+
+    #[test]
+    fn profiles_are_versioned_kept_and_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), &key()).unwrap();
+        assert_eq!(s.active_site_profile().unwrap(), None);
+        assert_eq!(s.save_site_profile(&profile("lab-1", 10), "tech").unwrap(), 1);
+        assert_eq!(s.save_site_profile(&profile("lab-1", 25), "tech").unwrap(), 2);
+        let active = s.active_site_profile().unwrap().unwrap();
+        assert_eq!((active.version, active.evidence.photos), (2, 25), "the newest is active");
+        s.activate_site_profile(Some(1), "tech").unwrap();
+        assert_eq!(s.active_site_profile().unwrap().unwrap().version, 1);
+        let rows = s.site_profiles().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| (r.version, r.active)).collect::<Vec<_>>(),
+            vec![(2, false), (1, true)]
+        );
+        s.activate_site_profile(None, "tech").unwrap();
+        assert_eq!(s.active_site_profile().unwrap(), None, "rolled back to the packs as shipped");
+        assert_eq!(s.site_profile(2).unwrap().evidence.photos, 25, "nothing is deleted");
+        assert!(matches!(s.activate_site_profile(Some(9), "tech"), Err(Error::NotFound(_))));
+        // Stored profiles are append-only.
+        let c = s.connection();
+        assert!(c.execute("UPDATE site_profiles SET site = 'x'", []).is_err());
+        assert!(c.execute("DELETE FROM site_profiles", []).is_err());
+        let actions: Vec<String> = c
+            .prepare("SELECT action FROM audit WHERE action LIKE 'site_%' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(actions, ["site_calibrate", "site_calibrate", "site_activate", "site_activate"]);
+    }
+}
+
+#[test]
+fn reviewed_cells_give_each_cells_latest_label_and_where_to_find_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    let sid = session_with_fields(&mut store, 3, 2);
+    store.close_session(sid, "tester").unwrap();
+    store.relabel_cell(sid, 0, 0, "ig", "dr-a", None).unwrap();
+    store.relabel_cell(sid, 1, 1, "monocyte", "dr-a", None).unwrap();
+    store.relabel_cell(sid, 0, 0, "neutrophil", "dr-b", Some("second look")).unwrap();
+    let cells = store.reviewed_cells().unwrap();
+    assert_eq!(cells.len(), 2, "one entry per cell");
+    let labels: Vec<&str> = cells.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["monocyte", "neutrophil"], "latest label, in review order");
+    let reports = store.reports(sid).unwrap();
+    assert_eq!(cells[1].bbox, reports[0].cells[0].bbox);
+    assert_eq!(cells[0].bbox, reports[1].cells[1].bbox);
+    assert!(!store.read_photo(&cells[0].photo).unwrap().is_empty());
 }

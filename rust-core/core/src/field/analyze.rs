@@ -18,6 +18,7 @@ use crate::decode::DecodeLimits;
 use crate::error::Error;
 use crate::pack::{Manifest, Pack, Task};
 use crate::photo::Photo;
+use crate::site::{CalibrationPhoto, SiteProfile};
 use image::imageops::FilterType;
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -93,6 +94,26 @@ pub struct Analyzed {
     pub report: FieldReport,
     /// The decoded photo: pictures of it at any scale for people to look at.
     pub photo: Photo,
+    /// The packs' raw outputs for each screening tile and each white cell, in
+    /// report order (kept even where `unfamiliar_image` cleared the report).
+    pub tile_outputs: Vec<Vec<u8>>,
+    pub cell_outputs: Vec<Vec<u8>>,
+    /// Each white cell's box (as in the report's cells).
+    pub cell_boxes: Vec<[u32; 4]>,
+    /// The light behind the slide (raw RGB).
+    pub background: [f64; 3],
+}
+
+impl Analyzed {
+    /// What site calibration needs of it (the photo itself is dropped).
+    pub fn for_calibration(self) -> CalibrationPhoto {
+        CalibrationPhoto {
+            report: self.report,
+            tiles: self.tile_outputs,
+            cells: self.cell_outputs,
+            background: self.background,
+        }
+    }
 }
 
 /// The two packs compiled and ready; `Send + Sync`, reuse it for every photo.
@@ -102,6 +123,8 @@ pub struct Analyzer {
     /// by whichever worker takes it, on that worker's own engines.
     workers: Vec<Worker>,
     opts: AnalyzeOptions,
+    /// The site's calibration, applied to every answer ([`crate::site`]).
+    site: Option<SiteProfile>,
 }
 
 #[derive(Debug)]
@@ -154,11 +177,41 @@ impl Analyzer {
                 Ok(Worker { screen: Classifier::new(screen, each)?, cells: Classifier::new(cells, each)? })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Self { workers, opts })
+        Ok(Self { workers, opts, site: None })
+    }
+
+    /// Applies a site profile to every later answer (`None`: the packs as
+    /// shipped). Refused when it was calibrated for other packs.
+    pub fn with_site(mut self, site: Option<SiteProfile>) -> Result<Self, Error> {
+        if let Some(p) = &site {
+            p.check(self.screen_manifest(), self.cells_manifest())?;
+        }
+        self.site = site;
+        Ok(self)
+    }
+
+    pub fn site(&self) -> Option<&SiteProfile> {
+        self.site.as_ref()
     }
 
     pub fn options(&self) -> &AnalyzeOptions {
         &self.opts
+    }
+
+    /// The cell pack's raw output for one crop already cut as the pipeline
+    /// cuts them (a reviewed cell sent as an image).
+    pub fn run_cell(&self, crop: &RgbImage) -> Result<Vec<u8>, Error> {
+        let c = self.cells_classifier();
+        let t = c.prepare(crop)?;
+        Ok(c.run_tensors(&[&t])?.remove(0))
+    }
+
+    pub(crate) fn screen_classifier(&self) -> &Classifier {
+        &self.workers[0].screen
+    }
+
+    pub(crate) fn cells_classifier(&self) -> &Classifier {
+        &self.workers[0].cells
     }
 
     pub fn screen_manifest(&self) -> &Manifest {
@@ -307,7 +360,11 @@ impl Analyzer {
             screen: None,
             timing_ms: BTreeMap::new(),
             models,
+            site: self.site.as_ref().map(SiteProfile::reference),
         };
+        let (site_cells, site_screen) =
+            (self.site.as_ref().map(|s| &s.cells), self.site.as_ref().map(|s| &s.screen));
+        let (mut tile_outputs, mut cell_outputs, mut cell_boxes) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(found) = &found {
             let (w, h) = src.displayed();
             let box_of = |det: &Detection| {
@@ -326,23 +383,23 @@ impl Analyzer {
                     .iter()
                     .zip(&cell_out)
                     .map(|(det, raw)| {
-                        let p = cells_model.interpret(raw);
+                        let p = cells_model.interpret_at(raw, site_cells);
                         Cell {
                             bbox: box_of(det),
                             label: p.label.clone(),
                             confidence: p.confidence,
                             probs: probs(cm, &p),
-                            distance: cells_model.distance(raw).map(round3),
+                            distance: cells_model.distance_at(raw, site_cells).map(round3),
                         }
                     })
                     .collect();
                 let mut mean = vec![0.0; sm.labels.len()];
                 let mut distance = None;
                 for raw in &tile_out {
-                    for (acc, p) in mean.iter_mut().zip(screen_model.interpret(raw).probs) {
+                    for (acc, p) in mean.iter_mut().zip(screen_model.interpret_at(raw, site_screen).probs) {
                         *acc += p / tile_out.len() as f64;
                     }
-                    if let Some(d) = screen_model.distance(raw) {
+                    if let Some(d) = screen_model.distance_at(raw, site_screen) {
                         *distance.get_or_insert(0.0) += d / tile_out.len() as f64;
                     }
                 }
@@ -360,6 +417,9 @@ impl Analyzer {
                     tiles: tile_out.len() as u32,
                     distance: distance.map(round3),
                 });
+                tile_outputs = tile_out;
+                cell_outputs = cell_out;
+                cell_boxes = report.cells.iter().map(|c| c.bbox).collect();
                 if unfamiliar(&report) {
                     // Evidence from a microscope, stain or picture the packs were
                     // never calibrated on: no verdict on it, whatever the models say.
@@ -383,7 +443,14 @@ impl Analyzer {
         }
         timing.insert("total".into(), ms(start.elapsed()));
         report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
-        Ok(Analyzed { report, photo: src })
+        Ok(Analyzed {
+            report,
+            photo: src,
+            tile_outputs,
+            cell_outputs,
+            cell_boxes,
+            background: ill.background.map(f64::from),
+        })
     }
 
     /// The screening tiles for a photo whose red cells are `d` displayed pixels across, and the crop geometry.
@@ -699,6 +766,7 @@ mod familiarity_tests {
             }),
             timing_ms: BTreeMap::new(),
             models: vec![],
+            site: None,
         }
     }
 

@@ -211,8 +211,17 @@ mod tests {
             screen: None,
             timing_ms: Default::default(),
             models: vec![],
+            site: None,
         };
-        let img = render(&Analyzed { report, photo: photo(4000, 3000) }, &labels);
+        let analyzed = Analyzed {
+            report,
+            photo: photo(4000, 3000),
+            tile_outputs: vec![],
+            cell_outputs: vec![],
+            cell_boxes: vec![],
+            background: [235.0; 3],
+        };
+        let img = render(&analyzed, &labels);
         assert_eq!(img.width(), 1280);
         // The photo is 960 px tall at this size; the banner (one line of
         // counts, 8 px glyphs at 3x) sits above it.

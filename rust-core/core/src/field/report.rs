@@ -18,6 +18,9 @@ pub struct FieldReport {
     pub timing_ms: BTreeMap<String, f64>,
     /// Which packs produced this (id, version, sha256).
     pub models: Vec<ModelRef>,
+    /// The site profile applied, if any ([`crate::site`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<crate::site::SiteRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub use policy::{SessionPolicy, Thresholds};
 pub use stats::{wilson, Proportion, Z95};
 
 use crate::field::{FieldReport, ModelRef, Probs};
+use crate::site::SiteRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -43,6 +44,7 @@ pub struct Session {
     screen_unsure_fields: u32,
     screen_weighted: Vec<(String, f64)>,
     models: Vec<ModelRef>,
+    site: Option<SiteRef>,
 }
 
 impl Session {
@@ -65,6 +67,7 @@ impl Session {
             screen_unsure_fields: 0,
             screen_weighted: Vec::new(),
             models: Vec::new(),
+            site: None,
         }
     }
 
@@ -76,6 +79,9 @@ impl Session {
     /// rejected (by its issue codes) and contributes no cells or screen.
     pub fn add_field(&mut self, report: &FieldReport) {
         self.fields_added += 1;
+        if report.site.is_some() {
+            self.site.clone_from(&report.site);
+        }
         for m in &report.models {
             if !self.models.contains(m) {
                 self.models.push(m.clone());
@@ -195,6 +201,7 @@ impl Session {
             outcome: Outcome::placeholder(),
             provenance: Provenance {
                 models: self.models.clone(),
+                site: self.site.clone(),
                 core_version: crate::VERSION.to_string(),
                 app_version: self.app_version.clone(),
                 target_cells: self.policy.target_cells,
@@ -277,6 +284,9 @@ pub struct ScreenSummary {
 pub struct Provenance {
     /// The packs (id, version, sha256) that produced the fields.
     pub models: Vec<ModelRef>,
+    /// The site profile the fields were read with (the latest, if it changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteRef>,
     pub core_version: String,
     pub app_version: String,
     pub target_cells: u32,
@@ -321,6 +331,7 @@ pub(crate) mod testing {
             screen: Some(Screen { label: label.into(), confidence, probs, tiles: 4, distance: None }),
             timing_ms: BTreeMap::new(),
             models: vec![ModelRef { id: "all-screen".into(), version: "1.0.0".into(), sha256: "ab".into() }],
+            site: None,
         }
     }
 
