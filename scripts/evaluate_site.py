@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Site calibration, measured: how much a new site gains from `hemalens site
 calibrate` with its own photos of normal slides and 0 / 20 / 50 / 100 cells its
-reviewers labelled. Writes docs/site-calibration.md and .json.
+reviewers labelled. Writes docs/site-calibration-evaluation.md and .json.
 
 A new site must be a source the packs were never trained on, so the curve runs
 on the leave-one-source-out packs (train_wbc_type.py / train_all_screen.py
@@ -147,9 +147,12 @@ def field_effect(screen: Path, cells: Path, val_photos: list[Path], profile: Pat
                                                  ["--screen-model", str(screen), "--cell-model", str(cells),
                                                   *extra]).values())
         issues = Counter(i["code"] for r in reps for i in r.get("quality", {}).get("issues", []))
-        m = json.loads((screen / "manifest.json").read_text())
+        # A pack trained for this study has no thresholds of its own: the shipped screen's.
+        refer = json.loads((screen / "manifest.json").read_text()).get("thresholds", {}).get(
+            "refer_malignant_prob", json.loads((hd.REPO / "models/all-screen/manifest.json").read_text())[
+                "thresholds"]["refer_malignant_prob"])
         out[name] = {"unfamiliar": ed.ci(issues.get("unfamiliar_image", 0), len(reps)),
-                     **ed.screen_calls(reps, m["thresholds"]["refer_malignant_prob"]),
+                     **ed.screen_calls(reps, refer),
                      "healthy_sessions": ed.sessions(reps)}
     return out
 
@@ -159,7 +162,7 @@ def main():
     ap.add_argument("--data", default=hd.default_data_dir())
     ap.add_argument("--loso", default="/tmp/hemalens-loso")
     ap.add_argument("--work", default="/tmp/hemalens-domains")
-    ap.add_argument("--out", default=str(hd.REPO / "docs" / "site-calibration"))
+    ap.add_argument("--out", default=str(hd.REPO / "docs" / "site-calibration-evaluation"))
     a = ap.parse_args()
     data, work, loso = Path(a.data), Path(a.work), Path(a.loso)
     ev = work / "site-eval"
@@ -186,6 +189,13 @@ def main():
         prof = ev / f"bccd-{new.name}-n0-s0.json"
         if prof.exists():
             site["fields"] = {"screen_pack": screen_new.name, **field_effect(screen_new, new, val_photos, prof)}
+        # The same through the eyepiece: a profile from simulated phone photos of bccd *train* fields
+        # (the photos the cell and screen packs' training also made), healthy sessions of photos of val fields.
+        sims = sorted((work / "sims" / "bccd-100").glob("*.jpg"))
+        sprof = ev / f"bccd-sims-{new.name}.json"
+        if sims and calibrate("bccd-phone", screen_new, new, sims, [], sprof):
+            site["eyepiece"] = {"calibration_photos": len(sims), "screen_pack": screen_new.name,
+                                **field_effect(screen_new, new, ed.simulated_bccd_val(data, work), sprof)}
     site["curves"]["shipped (bccd train in training)"] = curve("bccd", shipped_screen, shipped_cells, train_photos,
                                                                pool, test, ev)
     report["sites"]["bccd"] = site
@@ -230,10 +240,15 @@ def markdown(r: dict) -> str:
                 L.append(f"| {x['reviewed']} | {x['photos']} | {x['accuracy']:.3f} | {x['range'][0]:.3f}-"
                          f"{x['range'][1]:.3f} | {x['ci'][0]:.3f}-{x['ci'][1]:.3f} | {x['macro_f1']:.3f} |")
             L.append("")
-        if "fields" in s:
-            fe = s["fields"]
-            L += [f"**bccd val fields through packs trained without bccd** (screen `{fe['screen_pack']}`), "
-                  "before and after a profile from bccd train photos only (no reviewed cells):", "",
+        for key, title in (("fields", "bccd val fields through packs trained without bccd (screen `{}`), before "
+                                      "and after a profile from the bccd train fields only (no reviewed cells)"),
+                           ("eyepiece", "Simulated phone photos through the eyepiece of bccd val fields, packs "
+                                        "trained without bccd (screen `{}`), before and after a profile from {} "
+                                        "simulated photos of bccd train fields (no reviewed cells)")):
+            if key not in s:
+                continue
+            fe = s[key]
+            L += [f"**{title.format(fe['screen_pack'], fe.get('calibration_photos'))}**:", "",
                   "| | fields | refused unfamiliar | accepted | called malignant | healthy sessions referred |",
                   "|---|---|---|---|---|---|"]
             for k in ("before", "after"):

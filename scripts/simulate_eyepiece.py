@@ -192,14 +192,14 @@ def not_smear(kind, rng):
     raise ValueError(kind)
 
 
-def build(fields, src_rbc, rng, rbc, label, source):
+def build(fields, src_rbc, rng, rbc, label, source, cast_range=0.1):
     cx = W / 2 + rng.uniform(-0.08, 0.08) * W
     cy = H / 2 + rng.uniform(-0.08, 0.08) * H
     r = rng.uniform(0.40, 0.47) * H
     canvas, boxes, used = mosaic(fields, src_rbc, rbc, rng, cx, cy, r, source)
     angle = rng.uniform(0, 360)
     canvas, boxes = rotate(canvas, boxes, angle, cx, cy)
-    cast = [rng.uniform(0.9, 1.1) for _ in range(3)]
+    cast = [rng.uniform(1 - cast_range, 1 + cast_range) for _ in range(3)]
     im = eyepiece(canvas, cx, cy, r, rng, cast, rng.uniform(0.8, 1.5))
     # Every white cell whose centre lies in the aperture; how far out is in
     # wbc_rel_r (evaluations decide which count: hemalens counts those within 0.9 r).
@@ -259,6 +259,8 @@ def main():
     ap.add_argument("--spoil", action="store_true", help="also write spoiled and non-smear photos")
     ap.add_argument("--sweep", type=int, default=0, metavar="K",
                     help="also write the first K photos at every graded level of blur, darkness and glare")
+    ap.add_argument("--cast", type=float, default=0.1,
+                    help="white-balance error: each channel's gain drawn from 1 +- CAST")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -282,7 +284,7 @@ def main():
                 start = rng.randrange(len(pool))
                 jobs.append((pool[start:] + pool[:start], src, label))
     for i, (fields, src, label) in enumerate(jobs):
-        im, t = build(fields, src, rng, a.rbc, label, a.source)
+        im, t = build(fields, src, rng, a.rbc, label, a.source, a.cast)
         o = rng.choice([1, 1, 6, 8, 3])
         name = f"{a.source}_{i:03d}.jpg"
         save(im, out / name, o)

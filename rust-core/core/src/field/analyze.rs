@@ -420,7 +420,11 @@ impl Analyzer {
                 tile_outputs = tile_out;
                 cell_outputs = cell_out;
                 cell_boxes = report.cells.iter().map(|c| c.bbox).collect();
-                if unfamiliar(&report) {
+                // A site calibrated from photos but whose cell types nobody has
+                // reviewed: its fields are judged by their tiles; its cells stay
+                // unfamiliar one by one (uncertain in a session).
+                let judge_cells = site_cells.is_none_or(|a| !a.site_mean.is_empty());
+                if unfamiliar(&report, judge_cells) {
                     // Evidence from a microscope, stain or picture the packs were
                     // never calibrated on: no verdict on it, whatever the models say.
                     report.quality.ok = false;
@@ -651,12 +655,13 @@ fn outside_to_background(img: &mut RgbImage, f: &Fov, x0: f64, y0: f64, step: f6
 }
 
 /// A field is unfamiliar when its tiles lie beyond the screening pack's line
-/// on average, or when most of its white cells lie beyond the cell pack's.
-fn unfamiliar(r: &FieldReport) -> bool {
+/// on average, or (with `judge_cells`) when most of its white cells lie beyond
+/// the cell pack's.
+fn unfamiliar(r: &FieldReport, judge_cells: bool) -> bool {
     let tiles = r.screen.as_ref().and_then(|s| s.distance).is_some_and(|d| d > 1.0);
     let judged: Vec<f64> = r.cells.iter().filter_map(|c| c.distance).collect();
     let far = judged.iter().filter(|d| **d > 1.0).count();
-    tiles || (!judged.is_empty() && 2 * far > judged.len())
+    tiles || (judge_cells && !judged.is_empty() && 2 * far > judged.len())
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -772,9 +777,11 @@ mod familiarity_tests {
 
     #[test]
     fn a_field_is_unfamiliar_by_its_tiles_or_by_most_of_its_cells() {
-        assert!(!unfamiliar(&report(Some(0.9), &[Some(0.5), Some(1.2)])));
-        assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)])));
-        assert!(unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)])));
-        assert!(!unfamiliar(&report(None, &[None, None])), "packs without an embedding never refuse");
+        assert!(!unfamiliar(&report(Some(0.9), &[Some(0.5), Some(1.2)]), true));
+        assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)]), true));
+        assert!(unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)]), true));
+        assert!(!unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)]), false), "tiles alone");
+        assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)]), false));
+        assert!(!unfamiliar(&report(None, &[None, None]), true), "packs without an embedding never refuse");
     }
 }

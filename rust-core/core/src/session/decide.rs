@@ -130,11 +130,12 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
     // Immature cells in peripheral blood: judged on the 95% lower bound, so a
     // handful of misclassified cells does not refer a healthy patient. Counted
     // two ways, referring if either is beyond the limit: confident cells among
-    // confident white cells, and the expected count (sum of calibrated
-    // probabilities) among all white cells, so immature cells the model is
-    // unsure about still count for what they are likely to be.
+    // confident white cells, and the estimated count (the sample's mixture
+    // proportions, `mixture_proportions`) among all familiar white cells, so
+    // immature cells the model is unsure about still count for what they are
+    // likely to be.
     let n = s.cells.white;
-    let n_all = s.cells.white + s.cells.uncertain;
+    let n_all = s.differential.iter().map(|c| c.expected).sum::<f64>().round().max(0.0) as u32;
     for (label, limit, code, what) in [
         ("ig", t.refer_ig_fraction, "immature_granulocytes", "immature granulocytes"),
         (
@@ -357,20 +358,35 @@ mod tests {
     #[test]
     fn uncertain_immature_cells_count_by_their_probabilities() {
         let mut f = normal_field(100);
-        // 30 cells the model thinks are probably ig, none confidently: 14.4
-        // expected ig cells among 138 white cells.
-        for _ in 0..30 {
-            let mut c = cell("ig", 0.48);
-            c.probs = crate::field::Probs(vec![
-                ("ig".into(), 0.48),
-                ("neutrophil".into(), 0.40),
-                ("monocyte".into(), 0.12),
-            ]);
-            f.cells.push(c);
-        }
-        let o = session_of(&[f, normal_field(5), normal_field(5)]).summary().outcome;
-        assert_eq!(o.decision, Decision::Refer, "{o:?}");
-        assert!(o.reasons[0].message.starts_with("About 14 of 138"), "{}", o.reasons[0].message);
+        // 30 cells the model thinks are probably ig, none confidently.
+        // Each below the confidence line, but far likelier ig than any type
+        // this smear is full of.
+        let unsure = |probs: [(&str, f64); 5]| {
+            let mut c = cell(probs[0].0, probs[0].1);
+            c.probs = crate::field::Probs(probs.map(|(l, p)| (l.to_string(), p)).to_vec());
+            c
+        };
+        let likely_ig = [
+            ("ig", 0.49),
+            ("eosinophil", 0.24),
+            ("basophil", 0.25),
+            ("neutrophil", 0.01),
+            ("monocyte", 0.01),
+        ];
+        f.cells.extend((0..30).map(|_| unsure(likely_ig)));
+        let sum = session_of(&[f.clone(), normal_field(5), normal_field(5)]).summary();
+        let o = sum.outcome.clone();
+        assert_eq!(o.decision, Decision::Refer, "{:?} {o:?}", sum.differential);
+        let m = &o.reasons[0].message;
+        assert!(m.starts_with("About ") && m.contains("of 138 white cells are likely immature"), "{m}");
+        // Cells that lean only slightly to ig are what a healthy smear's
+        // neutrophils look like to the model: explained by the common class.
+        let mut g = normal_field(100);
+        let leaning =
+            [("ig", 0.45), ("neutrophil", 0.41), ("monocyte", 0.1), ("eosinophil", 0.02), ("basophil", 0.02)];
+        g.cells.extend((0..30).map(|_| unsure(leaning)));
+        let o = session_of(&[g, normal_field(5), normal_field(5)]).summary().outcome;
+        assert!(!codes(&o).contains(&"immature_granulocytes"), "{o:?}");
     }
 
     #[test]
@@ -421,10 +437,16 @@ mod tests {
     fn unsure_cell_model_abstains() {
         let mut fields = vec![normal_field(40), normal_field(40), normal_field(40)];
         for _ in 0..60 {
-            fields[0].cells.push(cell("monocyte", 0.3));
+            let mut c = cell("monocyte", 0.3);
+            c.probs = crate::field::Probs(
+                [("monocyte", 0.3), ("lymphocyte", 0.3), ("neutrophil", 0.3), ("eosinophil", 0.1)]
+                    .map(|(l, p)| (l.to_string(), p))
+                    .to_vec(),
+            );
+            fields[0].cells.push(c);
         }
         let o = session_of(&fields).summary().outcome;
-        assert_eq!(o.decision, Decision::Inconclusive);
+        assert_eq!(o.decision, Decision::Inconclusive, "{o:?}");
         assert!(codes(&o).contains(&"cells_unsure"), "{o:?}");
     }
 

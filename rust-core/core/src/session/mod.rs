@@ -8,7 +8,7 @@ mod stats;
 
 pub use decide::{decide, Decision, Outcome, Reason};
 pub use policy::{SessionPolicy, Thresholds};
-pub use stats::{wilson, Proportion, Z95};
+pub use stats::{mixture_proportions, wilson, Proportion, Z95};
 
 use crate::field::{FieldReport, ModelRef, Probs};
 use crate::site::SiteRef;
@@ -36,9 +36,11 @@ pub struct Session {
     platelets: u32,
     uncertain_cells: u32,
     counts: BTreeMap<String, u32>,
-    /// Sum of calibrated probabilities per label over every white cell,
-    /// uncertain ones included.
-    expected: BTreeMap<String, f64>,
+    /// The white-cell labels seen in cells' probabilities, and each familiar
+    /// white cell's probabilities over them (uncertain cells included): the
+    /// sample the class proportions are estimated from ([`mixture_proportions`]).
+    white_labels: Vec<String>,
+    white_probs: Vec<Vec<f64>>,
     screen_fields: u32,
     screen_tiles: u64,
     screen_unsure_fields: u32,
@@ -61,7 +63,8 @@ impl Session {
             platelets: 0,
             uncertain_cells: 0,
             counts: WHITE_CELL_LABELS.iter().map(|l| (l.to_string(), 0)).collect(),
-            expected: BTreeMap::new(),
+            white_labels: Vec::new(),
+            white_probs: Vec::new(),
             screen_fields: 0,
             screen_tiles: 0,
             screen_unsure_fields: 0,
@@ -98,19 +101,28 @@ impl Session {
         }
         self.fields_accepted += 1;
         let t = &self.policy.thresholds;
+        // Read with a site profile whose cell types nobody has reviewed: no cell evidence.
+        let cells_unchecked = report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
         for cell in &report.cells {
             self.cells_detected += 1;
             if cell.label == PLATELET {
                 self.platelets += 1;
                 continue;
             }
-            for (label, p) in &cell.probs.0 {
-                if label != PLATELET {
-                    *self.expected.entry(label.clone()).or_default() += p;
-                }
-            }
             // A cell unlike the pack's training data is no evidence either way.
-            let unfamiliar = cell.distance.is_some_and(|d| d > 1.0);
+            let unfamiliar = cells_unchecked || cell.distance.is_some_and(|d| d > 1.0);
+            if !unfamiliar {
+                for (label, _) in &cell.probs.0 {
+                    if label != PLATELET && !self.white_labels.contains(label) {
+                        self.white_labels.push(label.clone());
+                        for v in &mut self.white_probs {
+                            v.push(0.0);
+                        }
+                    }
+                }
+                let v = self.white_labels.iter().map(|l| cell.probs.get(l).unwrap_or(0.0)).collect();
+                self.white_probs.push(v);
+            }
             if cell.confidence < t.cell_min_confidence || unfamiliar {
                 self.uncertain_cells += 1;
             } else {
@@ -151,14 +163,22 @@ impl Session {
     /// The running (or, once closed, final) summary with its outcome.
     pub fn summary(&self) -> Summary {
         let n = self.white_cells();
-        let differential = self
-            .counts
-            .iter()
-            .map(|(label, &k)| ClassCount {
-                label: label.clone(),
-                count: k,
-                proportion: Proportion::new(k, n),
-                expected: self.expected.get(label).copied().unwrap_or(0.0),
+        let shares = mixture_proportions(&self.white_probs);
+        let sampled = self.white_probs.len() as f64;
+        let mut labels: Vec<&String> = self.counts.keys().chain(&self.white_labels).collect();
+        labels.sort();
+        labels.dedup();
+        let differential = labels
+            .into_iter()
+            .map(|label| {
+                let k = self.counts.get(label).copied().unwrap_or(0);
+                let share = self.white_labels.iter().position(|l| l == label).map_or(0.0, |i| shares[i]);
+                ClassCount {
+                    label: label.clone(),
+                    count: k,
+                    proportion: Proportion::new(k, n),
+                    expected: share * sampled,
+                }
             })
             .collect();
         let screen = (self.screen_fields > 0).then(|| {
@@ -261,8 +281,8 @@ pub struct ClassCount {
     pub label: String,
     pub count: u32,
     pub proportion: Proportion,
-    /// Expected count: the sum of this label's calibrated probability over
-    /// every white cell, the uncertain ones included.
+    /// Estimated count among every familiar white cell, the uncertain ones
+    /// included: the class's share by [`mixture_proportions`] times the cells.
     #[serde(default)]
     pub expected: f64,
 }
@@ -390,6 +410,22 @@ mod tests {
         assert_eq!(sum.differential.len(), WHITE_CELL_LABELS.len());
         assert_eq!(sum.provenance.models.len(), 1, "models are deduplicated");
         assert_eq!(sum.provenance.core_version, crate::VERSION);
+    }
+
+    #[test]
+    fn cells_read_at_a_site_whose_cell_types_nobody_reviewed_are_uncertain() {
+        let mut f = normal_field(20);
+        f.site = Some(SiteRef { site: "clinic".into(), version: 1, cells_reviewed: false });
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        s.add_field(&f);
+        let sum = s.summary();
+        let n = f.cells.len() as u32;
+        assert_eq!((sum.cells.white, sum.cells.uncertain), (0, n));
+        assert!(sum.differential.iter().all(|c| c.expected == 0.0));
+        assert_eq!(sum.provenance.site.as_ref().map(|r| r.version), Some(1));
+        f.site = Some(SiteRef { site: "clinic".into(), version: 2, cells_reviewed: true });
+        s.add_field(&f);
+        assert_eq!(s.summary().cells.white, n, "reviewed: counted");
     }
 
     #[test]

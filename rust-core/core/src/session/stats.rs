@@ -23,6 +23,47 @@ impl Proportion {
     }
 }
 
+/// EM steps of [`mixture_proportions`] (fixed: the same answer everywhere).
+const EM_STEPS: usize = 500;
+
+/// The class proportions of a sample of cells from each cell's calibrated
+/// probabilities, by expectation-maximisation (Saerens, Latinne & Decaestecker
+/// 2002, "Adjusting the outputs of a classifier to new a priori
+/// probabilities"). The packs are calibrated on class-balanced rows, so a
+/// cell's probabilities carry a uniform prior; summing them would count a rare
+/// class (immature granulocytes in a healthy smear) as if one cell in eight
+/// could be one. EM re-weights each cell's probabilities by the sample's own
+/// estimated proportions until they agree: the maximum-likelihood mixture.
+pub fn mixture_proportions(probs: &[Vec<f64>]) -> Vec<f64> {
+    let k = probs.first().map_or(0, Vec::len);
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut pi = vec![1.0 / k as f64; k];
+    for _ in 0..EM_STEPS {
+        let mut next = vec![0.0; k];
+        let mut used = 0usize;
+        for p in probs {
+            let mut total = 0.0;
+            for (a, b) in p.iter().zip(&pi) {
+                total += a * b;
+            }
+            if !(total > 0.0 && total.is_finite()) {
+                continue;
+            }
+            used += 1;
+            for ((acc, a), b) in next.iter_mut().zip(p).zip(&pi) {
+                *acc += a * b / total;
+            }
+        }
+        if used == 0 {
+            return pi;
+        }
+        pi = next.iter().map(|v| v / used as f64).collect();
+    }
+    pi
+}
+
 /// The Wilson score interval for `k` successes in `n` trials. With no trials
 /// the interval is the whole of `[0, 1]`: nothing is known.
 pub fn wilson(k: u32, n: u32, z: f64) -> (f64, f64) {
@@ -44,6 +85,24 @@ pub fn wilson(k: u32, n: u32, z: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mixture_proportions_undo_the_balanced_prior() {
+        // 100 neutrophils, each with P(ig) = 0.15 under the packs' balanced
+        // prior: summing would say 15 ig cells; the likelihoods say none.
+        let cells: Vec<Vec<f64>> = (0..100).map(|_| vec![0.85, 0.15]).collect();
+        let naive: f64 = cells.iter().map(|p| p[1]).sum();
+        let em = mixture_proportions(&cells);
+        assert!((naive - 15.0).abs() < 1e-9);
+        assert!(em[1] < 0.02, "{em:?}");
+        // 20 clear ig cells among them are found.
+        let mut with_ig = cells.clone();
+        with_ig.extend((0..20).map(|_| vec![0.05, 0.95]));
+        let em = mixture_proportions(&with_ig);
+        assert!((em[1] - 20.0 / 120.0).abs() < 0.03, "{em:?}");
+        assert!((em.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(mixture_proportions(&[]).is_empty());
+    }
 
     #[test]
     fn wilson_matches_published_values() {

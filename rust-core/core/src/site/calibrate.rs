@@ -105,11 +105,12 @@ pub fn calibrate(
     let site_cells: Vec<&Vec<u8>> =
         usable.iter().flat_map(|p| &p.cells).chain(reviewed.iter().map(|r| &r.raw)).collect();
     let refit = refit_cells(cells, reviewed, &ys)?;
-    let cells_adj = Adjustment {
-        site_mean: mean_of(site_cells.iter().map(|c| cells.embedding(c))),
-        logit_offset: Vec::new(),
-        refit,
-    };
+    // The site's cells become familiar only once reviewers have checked their
+    // types there: photos alone say nothing about whether the pack types this
+    // site's cells right, so until then they stay uncertain.
+    let site_mean =
+        if refit.is_some() { mean_of(site_cells.iter().map(|c| cells.embedding(c))) } else { Vec::new() };
+    let cells_adj = Adjustment { site_mean, logit_offset: Vec::new(), refit };
     let (scale, colour) = if usable.is_empty() { (None, None) } else { scale_and_colour(&usable) };
     let model_ref = |c: &Classifier| ModelRef {
         id: c.manifest().id.clone(),

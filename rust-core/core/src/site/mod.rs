@@ -131,11 +131,17 @@ pub struct Refit {
 pub struct SiteRef {
     pub site: String,
     pub version: u32,
+    /// Whether reviewers have checked the cell types at this site (the
+    /// profile refits them). Until they have, a session counts every white
+    /// cell read with the profile as uncertain: photos of normal slides make
+    /// the site's fields familiar, but say nothing about whether the pack
+    /// types this site's cells right.
+    pub cells_reviewed: bool,
 }
 
 impl SiteProfile {
     pub fn reference(&self) -> SiteRef {
-        SiteRef { site: self.site.clone(), version: self.version }
+        SiteRef { site: self.site.clone(), version: self.version, cells_reviewed: self.cells.refit.is_some() }
     }
 
     /// Parses and checks a profile (JSON).
