@@ -149,3 +149,17 @@ def test_readme_demo_photo_is_a_normal_field_and_the_cartoon_is_unfamiliar(hemal
     for c in lines[1:]:
         assert "unfamiliar_image" in [i["code"] for i in c["quality"]["issues"]], c["quality"]
         assert c["cells"] == [] and c["screen"] is None
+
+
+def test_gate_measures_are_logged_only_when_asked_and_carry_no_names():
+    import os
+    demo = ROOT / "tests/fixtures/demo/eyepiece_bccd_00339.jpg"
+    exe = str(hemalens_bin())
+    quiet = subprocess.run([exe, "analyze", demo], capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "HEMALENS_DEBUG"})
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = subprocess.run([exe, "analyze", demo], capture_output=True, text=True,
+                          env={**os.environ, "HEMALENS_DEBUG": "1"})
+    lines = [json.loads(l) for l in loud.stderr.splitlines()]
+    assert len(lines) == 1 and {"focus", "exposure", "fov_fraction"} <= set(lines[0])
+    assert "eyepiece" not in loud.stderr and all(isinstance(v, (int, float)) for v in lines[0].values())

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
     keep_freed_memory();
     // A panic must never print patient data or a backtrace at a health worker.
     std::panic::set_hook(Box::new(|_| eprintln!("hemalens: internal error")));
+    debug_log();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Analyze(a) => analyze::run(a),
@@ -55,6 +56,18 @@ fn main() -> ExitCode {
     };
     bench::report_peak_memory();
     ExitCode::from(code)
+}
+
+/// `HEMALENS_DEBUG=1`: each photo's quality-gate measures on stderr, one JSON
+/// line each (the core logs them at debug level; numbers only, never names).
+fn debug_log() {
+    if std::env::var_os("HEMALENS_DEBUG").is_some() {
+        use std::io::Write;
+        env_logger::Builder::new()
+            .filter_module(hemalens_core::field::GATE_LOG, log::LevelFilter::Debug)
+            .format(|buf, record| writeln!(buf, "{}", record.args()))
+            .init();
+    }
 }
 
 /// Each photo's DCT coefficients take tens of megabytes for a few milliseconds.

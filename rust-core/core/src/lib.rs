@@ -1,5 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+// libjpeg's fatal errors unwind out of the C code to a Rust handler and become
+// typed errors (`photo/libjpeg.rs`). With `panic = "abort"` that unwinding is
+// impossible and one corrupt JPEG would kill the app: refuse to build so.
+#[cfg(panic = "abort")]
+compile_error!("hemalens-core needs panic = \"unwind\": libjpeg's errors unwind to a Rust handler");
+
 pub mod classify;
 pub mod decode;
 mod error;

@@ -25,6 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// The log target of each photo's quality-gate measures (debug level; numbers only).
+pub const GATE_LOG: &str = "hemalens::gate";
+
 /// Red-cell diameter in the work image, in pixels.
 pub const WORK_RBC: f64 = 12.0;
 
@@ -280,9 +283,10 @@ impl Analyzer {
                 &self.opts.quality,
             );
             clock.lap("quality", &mut timing);
-            if std::env::var_os("HEMALENS_DEBUG").is_some() {
+            if log::log_enabled!(target: GATE_LOG, log::Level::Debug) {
                 // Developer aid for tuning thresholds: measures only, never pixels or names.
-                eprintln!(
+                log::debug!(
+                    target: GATE_LOG,
                     "{}",
                     serde_json::json!({"focus": focus, "exposure": exposure, "clipped": clipped,
                         "coverage": cover.coverage, "stain_like": cover.stain_like,

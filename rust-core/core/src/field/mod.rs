@@ -15,5 +15,5 @@ pub(crate) mod raster;
 pub mod report;
 pub mod scale;
 
-pub use analyze::{AnalyzeOptions, Analyzed, Analyzer};
+pub use analyze::{AnalyzeOptions, Analyzed, Analyzer, GATE_LOG};
 pub use report::{Cell, FieldReport, Fov, ModelRef, Probs, Quality, QualityIssue, Scale, Screen};
