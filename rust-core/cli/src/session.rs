@@ -1,8 +1,9 @@
 //! `hemalens session ...`: screening sessions in the encrypted records store.
 //! Errors name the kind of failure, never a patient, a photo or a key.
 use crate::quiet::quietly;
-use hemalens_core::field::Analyzer;
+use hemalens_core::field::AnalyzeOptions;
 use hemalens_core::session::{Decision, SessionPolicy, Summary, Thresholds};
+use hemalens_screener::{Error as ScreenerError, Evidence, Screener};
 use hemalens_store::{Key, Query, SessionRow, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -218,8 +219,14 @@ pub fn run(args: Args) -> u8 {
     match args.command {
         Sub::Keygen | Sub::Decide { .. } => 0,
         Sub::Start { patient, policy } => {
-            let policy = policy.policy();
-            match store.start_session(&patient, &policy, env!("CARGO_PKG_VERSION"), &user) {
+            let evidence = Evidence { target_cells: policy.target_cells, max_fields: policy.max_fields };
+            let screener = match screener(store, &policy.models, 1) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let started = screener.start_session(&patient, evidence, env!("CARGO_PKG_VERSION"), &user);
+            quietly(|| drop(screener));
+            match started {
                 Ok(id) => {
                     if json {
                         crate::output::line(&json!({ "session": id }));
@@ -228,11 +235,11 @@ pub fn run(args: Args) -> u8 {
                     }
                     0
                 }
-                Err(e) => store_err(e),
+                Err(e) => screener_err(e),
             }
         }
         Sub::Add { session, photos, models, threads } => {
-            add(&mut store, session, &photos, &models, threads, &user, json)
+            add(store, session, &photos, &models, threads, &user, json)
         }
         Sub::Show { session } => match store.summary(session) {
             Ok(s) => {
@@ -360,8 +367,30 @@ fn thresholds(models: &Models) -> Thresholds {
     }
 }
 
+/// The façade over this store with the packs named on the command line (and
+/// the store's active site profile).
+fn screener(store: Store, models: &Models, threads: usize) -> Result<Screener, u8> {
+    let s = hemalens_packs::resolve(&models.screen_model)
+        .map_err(|e| fail(format_args!("model `{}`: {e}", models.screen_model)))?;
+    let c = hemalens_packs::resolve(&models.cell_model)
+        .map_err(|e| fail(format_args!("model `{}`: {e}", models.cell_model)))?;
+    quietly(|| Screener::with_store(store, &s, &c, threads, AnalyzeOptions::default())).map_err(|e| match e {
+        ScreenerError::Core(e) if e.kind() == hemalens_core::ErrorKind::Site => {
+            fail(format_args!("{e}: or `hemalens site rollback --none`"))
+        }
+        e => screener_err(e),
+    })
+}
+
+fn screener_err(e: ScreenerError) -> u8 {
+    match e {
+        ScreenerError::Store(e) => store_err(e),
+        e => fail(format_args!("{e} ({})", e.kind())),
+    }
+}
+
 fn add(
-    store: &mut Store,
+    store: Store,
     session: i64,
     photos: &[PathBuf],
     models: &Models,
@@ -373,18 +402,12 @@ fn add(
     if let Err(e) = store.check_open(session) {
         return store_err(e);
     }
-    // The site's active calibration, if any, reads every photo of the session.
-    let site = match store.active_site_profile() {
-        Ok(p) => p,
-        Err(e) => return store_err(e),
-    };
-    let analyzer = crate::analyze::load(&models.screen_model, &models.cell_model, threads)
-        .and_then(|a| a.with_site(site).map_err(|e| format!("{e}: or `hemalens site rollback --none`")));
-    let analyzer: Analyzer = match analyzer {
-        Ok(a) => a,
-        Err(e) => return fail(e),
+    let screener = match screener(store, models, threads) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let mut failed = 0;
+    let mut last = None;
     for path in photos {
         let shown = path.display().to_string();
         let bytes = match std::fs::read(path) {
@@ -395,16 +418,9 @@ fn add(
                 continue;
             }
         };
-        let report = match analyzer.analyze(&bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                failed += 1;
-                report_photo_error(&shown, e.kind().as_str(), &e.to_string(), json);
-                continue;
-            }
-        };
-        match store.add_field(session, &bytes, &report, user) {
-            Ok(seq) => {
+        match screener.add_photo(session, &bytes, user) {
+            Ok(added) => {
+                let (seq, report) = (added.field, &added.report);
                 if json {
                     crate::output::line(&json!({ "path": shown, "field": seq, "accepted": report.quality.ok,
                         "cells": report.cells.len(), "issues": report.quality.issues }));
@@ -417,16 +433,23 @@ fn add(
                     };
                     println!("{shown}: field {seq} {state}, {} cells", report.cells.len());
                 }
+                last = Some(added.summary);
+            }
+            // A photo the pipeline cannot read: said, and the batch goes on.
+            Err(ScreenerError::Core(e)) => {
+                failed += 1;
+                report_photo_error(&shown, e.kind().as_str(), &e.to_string(), json);
             }
             Err(e) => {
-                quietly(|| drop(analyzer));
-                return store_err(e);
+                quietly(|| drop(screener));
+                return screener_err(e);
             }
         }
     }
-    quietly(|| drop(analyzer));
+    let summary = last.map(Ok).unwrap_or_else(|| screener.summary(session));
+    quietly(|| drop(screener));
     if !json {
-        if let Ok(s) = store.summary(session) {
+        if let Ok(s) = summary {
             let o = &s.outcome;
             println!(
                 "{} of {} white cells; {}: {}",

@@ -174,11 +174,27 @@ impl Store {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
-    /// Starts a session for a pseudonymous patient code (created on first use).
+    /// Starts a session for a pseudonymous patient code (created on first use),
+    /// bound to no packs: any field report is taken. Apps use
+    /// [`Store::start_session_for`].
     pub fn start_session(
         &mut self,
         patient: &str,
         policy: &SessionPolicy,
+        app_version: &str,
+        actor: &str,
+    ) -> Result<i64, Error> {
+        self.start_session_for(patient, policy, &[], app_version, actor)
+    }
+
+    /// Starts a session bound to `packs` (the id, version and sha256 of every
+    /// pack whose answers it takes): [`Store::add_field`] then refuses a report
+    /// made by any other packs. `policy` carries the thresholds it decides with.
+    pub fn start_session_for(
+        &mut self,
+        patient: &str,
+        policy: &SessionPolicy,
+        packs: &[ModelRef],
         app_version: &str,
         actor: &str,
     ) -> Result<i64, Error> {
@@ -191,12 +207,13 @@ impl Store {
             params![patient, now],
         )?;
         let pid: i64 = tx.query_row("SELECT id FROM patients WHERE code = ?1", [patient], |r| r.get(0))?;
+        let bound = (!packs.is_empty()).then(|| models_json(packs));
         tx.execute(
-            "INSERT INTO sessions(patient_id, started_at, policy, app_version) VALUES (?1, ?2, ?3, ?4)",
-            params![pid, now, serde_json::to_string(policy)?, app_version],
+            "INSERT INTO sessions(patient_id, started_at, policy, app_version, packs) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![pid, now, serde_json::to_string(policy)?, app_version, bound],
         )?;
         let id = tx.last_insert_rowid();
-        audit(&tx, now, actor, "start_session", Some(id), json!({}), "[]")?;
+        audit(&tx, now, actor, "start_session", Some(id), json!({}), bound.as_deref().unwrap_or("[]"))?;
         tx.commit()?;
         Ok(id)
     }
@@ -212,6 +229,14 @@ impl Store {
     ) -> Result<i64, Error> {
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         self.check_open(session)?;
+        if let Some(packs) = self.session_packs(session)? {
+            let same = report.models.len() == packs.len() && report.models.iter().all(|m| packs.contains(m));
+            if !same {
+                return Err(Error::InvalidState(
+                    "the photo was analysed by other model packs than the session's",
+                ));
+            }
+        }
         let name = self.put_photo(photo)?;
         let now = now_ms();
         let tx = self.conn.transaction()?;
@@ -244,6 +269,19 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(seq)
+    }
+
+    /// The packs a session is bound to (`None`: unbound, any report is taken).
+    pub fn session_packs(&self, session: i64) -> Result<Option<Vec<ModelRef>>, Error> {
+        let packs: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT packs FROM sessions WHERE id = ?1", [session], |r| r.get(0))
+            .optional()?;
+        match packs {
+            None => Err(Error::NotFound("session")),
+            Some(None) => Ok(None),
+            Some(Some(j)) => Ok(Some(serde_json::from_str(&j)?)),
+        }
     }
 
     /// `Ok` when the session exists and is still open.

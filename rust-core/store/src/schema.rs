@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER site_profiles_no_update BEFORE UPDATE ON site_profiles BEGIN SELECT RAISE(ABORT, 'site profiles are never changed'); END;
     CREATE TRIGGER site_profiles_no_delete BEFORE DELETE ON site_profiles BEGIN SELECT RAISE(ABORT, 'site profiles are never deleted'); END;
     "#,
+    // 5: the packs (id, version, sha256) a session was started with; a field
+    // analysed by other packs is refused. Null for older sessions (unbound).
+    r#"
+    ALTER TABLE sessions ADD COLUMN packs TEXT;
+    "#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -425,3 +425,23 @@ fn reviewed_cells_give_each_cells_latest_label_and_where_to_find_it() {
     assert_eq!(cells[0].bbox, reports[1].cells[1].bbox);
     assert!(!store.read_photo(&cells[0].photo).unwrap().is_empty());
 }
+
+#[test]
+fn a_session_bound_to_packs_refuses_a_field_analysed_by_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    let report = testing::report(4, 0);
+    let packs = report.models.clone();
+    assert!(!packs.is_empty());
+    let sid = store.start_session_for("P-4", &SessionPolicy::default(), &packs, "test", "t").unwrap();
+    assert_eq!(store.session_packs(sid).unwrap(), Some(packs.clone()));
+    store.add_field(sid, b"photo-1", &report, "t").unwrap();
+    let mut other = testing::report(4, 1);
+    other.models[0].sha256 = "retrained".into();
+    assert!(matches!(store.add_field(sid, b"photo-2", &other, "t"), Err(Error::InvalidState(_))));
+    assert_eq!(store.reports(sid).unwrap().len(), 1, "nothing of the refused field kept");
+    // Unbound (older) sessions take any report.
+    let old = store.start_session("P-5", &SessionPolicy::default(), "test", "t").unwrap();
+    assert_eq!(store.session_packs(old).unwrap(), None);
+    store.add_field(old, b"photo-3", &other, "t").unwrap();
+}
