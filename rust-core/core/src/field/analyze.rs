@@ -128,6 +128,8 @@ pub struct Analyzer {
     opts: AnalyzeOptions,
     /// The site's calibration, applied to every answer ([`crate::site`]).
     site: Option<SiteProfile>,
+    /// The threads each photo is analysed on (one per worker; none for one).
+    pool: Option<rayon::ThreadPool>,
 }
 
 #[derive(Debug)]
@@ -180,7 +182,8 @@ impl Analyzer {
                 Ok(Worker { screen: Classifier::new(screen, each)?, cells: Classifier::new(cells, each)? })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Self { workers, opts, site: None })
+        let pool = crate::helper::pool(workers.len());
+        Ok(Self { workers, opts, site: None, pool })
     }
 
     /// Applies a site profile to every later answer (`None`: the packs as
@@ -237,6 +240,14 @@ impl Analyzer {
     /// measures quality and finds the white cells; then both cut and classify
     /// the cell crops. A photo the gate rejects has its tiles thrown away.
     pub fn analyze_full(&self, bytes: &[u8]) -> Result<Analyzed, Error> {
+        match &self.pool {
+            Some(p) => p.install(|| self.analyze_here(bytes)),
+            None => self.analyze_here(bytes),
+        }
+    }
+
+    /// [`Analyzer::analyze_full`] on this thread (inside the pool, or alone).
+    fn analyze_here(&self, bytes: &[u8]) -> Result<Analyzed, Error> {
         let start = Instant::now();
         let mut timing = BTreeMap::new();
         let mut clock = Clock(Instant::now());
@@ -494,11 +505,11 @@ impl Analyzer {
     /// `early` windows; then both take what is left of them and the windows
     /// `late` makes from front's result. Results in input order; a window a
     /// panicking helper left undone is redone here.
-    fn overlapped<F, R: Send>(
+    fn overlapped<F: Send, R: Send>(
         &self,
         early: &[Window],
-        front: impl FnOnce() -> F,
-        late: impl FnOnce(&F) -> Vec<Window>,
+        front: impl FnOnce() -> F + Send,
+        late: impl FnOnce(&F) -> Vec<Window> + Send,
         run: impl Fn(&Worker, &Window) -> R + Sync,
     ) -> (F, Vec<R>, Vec<R>) {
         let (tile_next, cell_next) = (AtomicUsize::new(0), AtomicUsize::new(0));

@@ -31,7 +31,7 @@ pub(crate) fn map<S: Send, T: Sync, R: Send>(
         done
     };
     let mut all: Vec<(usize, R)> = if states.len() == 1 {
-        // The usual case: the process's helper thread takes the second state.
+        // The usual case: the analyzer's second pool thread takes the second state.
         let mut second = states.remove(0);
         let (theirs, mut mine) = crate::helper::join(|| work(&mut second), || work(&mut first));
         mine.extend(theirs.unwrap_or_default());
@@ -89,13 +89,16 @@ mod tests {
     #[test]
     fn items_a_panicking_thread_left_are_redone() {
         let items: Vec<u32> = (0..50).collect();
-        let main = std::thread::current().id();
-        let out = map(&items, vec![(), ()], |_, &x| {
-            // The helper thread dies on its first item.
-            if std::thread::current().id() != main {
-                panic!("helper");
-            }
-            x + 1
+        let pool = crate::helper::pool(2).expect("two threads");
+        let out = pool.install(|| {
+            let main = std::thread::current().id();
+            map(&items, vec![(), ()], |_, &x| {
+                // The pool's other thread dies on its first item.
+                if std::thread::current().id() != main {
+                    panic!("helper");
+                }
+                x + 1
+            })
         });
         assert_eq!(out, (1..51).collect::<Vec<_>>());
     }
