@@ -37,6 +37,7 @@ def test_a_site_is_calibrated_stored_named_in_results_and_rolled_back(cli, data,
     assert r.returncode == 0, r.stderr
     report = json.loads(cli("session", "export", sid).stdout)
     assert "site" not in report["fields"][0]["report"], "no profile yet"
+    assert "timing_ms" not in report["fields"][0]["report"], "stage times are not records"
     cells = [(f["seq"], i) for f in report["fields"] for i, _ in enumerate(f["report"]["cells"])]
     assert len(cells) >= 2
     assert cli("session", "close", sid).returncode == 0

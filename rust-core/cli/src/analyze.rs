@@ -144,6 +144,8 @@ fn analyze_one(a: &Analyzer, path: &Path, overlay_dir: Option<&Path>, i: usize) 
         let mut out = serde_json::Map::new();
         out.insert("path".into(), json!(path.display().to_string()));
         out.extend(std::mem::take(m));
+        // The stages' times are for this command's reader, not for the records.
+        out.insert("timing_ms".into(), json!(analyzed.timing_ms));
         v = Value::Object(out);
     }
     Ok(v)

@@ -412,12 +412,12 @@ fn analyze_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
     for round in 0..(args.runs / 3).max(3) {
         for (b, p) in bytes.iter().zip(&photos) {
             let t = Instant::now();
-            let r = analyzer.analyze(b).map_err(|e| e.to_string())?;
+            let a = analyzer.analyze_full(b).map_err(|e| e.to_string())?;
             ours.push(t.elapsed().as_secs_f64() * 1e3);
             if round == 0 {
-                cells.push(r.cells.len());
+                cells.push(a.report.cells.len());
             }
-            for (k, v) in r.timing_ms {
+            for (k, v) in a.timing_ms {
                 stages.entry(k).or_default().push(v);
             }
             if have_djpeg {

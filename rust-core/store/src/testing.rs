@@ -4,7 +4,6 @@ use crate::{Error, Store};
 use hemalens_core::field::{Cell, FieldReport, ModelRef, Probs, Quality, Screen};
 use hemalens_core::session::SessionPolicy;
 use rusqlite::params;
-use std::collections::BTreeMap;
 
 const LABELS: [&str; 6] = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "platelet"];
 
@@ -43,7 +42,6 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
             tiles: 4,
             distance: None,
         }),
-        timing_ms: BTreeMap::new(),
         models: vec![ModelRef { id: "all-screen".into(), version: "test".into(), sha256: "00".into() }],
         site: None,
     }

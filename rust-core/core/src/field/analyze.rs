@@ -105,6 +105,9 @@ pub struct Analyzed {
     pub cell_boxes: Vec<[u32; 4]>,
     /// The light behind the slide (raw RGB).
     pub background: [f64; 3],
+    /// Milliseconds each stage took (for benchmarks and `analyze --json`; not
+    /// part of the report that is stored).
+    pub timing_ms: BTreeMap<String, f64>,
 }
 
 impl Analyzed {
@@ -373,7 +376,6 @@ impl Analyzer {
             quality,
             cells: Vec::new(),
             screen: None,
-            timing_ms: BTreeMap::new(),
             models,
             site: self.site.as_ref().map(SiteProfile::reference),
         };
@@ -461,7 +463,7 @@ impl Analyzer {
             }
         }
         timing.insert("total".into(), ms(start.elapsed()));
-        report.timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
+        let timing_ms = timing.into_iter().map(|(k, v)| (k, round3(v))).collect();
         Ok(Analyzed {
             report,
             photo: src,
@@ -469,6 +471,7 @@ impl Analyzer {
             cell_outputs,
             cell_boxes,
             background: ill.background.map(f64::from),
+            timing_ms,
         })
     }
 
@@ -784,7 +787,6 @@ mod familiarity_tests {
                 tiles: 1,
                 distance: tile,
             }),
-            timing_ms: BTreeMap::new(),
             models: vec![],
             site: None,
         }

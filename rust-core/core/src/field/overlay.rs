@@ -209,7 +209,6 @@ mod tests {
                 .map(|i| cell(200 + i * 300, if i % 2 == 0 { "neutrophil" } else { "lymphocyte" }))
                 .collect(),
             screen: None,
-            timing_ms: Default::default(),
             models: vec![],
             site: None,
         };
@@ -220,6 +219,7 @@ mod tests {
             cell_outputs: vec![],
             cell_boxes: vec![],
             background: [235.0; 3],
+            timing_ms: Default::default(),
         };
         let img = render(&analyzed, &labels);
         assert_eq!(img.width(), 1280);

@@ -3,7 +3,6 @@
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +14,6 @@ pub struct FieldReport {
     pub cells: Vec<Cell>,
     /// Null when the photo failed the quality gate.
     pub screen: Option<Screen>,
-    pub timing_ms: BTreeMap<String, f64>,
     /// Which packs produced this (id, version, sha256).
     pub models: Vec<ModelRef>,
     /// The site profile applied, if any ([`crate::site`]).

@@ -319,7 +319,6 @@ pub struct Provenance {
 #[cfg(test)]
 pub(crate) mod testing {
     use crate::field::{Cell, FieldReport, ModelRef, Probs, Quality, QualityIssue, Screen};
-    use std::collections::BTreeMap;
 
     pub fn cell(label: &str, confidence: f64) -> Cell {
         Cell {
@@ -349,7 +348,6 @@ pub(crate) mod testing {
             scale: None,
             cells,
             screen: Some(Screen { label: label.into(), confidence, probs, tiles: 4, distance: None }),
-            timing_ms: BTreeMap::new(),
             models: vec![ModelRef { id: "all-screen".into(), version: "1.0.0".into(), sha256: "ab".into() }],
             site: None,
         }
