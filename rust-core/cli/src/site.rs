@@ -63,50 +63,50 @@ fn fail(e: impl std::fmt::Display) -> u8 {
 
 pub fn run(args: Args) -> u8 {
     let json = args.store.json;
-    if let Sub::Calibrate { out: Some(out), site, reviewed: false, cells, models, threads, photos } =
-        &args.command
-    {
-        return match calibrate(None, site, cells.as_deref(), models, *threads, photos) {
-            Ok(p) => match std::fs::write(out, serde_json::to_string_pretty(&p).unwrap_or_default() + "\n") {
+    // A profile written to a file needs the store only for its reviewed cells.
+    let needs_store = !matches!(&args.command, Sub::Calibrate { out: Some(_), reviewed: false, .. });
+    let opened = if needs_store {
+        match args.store.open() {
+            Ok(s) => Some(s),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    let Sub::Calibrate { site, reviewed, cells, out, models, threads, photos } = args.command else {
+        let Some((store, user)) = opened else { return crate::EXIT_USAGE };
+        return manage(store, &user, args.command, json);
+    };
+    let from_store = opened.as_ref().filter(|_| reviewed).map(|(s, _)| s);
+    let p = match calibrate(from_store, &site, cells.as_deref(), &models, threads, &photos) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    match (out, opened) {
+        (Some(out), _) => {
+            match std::fs::write(&out, serde_json::to_string_pretty(&p).unwrap_or_default() + "\n") {
                 Ok(()) => {
                     print_profile(&p, json);
                     0
                 }
                 Err(e) => fail(format_args!("cannot write the profile: {}", e.kind())),
-            },
-            Err(e) => fail(e),
-        };
-    }
-    let (mut store, user) = match args.store.open() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    match args.command {
-        Sub::Calibrate { site, reviewed, cells, out, models, threads, photos } => {
-            let from_store = reviewed.then_some(&store);
-            let p = match calibrate(from_store, &site, cells.as_deref(), &models, threads, &photos) {
-                Ok(p) => p,
-                Err(e) => return fail(e),
-            };
-            if let Some(out) = out {
-                return match std::fs::write(&out, serde_json::to_string_pretty(&p).unwrap_or_default() + "\n")
-                {
-                    Ok(()) => {
-                        print_profile(&p, json);
-                        0
-                    }
-                    Err(e) => fail(format_args!("cannot write the profile: {}", e.kind())),
-                };
-            }
-            match store.save_site_profile(&p, &user) {
-                Ok(v) => {
-                    let p = SiteProfile { version: v, ..p };
-                    print_profile(&p, json);
-                    0
-                }
-                Err(e) => crate::session::store_err(e),
             }
         }
+        (None, Some((mut store, user))) => match store.save_site_profile(&p, &user) {
+            Ok(v) => {
+                print_profile(&SiteProfile { version: v, ..p }, json);
+                0
+            }
+            Err(e) => crate::session::store_err(e),
+        },
+        (None, None) => crate::EXIT_USAGE,
+    }
+}
+
+/// `list`, `show` and `rollback`: the stored profiles.
+fn manage(mut store: Store, user: &str, command: Sub, json: bool) -> u8 {
+    match command {
+        Sub::Calibrate { .. } => crate::EXIT_USAGE,
         Sub::List => match store.site_profiles() {
             Ok(rows) => {
                 if json {
@@ -144,7 +144,7 @@ pub fn run(args: Args) -> u8 {
             }
         }
         Sub::Rollback { version, none } => {
-            match store.activate_site_profile(if none { None } else { version }, &user) {
+            match store.activate_site_profile(if none { None } else { version }, user) {
                 Ok(()) => 0,
                 Err(e) => crate::session::store_err(e),
             }

@@ -122,7 +122,10 @@ impl Classifier {
     pub fn interpret_at(&self, raw: &[u8], site: Option<&Adjustment>) -> Prediction {
         let z = self.logits(raw);
         let p = match site {
-            Some(a) => a.probs(&self.manifest, &z, &self.embedding(raw)),
+            Some(a) => {
+                let e = if a.refit.is_some() { self.embedding(raw) } else { Vec::new() };
+                a.probs(&self.manifest, &z, &e)
+            }
             None => probs::calibrated(&z, self.manifest.output.kind, self.manifest.calibration.temperature),
         };
         let index = probs::argmax(&p);

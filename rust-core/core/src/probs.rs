@@ -21,12 +21,17 @@ pub fn calibrated(z: &[f64], kind: OutputKind, temperature: f64) -> Vec<f64> {
         // log of a zero probability is -inf; exp(-inf) = 0 keeps it zero.
         OutputKind::Probabilities => z.iter().map(|v| v.max(0.0).ln() / temperature).collect(),
     };
-    let m = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !m.is_finite() {
+    if !t.iter().copied().fold(f64::NEG_INFINITY, f64::max).is_finite() {
         // All -inf (all-zero probabilities): no evidence, uniform.
         return vec![1.0 / z.len() as f64; z.len()];
     }
-    let e: Vec<f64> = t.iter().map(|v| (v - m).exp()).collect();
+    softmax(&t)
+}
+
+/// `exp(z - max) / sum`, summed in index order (the order every platform uses).
+pub(crate) fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
     let mut s = 0.0;
     for v in &e {
         s += v;

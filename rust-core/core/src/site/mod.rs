@@ -147,7 +147,7 @@ impl SiteProfile {
     /// Parses and checks a profile (JSON).
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
         let p: Self = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Site(format!("not a site profile: {}", e.classify_name())))?;
+            .map_err(|e| Error::Site(format!("not a site profile: {}", json_problem(&e))))?;
         if p.schema != SCHEMA {
             return Err(Error::Site(format!("profile schema {} (this core reads {SCHEMA})", p.schema)));
         }
@@ -168,18 +168,13 @@ impl SiteProfile {
     }
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "malformed JSON",
-            serde_json::error::Category::Data => "wrong fields or values",
-            serde_json::error::Category::Eof => "truncated",
-        }
+/// What was wrong with a profile's JSON, in words that name no content.
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "malformed JSON",
+        serde_json::error::Category::Data => "wrong fields or values",
+        serde_json::error::Category::Eof => "truncated",
     }
 }
 

@@ -10,6 +10,7 @@
 //! hundreds of times cheaper. Fixed iteration counts and summation orders make
 //! the result bitwise reproducible everywhere.
 use super::Refit;
+use crate::probs::softmax;
 
 /// Nesterov steps per fit.
 const ITERATIONS: usize = 400;
@@ -193,16 +194,6 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
         s += x * y;
     }
     s
-}
-
-fn softmax(z: &[f64]) -> Vec<f64> {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
-    let mut s = 0.0;
-    for v in &e {
-        s += v;
-    }
-    e.iter().map(|v| v / s).collect()
 }
 
 #[cfg(test)]
