@@ -36,6 +36,12 @@ pub struct Args {
     /// JPEG photos for the field-pipeline figures (default: simulated from ../shared/data).
     #[arg(long)]
     photos: Option<PathBuf>,
+    /// Skip the camera-preview figure (1080p YUV frames).
+    #[arg(long)]
+    skip_preview: bool,
+    /// Only the camera-preview figure.
+    #[arg(long)]
+    preview_only: bool,
 }
 
 struct Figure {
@@ -57,15 +63,23 @@ pub fn run(args: Args) -> u8 {
         eprintln!("hemalens: cannot create {}: {e}", tmp.display());
         return crate::EXIT_USAGE;
     }
-    match engine_figures(&args, &mobilenet, &tmp) {
-        Ok(f) => figures.extend(f),
-        Err(e) => eprintln!("hemalens bench: engine figures skipped: {e}"),
+    if !args.preview_only {
+        match engine_figures(&args, &mobilenet, &tmp) {
+            Ok(f) => figures.extend(f),
+            Err(e) => eprintln!("hemalens bench: engine figures skipped: {e}"),
+        }
+        match process_figures(&args, &tmp) {
+            Ok(f) => figures.extend(f),
+            Err(e) => eprintln!("hemalens bench: process figures skipped: {e}"),
+        }
     }
-    match process_figures(&args, &tmp) {
-        Ok(f) => figures.extend(f),
-        Err(e) => eprintln!("hemalens bench: process figures skipped: {e}"),
+    if !args.skip_preview {
+        match preview_figures(&args) {
+            Ok(f) => figures.extend(f),
+            Err(e) => eprintln!("hemalens bench: preview figures skipped: {e}"),
+        }
     }
-    if !args.skip_analyze {
+    if !args.skip_analyze && !args.preview_only {
         match analyze_figures(&args, &tmp) {
             Ok(f) => figures.extend(f),
             Err(e) => eprintln!("hemalens bench: analyze figures skipped: {e}"),
@@ -480,6 +494,184 @@ fn analyze_figures(args: &Args, tmp: &Path) -> Result<Vec<Figure>, String> {
             baseline: "-".into(),
             target: "<= 150 MB",
             pass: Some(peak / 1024.0 <= 150.0),
+        },
+    ])
+}
+
+/// A 1920x1080 preview frame of `img` as the camera shows a 4:3 picture:
+/// scaled to the frame's height, the sides dark.
+fn preview_frame(img: &image::RgbImage) -> image::RgbImage {
+    let (w, h) = (1920u32, 1080u32);
+    let sw = (f64::from(img.width()) * f64::from(h) / f64::from(img.height())).round() as u32;
+    let small = image::imageops::resize(img, sw, h, image::imageops::FilterType::Triangle);
+    let x0 = w.saturating_sub(sw) / 2;
+    image::RgbImage::from_fn(w, h, |x, y| {
+        if x < x0 || x - x0 >= sw {
+            return image::Rgb([5, 4, 4]);
+        }
+        *small.get_pixel(x - x0, y)
+    })
+}
+
+/// A 1920x1080 preview frame through the eyepiece: real fields mosaicked
+/// with red cells `rbc` px across (bccd_fields' are about 105), a round
+/// aperture filling most of the frame's height, mild vignetting, a dark
+/// surround.
+fn mosaic_frame(fields: &[image::RgbImage], rbc: f64) -> image::RgbImage {
+    let (w, h) = (1920u32, 1080u32);
+    let s = rbc / 105.0;
+    let tiles: Vec<image::RgbImage> = fields
+        .iter()
+        .map(|f| {
+            let (tw, th) =
+                ((f64::from(f.width()) * s).round() as u32, (f64::from(f.height()) * s).round() as u32);
+            image::imageops::resize(f, tw.max(1), th.max(1), image::imageops::FilterType::Triangle)
+        })
+        .collect();
+    let (cx, cy, r) = (f64::from(w) / 2.0, f64::from(h) / 2.0, 0.47 * f64::from(h));
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let d = ((f64::from(x) - cx).powi(2) + (f64::from(y) - cy).powi(2)).sqrt();
+        let Some(t0) = tiles.first() else { return image::Rgb([5, 4, 4]) };
+        if d > r {
+            return image::Rgb([5, 4, 4]);
+        }
+        let (i, j) = (x / t0.width(), y / t0.height());
+        let t = &tiles[(i as usize + 3 * j as usize) % tiles.len()];
+        let p = t.get_pixel((x % t0.width()).min(t.width() - 1), (y % t0.height()).min(t.height() - 1)).0;
+        let v = 1.0 - 0.25 * (d / r).powi(2);
+        image::Rgb(p.map(|c| (f64::from(c) * v) as u8))
+    })
+}
+
+/// NV21 as Android's cameras deliver `YUV_420_888` (BT.601 full range): the
+/// luma plane, and one buffer of interleaved V and U samples (row stride the
+/// width, pixel stride 2).
+fn nv21(img: &image::RgbImage) -> (Vec<u8>, Vec<u8>) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut y = vec![0u8; w * h];
+    let mut vu = vec![0u8; w * h.div_ceil(2)];
+    for (x, yy, p) in img.enumerate_pixels() {
+        let [r, g, b] = p.0.map(f64::from);
+        let (x, yy) = (x as usize, yy as usize);
+        y[yy * w + x] = (0.299 * r + 0.587 * g + 0.114 * b).round() as u8;
+        if x % 2 == 0 && yy % 2 == 0 {
+            let i = (yy / 2) * w + x;
+            vu[i] = (128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b).round().clamp(0.0, 255.0) as u8;
+            vu[i + 1] = (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    (y, vu)
+}
+
+/// Capture guidance per 1920x1080 preview frame on one thread (the preview
+/// path runs no second thread), against converting the whole frame to RGB.
+fn preview_figures(args: &Args) -> Result<Vec<Figure>, String> {
+    use hemalens_core::field::preview::{self, Plane, PreviewOptions, YuvFrame};
+    let limits = hemalens_core::DecodeLimits::default();
+    let demo = crate::repo_root().join("tests/fixtures/demo/eyepiece_bccd_00339.jpg");
+    let mut frames =
+        vec![preview_frame(&hemalens_core::decode_file(&demo, &limits).map_err(|e| e.to_string())?)];
+    let data = std::env::var_os("HEMALENS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::repo_root().join("../shared/data"))
+        .join("bccd_fields");
+    let what = match std::fs::read_to_string(data.join("labels.csv")) {
+        Ok(csv) => {
+            let mut fields = Vec::new();
+            for line in csv.lines().filter(|l| l.ends_with(",val")).take(12) {
+                let path = data.join(line.split(',').next().unwrap_or_default());
+                fields.push(hemalens_core::decode_file(&path, &limits).map_err(|e| e.to_string())?);
+            }
+            // Red cells 50 px across: the 12 MP figures' 140 px, in 1080p;
+            // 35 px: a weaker objective.
+            for (k, rbc) in [(0, 50.0), (6, 50.0), (3, 35.0)] {
+                frames.push(mosaic_frame(&fields[k..k + 6], rbc));
+            }
+            "the demo photo (red cells ~180 px) and mosaics of 12 bccd_fields val fields (red cells 50, 50, 35 px)"
+        }
+        Err(_) => "the demo photo only (no ../shared/data)",
+    };
+    eprintln!("hemalens bench: preview frames: 1920x1080 NV21 from {what}");
+    let planes: Vec<(Vec<u8>, Vec<u8>)> = frames.iter().map(nv21).collect();
+    fn yuv((y, vu): &(Vec<u8>, Vec<u8>)) -> Result<YuvFrame<'_>, String> {
+        let n = vu.len();
+        YuvFrame::new(
+            1920,
+            1080,
+            Plane::new(y, 1920, 1),
+            Plane::new(&vu[1..n], 1920, 2),
+            Plane::new(&vu[..n - 1], 1920, 2),
+        )
+        .map_err(|e| e.to_string())
+    }
+    let opts = PreviewOptions::default();
+    let (mut stream, mut single, mut base) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = Vec::new();
+    for p in &planes {
+        let f = yuv(p)?;
+        let g = preview::guide(&f, &opts);
+        seen.push(format!(
+            "ready {} focus {:.2} exposure {:.2} red cells {:.0} px white cells {} issues {:?}",
+            g.ready,
+            g.focus,
+            g.exposure,
+            g.rbc_diameter_px.unwrap_or(f64::NAN),
+            g.white_cells,
+            g.issues.iter().map(|i| i.code.as_str()).collect::<Vec<_>>()
+        ));
+        std::hint::black_box(f.to_rgb());
+    }
+    // A camera session: the same scene frame after frame (the scale
+    // measured on the first and on every `rescale_every`th); then each frame
+    // judged on its own, and the plain conversion, interleaved.
+    let runs = args.runs.max(5);
+    for p in &planes {
+        let f = yuv(p)?;
+        let mut session = preview::Preview::new(opts.clone());
+        for _ in 0..runs * 3 {
+            let t = Instant::now();
+            std::hint::black_box(session.guide(&f));
+            stream.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    for _ in 0..runs {
+        for p in &planes {
+            let f = yuv(p)?;
+            let t = Instant::now();
+            std::hint::black_box(preview::guide(&f, &opts));
+            single.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            std::hint::black_box(f.to_rgb());
+            base.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    for s in seen {
+        eprintln!("hemalens bench: preview guidance: {s}");
+    }
+    let mean = stream.iter().sum::<f64>() / stream.len().max(1) as f64;
+    let mut sorted = stream.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p90 = sorted.get(sorted.len() * 9 / 10).copied().unwrap_or(f64::NAN);
+    eprintln!(
+        "hemalens bench: preview per frame in a session (scale every {}th frame): mean {mean:.2} ms, p90 {p90:.2} ms",
+        opts.rescale_every
+    );
+    let (m, b) = (median(stream), median(base));
+    let s = median(single);
+    Ok(vec![
+        Figure {
+            name: "preview guidance, 1920x1080 YUV, 1 thread",
+            value: format!("{m:.2} ms"),
+            baseline: format!("full-frame YUV->RGB {b:.2} ms"),
+            target: "<= 5 ms",
+            pass: Some(m <= 5.0),
+        },
+        Figure {
+            name: "preview guidance, scale on every frame",
+            value: format!("{s:.2} ms"),
+            baseline: format!("full-frame YUV->RGB {b:.2} ms"),
+            target: "-",
+            pass: None,
         },
     ])
 }

@@ -544,8 +544,8 @@ fn print_rows(rows: &[SessionRow], json: bool) {
             r.id,
             r.patient,
             format_ms(r.started_at),
-            r.outcome.as_deref().unwrap_or("-"),
-            r.review_state,
+            r.outcome.map_or("-", |d| d.as_str()),
+            r.review_state.as_str(),
             r.fields
         );
     }

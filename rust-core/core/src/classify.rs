@@ -1,10 +1,10 @@
 //! A compiled pack: images in, calibrated predictions out, in batches.
+use crate::engine::{EngineProvider, LiteRt, Runner};
 use crate::error::Error;
 use crate::pack::{Manifest, Pack};
 use crate::preprocess;
 use crate::probs;
 use crate::site::Adjustment;
-use hemalens_litert::{Engine, Options};
 use image::RgbImage;
 use std::sync::Mutex;
 
@@ -17,8 +17,8 @@ pub struct Prediction {
     pub probs: Vec<f64>,
 }
 
-/// A pack compiled for the CPU. `Send + Sync`: inferences from several threads
-/// take turns on the one engine.
+/// A pack loaded into an engine. `Send + Sync`: inferences from several
+/// threads take turns on the one engine.
 #[derive(Debug)]
 pub struct Classifier {
     manifest: Manifest,
@@ -31,28 +31,38 @@ pub struct Classifier {
 
 #[derive(Debug)]
 struct State {
-    engine: Engine,
+    runner: Box<dyn Runner>,
     input: Vec<u8>,
     /// The logits, then the embedding if the pack has one.
     outputs: Vec<Vec<u8>>,
+    /// Bytes of each whole output tensor, as checked against the manifest.
+    output_lens: Vec<usize>,
 }
 
 impl Classifier {
-    /// Compiles the pack with `threads` CPU threads and checks the model's real
-    /// tensors against the manifest.
+    /// Compiles the pack for the CPU with the linked LiteRT ([`LiteRt`]) on
+    /// `threads` threads and checks the model's real tensors against the manifest.
     pub fn new(pack: &Pack, threads: usize) -> Result<Self, Error> {
-        let engine = Engine::from_bytes(pack.model_bytes(), &Options { num_threads: threads })?;
-        pack.check_engine(&engine)?;
+        Self::with_engine(pack, threads, &LiteRt)
+    }
+
+    /// The same with the engine `provider` loads (an app's own interpreter).
+    pub fn with_engine(pack: &Pack, threads: usize, provider: &dyn EngineProvider) -> Result<Self, Error> {
+        let runner = provider.load(pack.model_bytes(), threads)?;
+        pack.check_engine(runner.inputs(), runner.outputs())?;
         let manifest = pack.manifest().clone();
+        // The check above fixed every shape and type to the manifest's: the
+        // sizes below divide evenly, and an output of zero bytes cannot pass.
         let batch = manifest.input.batch as usize;
         let item_in = preprocess::item_bytes(&manifest.input);
-        let item_out = engine.output(0).byte_len() / batch;
-        let n_out = engine.outputs().len();
-        let item_emb = if n_out > 1 { engine.output(1).byte_len() / batch } else { 0 };
+        let output_lens: Vec<usize> = runner.outputs().iter().map(|t| t.byte_len()).collect();
+        let item_out = output_lens[0] / batch;
+        let item_emb = output_lens.get(1).map_or(0, |n| n / batch);
         let state = State {
-            input: vec![0; engine.input(0).byte_len()],
-            outputs: (0..n_out).map(|i| vec![0; engine.output(i).byte_len()]).collect(),
-            engine,
+            input: vec![0; runner.inputs()[0].byte_len()],
+            outputs: output_lens.iter().map(|&n| vec![0; n]).collect(),
+            output_lens,
+            runner,
         };
         Ok(Self { manifest, item_in, item_out, item_emb, state: Mutex::new(state) })
     }
@@ -94,8 +104,11 @@ impl Classifier {
             for (k, t) in chunk.iter().enumerate() {
                 st.input[k * self.item_in..(k + 1) * self.item_in].copy_from_slice(t);
             }
-            let mut outs: Vec<&mut [u8]> = st.outputs.iter_mut().map(Vec::as_mut_slice).collect();
-            st.engine.run(&[&st.input], &mut outs)?;
+            for (o, &n) in st.outputs.iter_mut().zip(&st.output_lens) {
+                o.resize(n, 0);
+            }
+            st.runner.run(&st.input, &mut st.outputs)?;
+            check_outputs(&st.outputs, &st.output_lens)?;
             for k in 0..chunk.len() {
                 let mut raw = st.outputs[0][k * self.item_out..(k + 1) * self.item_out].to_vec();
                 if let Some(e) = st.outputs.get(1) {
@@ -180,4 +193,25 @@ impl Classifier {
         let refs: Vec<&[u8]> = tensors.iter().map(Vec::as_slice).collect();
         Ok(self.run_tensors(&refs)?.iter().map(|r| self.interpret(r)).collect())
     }
+}
+
+/// Every output the engine wrote has its tensor's size: what makes the slicing
+/// of items out of them safe whatever engine ran.
+fn check_outputs(outputs: &[Vec<u8>], lens: &[usize]) -> Result<(), Error> {
+    if outputs.len() != lens.len() {
+        return Err(Error::Engine(format!(
+            "the engine gave {} outputs, the model has {}",
+            outputs.len(),
+            lens.len()
+        )));
+    }
+    for (i, (o, &n)) in outputs.iter().zip(lens).enumerate() {
+        if o.len() != n {
+            return Err(Error::Engine(format!(
+                "the engine wrote {} bytes for output {i}, its tensor has {n}",
+                o.len()
+            )));
+        }
+    }
+    Ok(())
 }

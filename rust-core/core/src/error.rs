@@ -27,8 +27,10 @@ pub enum Error {
     PackMismatch { field: String, problem: String },
     #[error("model pack `{0}` not found")]
     PackNotFound(String),
+    /// The engine failed to load or run a model (LiteRT's own text, or ours
+    /// for an engine the app provides: [`crate::engine`]).
     #[error("inference engine: {0}")]
-    Engine(#[from] hemalens_litert::Error),
+    Engine(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("site profile: {0}")]
@@ -78,6 +80,12 @@ impl Error {
 
     pub(crate) fn mismatch(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self::PackMismatch { field: field.into(), problem: problem.into() }
+    }
+}
+
+impl From<hemalens_litert::Error> for Error {
+    fn from(e: hemalens_litert::Error) -> Self {
+        Self::Engine(e.to_string())
     }
 }
 

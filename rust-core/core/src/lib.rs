@@ -6,8 +6,12 @@
 #[cfg(panic = "abort")]
 compile_error!("hemalens-core needs panic = \"unwind\": libjpeg's errors unwind to a Rust handler");
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("hemalens_core");
+
 pub mod classify;
 pub mod decode;
+pub mod engine;
 mod error;
 pub mod familiar;
 pub mod field;
@@ -21,6 +25,7 @@ pub mod site;
 
 pub use classify::{Classifier, Prediction};
 pub use decode::{decode_file, decode_image, DecodeLimits};
+pub use engine::{EngineProvider, LiteRt, Runner, TensorSpec};
 pub use error::{Error, ErrorKind};
 pub use pack::{Manifest, Pack};
 pub use photo::Photo;

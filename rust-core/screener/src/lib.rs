@@ -3,6 +3,7 @@ mod error;
 
 pub use error::{Error, Kind};
 
+use hemalens_core::engine::{EngineProvider, LiteRt};
 use hemalens_core::field::{AnalyzeOptions, Analyzer, FieldReport, ModelRef};
 use hemalens_core::pack::{Manifest, Pack};
 use hemalens_core::session::{Decision, SessionPolicy, Summary, Thresholds};
@@ -61,8 +62,22 @@ impl Screener {
         threads: usize,
         options: AnalyzeOptions,
     ) -> Result<Self, Error> {
+        Self::open_with_engine(dir, key, screen, cells, threads, options, &LiteRt)
+    }
+
+    /// The same with the packs run by the engines `provider` loads (an app's
+    /// own interpreter); [`Screener::open`] uses the linked LiteRT.
+    pub fn open_with_engine(
+        dir: &Path,
+        key: &Key,
+        screen: &Pack,
+        cells: &Pack,
+        threads: usize,
+        options: AnalyzeOptions,
+        provider: &dyn EngineProvider,
+    ) -> Result<Self, Error> {
         let store = Store::open(dir, key)?;
-        Self::with_store(store, screen, cells, threads, options)
+        Self::with_store_engine(store, screen, cells, threads, options, provider)
     }
 
     /// The same over a store already open.
@@ -73,8 +88,20 @@ impl Screener {
         threads: usize,
         options: AnalyzeOptions,
     ) -> Result<Self, Error> {
+        Self::with_store_engine(store, screen, cells, threads, options, &LiteRt)
+    }
+
+    /// [`Screener::with_store`] with the packs run by the engines `provider` loads.
+    pub fn with_store_engine(
+        store: Store,
+        screen: &Pack,
+        cells: &Pack,
+        threads: usize,
+        options: AnalyzeOptions,
+        provider: &dyn EngineProvider,
+    ) -> Result<Self, Error> {
         let site = store.active_site_profile()?;
-        let analyzer = Analyzer::with_options(screen, cells, threads, options)?.with_site(site)?;
+        let analyzer = Analyzer::with_engine(screen, cells, threads, options, provider)?.with_site(site)?;
         let packs = vec![model_ref(screen.manifest()), model_ref(cells.manifest())];
         let thresholds = Thresholds::from_manifests(screen.manifest(), cells.manifest());
         Ok(Self { analyzer, store: Mutex::new(store), packs, thresholds })

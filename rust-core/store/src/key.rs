@@ -33,6 +33,11 @@ impl Key {
         Ok(Self(random32()?))
     }
 
+    /// The raw 32 bytes (for the app to keep in its key store).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

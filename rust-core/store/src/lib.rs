@@ -20,6 +20,9 @@ pub use error::{Error, ErrorKind};
 pub use key::Key;
 pub use site::{ReviewedCell, SiteProfileRow};
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("hemalens_store");
+
 use hemalens_core::field::{FieldReport, ModelRef};
 use hemalens_core::session::{Decision, Session, SessionPolicy, Summary};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -84,17 +87,75 @@ impl Default for Query {
 
 /// One line of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SessionRow {
     pub id: i64,
     pub patient: String,
     pub started_at: i64,
     pub closed_at: Option<i64>,
     /// Effective outcome: the reviewer's override if any, else the machine's.
-    pub outcome: Option<String>,
-    pub machine_outcome: Option<String>,
-    /// `open`, `pending` (awaiting review), `reviewed` or `none` (no review needed).
-    pub review_state: String,
+    pub outcome: Option<Decision>,
+    pub machine_outcome: Option<Decision>,
+    pub review_state: ReviewState,
     pub fields: i64,
+}
+
+/// Where a session stands with its human review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum ReviewState {
+    /// Still collecting photos.
+    Open,
+    /// Closed as refer or inconclusive: a reviewer should look at it.
+    Pending,
+    /// A reviewer confirmed or overrode the machine's result.
+    Reviewed,
+    /// Closed with no abnormality detected: no review needed.
+    #[serde(rename = "none")]
+    NotNeeded,
+}
+
+impl ReviewState {
+    pub const ALL: [ReviewState; 4] = [Self::Open, Self::Pending, Self::Reviewed, Self::NotNeeded];
+
+    /// The stored (and JSON) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Reviewed => "reviewed",
+            Self::NotNeeded => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ReviewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored name read back as its enum; anything else is a damaged record.
+fn stored<T>(
+    idx: usize,
+    s: Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    match s {
+        None => Ok(None),
+        Some(s) => parse(&s).map(Some).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                idx,
+                rusqlite::types::Type::Text,
+                "unknown stored name".into(),
+            )
+        }),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -401,9 +462,9 @@ impl Store {
                 patient: r.get(1)?,
                 started_at: r.get(2)?,
                 closed_at: r.get(3)?,
-                outcome: r.get(4)?,
-                machine_outcome: r.get(5)?,
-                review_state: r.get(6)?,
+                outcome: stored(4, r.get(4)?, Decision::parse)?,
+                machine_outcome: stored(5, r.get(5)?, Decision::parse)?,
+                review_state: stored(6, Some(r.get(6)?), ReviewState::parse)?.unwrap_or(ReviewState::Open),
                 fields: r.get(7)?,
             })
         })?;

@@ -24,7 +24,7 @@ pub struct SiteProfileRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewedCell {
     pub photo: String,
-    pub bbox: [u32; 4],
+    pub bbox: hemalens_core::field::Bbox,
     pub label: String,
 }
 

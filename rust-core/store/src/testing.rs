@@ -1,7 +1,7 @@
 //! Deterministic data for the store's tests, the crash writer and the benchmark.
 //! Not part of the API.
 use crate::{Error, Store};
-use hemalens_core::field::{Cell, FieldReport, ModelRef, Probs, Quality, Screen};
+use hemalens_core::field::{Cell, FieldReport, ModelRef, Quality, Screen};
 use hemalens_core::session::SessionPolicy;
 use rusqlite::params;
 
@@ -22,10 +22,10 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
             let label = LABELS[(mix(h, i) % LABELS.len() as u64) as usize];
             let confidence = 0.5 + (mix(h, i + 100) % 500) as f64 / 1000.0;
             Cell {
-                bbox: [i as u32 * 10, 0, 10, 10],
+                bbox: [i as u32 * 10, 0, 10, 10].into(),
                 label: label.into(),
                 confidence,
-                probs: Probs(vec![(label.into(), confidence)]),
+                probs: [(label.into(), confidence)].into_iter().collect(),
                 distance: None,
             }
         })
@@ -38,7 +38,7 @@ pub fn report(n: u64, seq: u64) -> FieldReport {
         screen: Some(Screen {
             label: "benign".into(),
             confidence: 1.0 - m,
-            probs: Probs(vec![("benign".into(), 1.0 - m), ("malignant_pre_b".into(), m)]),
+            probs: [("benign".into(), 1.0 - m), ("malignant_pre_b".into(), m)].into_iter().collect(),
             tiles: 4,
             distance: None,
         }),

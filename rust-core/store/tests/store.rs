@@ -2,7 +2,7 @@
 //! The store's behaviour through its public API: records, reviews, audit,
 //! encryption at rest, wrong key, key rotation, full disk, migrations.
 use hemalens_core::session::{Decision, SessionPolicy};
-use hemalens_store::{schema, testing, Error, Key, Options, Query, Store, DB_FILE, PHOTO_DIR};
+use hemalens_store::{schema, testing, Error, Key, Options, Query, ReviewState, Store, DB_FILE, PHOTO_DIR};
 use std::path::Path;
 
 fn key() -> Key {
@@ -57,9 +57,9 @@ fn session_lifecycle_reviews_and_audit() {
     assert_eq!(store.summary(sid).unwrap(), closed);
     assert_eq!(store.reports(sid).unwrap()[0], testing::report(1, 0));
     let row = &store.list(&Query { patient: Some(testing::patient(1)), ..Query::default() }).unwrap()[0];
-    assert_eq!(row.outcome.as_deref(), Some("refer"));
+    assert_eq!(row.outcome, Some(Decision::Refer));
     assert_eq!(row.machine_outcome.as_deref(), Some(machine.as_str()));
-    assert_eq!(row.review_state, "reviewed");
+    assert_eq!(row.review_state, ReviewState::Reviewed);
     assert_eq!(row.fields, 3);
 
     let ex = store.export(sid).unwrap();
@@ -277,17 +277,17 @@ fn migrations_from_every_earlier_version() {
             assert_eq!(rows.len(), 2, "from version {version}");
             let closed = rows.iter().find(|r| r.id == 1).unwrap();
             let open = rows.iter().find(|r| r.id == 2).unwrap();
-            assert_eq!(open.review_state, "open");
-            assert_eq!(closed.machine_outcome.as_deref(), Some("inconclusive"));
+            assert_eq!(open.review_state, ReviewState::Open);
+            assert_eq!(closed.machine_outcome, Some(Decision::Inconclusive));
             if version >= 2 {
                 assert_eq!(
-                    (closed.outcome.as_deref(), closed.review_state.as_str()),
-                    (Some("refer"), "reviewed")
+                    (closed.outcome, closed.review_state),
+                    (Some(Decision::Refer), ReviewState::Reviewed)
                 );
             } else {
                 assert_eq!(
-                    (closed.outcome.as_deref(), closed.review_state.as_str()),
-                    (Some("inconclusive"), "pending")
+                    (closed.outcome, closed.review_state),
+                    (Some(Decision::Inconclusive), ReviewState::Pending)
                 );
             }
             // The migrated store takes new data.
@@ -332,7 +332,7 @@ fn list_filters_by_patient_date_outcome_and_pending_review() {
             r.patient == testing::patient(3)
                 && r.started_at >= all[1500].started_at
                 && r.started_at < all[200].started_at
-                && r.outcome.as_deref() == Some("inconclusive")
+                && r.outcome == Some(Decision::Inconclusive)
         })
         .map(|r| r.id)
         .collect();
@@ -342,7 +342,7 @@ fn list_filters_by_patient_date_outcome_and_pending_review() {
         want
     );
     let pending = store.list(&Query { pending_review: true, limit: 5000, ..Query::default() }).unwrap();
-    assert_eq!(pending.len(), all.iter().filter(|r| r.review_state == "pending").count());
+    assert_eq!(pending.len(), all.iter().filter(|r| r.review_state == ReviewState::Pending).count());
     assert!(!pending.is_empty());
 }
 

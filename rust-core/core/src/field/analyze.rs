@@ -11,10 +11,11 @@ use super::detect::{self, DetectOptions, Detection};
 use super::fov;
 use super::parallel;
 use super::quality::{self, Measures, QualityOptions};
-use super::report::{Cell, FieldReport, Fov, ModelRef, Probs, Quality, Scale, Screen};
+use super::report::{Bbox, Cell, FieldReport, Fov, IssueCode, ModelRef, Probs, Quality, Scale, Screen};
 use super::scale;
 use crate::classify::{Classifier, Prediction};
 use crate::decode::DecodeLimits;
+use crate::engine::{EngineProvider, LiteRt};
 use crate::error::Error;
 use crate::pack::{Manifest, Pack, Task};
 use crate::photo::Photo;
@@ -102,7 +103,7 @@ pub struct Analyzed {
     pub tile_outputs: Vec<Vec<u8>>,
     pub cell_outputs: Vec<Vec<u8>>,
     /// Each white cell's box (as in the report's cells).
-    pub cell_boxes: Vec<[u32; 4]>,
+    pub cell_boxes: Vec<Bbox>,
     /// The light behind the slide (raw RGB).
     pub background: [f64; 3],
     /// Milliseconds each stage took (for benchmarks and `analyze --json`; not
@@ -160,6 +161,18 @@ impl Analyzer {
         threads: usize,
         opts: AnalyzeOptions,
     ) -> Result<Self, Error> {
+        Self::with_engine(screen, cells, threads, opts, &LiteRt)
+    }
+
+    /// The same with the packs run by the engines `provider` loads (an app's
+    /// own interpreter, [`crate::engine`]); [`Analyzer::with_options`] uses [`LiteRt`].
+    pub fn with_engine(
+        screen: &Pack,
+        cells: &Pack,
+        threads: usize,
+        opts: AnalyzeOptions,
+        provider: &dyn EngineProvider,
+    ) -> Result<Self, Error> {
         for (p, task) in [(screen, Task::FieldScreen), (cells, Task::CellType)] {
             let m = p.manifest();
             if m.task != task && m.task != Task::Test {
@@ -182,7 +195,10 @@ impl Analyzer {
         let each = (threads / n).max(1);
         let workers = (0..n)
             .map(|_| {
-                Ok(Worker { screen: Classifier::new(screen, each)?, cells: Classifier::new(cells, each)? })
+                Ok(Worker {
+                    screen: Classifier::with_engine(screen, each, provider)?,
+                    cells: Classifier::with_engine(cells, each, provider)?,
+                })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let pool = crate::helper::pool(workers.len());
@@ -389,7 +405,7 @@ impl Analyzer {
                 let (dw, dh) = (f64::from(w), f64::from(h));
                 let (x0, y0) = ((det.x0 * k).clamp(0.0, dw), (det.y0 * k).clamp(0.0, dh));
                 let (x1, y1) = ((det.x1 * k).clamp(0.0, dw), (det.y1 * k).clamp(0.0, dh));
-                [x0.round(), y0.round(), (x1 - x0).round(), (y1 - y0).round()].map(|v| v as u32)
+                Bbox::from([x0.round(), y0.round(), (x1 - x0).round(), (y1 - y0).round()].map(|v| v as u32))
             };
             if plan.is_some() {
                 let cell_out = cell_out.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -445,7 +461,7 @@ impl Analyzer {
                     // Evidence from a microscope, stain or picture the packs were
                     // never calibrated on: no verdict on it, whatever the models say.
                     report.quality.ok = false;
-                    report.quality.issues.push(quality::issue("unfamiliar_image"));
+                    report.quality.issues.push(quality::issue(IssueCode::UnfamiliarImage));
                     report.cells.clear();
                     report.screen = None;
                 }
@@ -691,7 +707,7 @@ fn round3(v: f64) -> f64 {
 }
 
 fn probs(m: &Manifest, p: &Prediction) -> Probs {
-    Probs(m.labels.iter().cloned().zip(p.probs.iter().copied()).collect())
+    m.labels.iter().cloned().zip(p.probs.iter().copied()).collect()
 }
 
 /// A square of side `side` centred at (cx, cy); outside the image is `fill`.

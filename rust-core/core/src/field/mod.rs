@@ -10,10 +10,11 @@ pub mod detect;
 pub mod fov;
 pub mod overlay;
 pub(crate) mod parallel;
+pub mod preview;
 pub mod quality;
 pub(crate) mod raster;
 pub mod report;
 pub mod scale;
 
 pub use analyze::{AnalyzeOptions, Analyzed, Analyzer, GATE_LOG};
-pub use report::{Cell, FieldReport, Fov, ModelRef, Probs, Quality, QualityIssue, Scale, Screen};
+pub use report::{Bbox, Cell, FieldReport, Fov, IssueCode, LabelProb, ModelRef, Probs, Quality, QualityIssue, Scale, Screen};

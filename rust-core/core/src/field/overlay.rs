@@ -47,7 +47,7 @@ pub fn render(a: &Analyzed, cell_labels: &[String]) -> RgbImage {
     }
     for c in &r.cells {
         let col = class_colour(cell_labels, &c.label);
-        let [x, y, w, h] = c.bbox.map(|v| (f64::from(v) * z).round() as i64);
+        let [x, y, w, h] = <[u32; 4]>::from(c.bbox).map(|v| (f64::from(v) * z).round() as i64);
         rect(&mut img, x, y, w, h, col, unit);
         let text = format!("{} {:.0}%", c.label, c.confidence * 100.0);
         let ty = if y - (8 * unit as i64 + 6) >= 0 { y - (8 * unit as i64 + 6) } else { y + h + 2 };

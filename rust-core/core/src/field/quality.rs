@@ -4,7 +4,7 @@
 //! fields that they reject what the models get wrong.
 use super::raster::{luma, otsu, Gray};
 use super::scale::RbcScale;
-use crate::field::report::{Fov, QualityIssue};
+use crate::field::report::{Fov, IssueCode, QualityIssue};
 use image::RgbImage;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -54,31 +54,37 @@ pub struct Measures {
     pub fov_cut: f64,
 }
 
-pub fn issue(code: &str) -> QualityIssue {
+/// The gate's issue for `code`, with its sentence for the health worker.
+pub fn issue(code: IssueCode) -> QualityIssue {
     let message = match code {
-        "not_a_smear" => {
+        IssueCode::NotASmear => {
             "This does not look like a stained blood smear: photograph the slide through the eyepiece."
         }
-        "no_cells" => {
+        IssueCode::NoCells => {
             "No cells found: check that the slide is on the stage and the lamp is on, then refocus."
         }
-        "too_dark" => "Too dark: turn up the microscope lamp or open the condenser diaphragm.",
-        "burnt_out" => "Too bright, the cells are washed out: turn the lamp down.",
-        "out_of_focus" => "Out of focus: turn the fine focus knob slowly until the cell edges are sharp.",
-        "fov_too_small" => "The bright circle is too small: hold the phone closer to the eyepiece.",
-        "fov_off_centre" => "The bright circle is cut off: centre the phone over the eyepiece.",
-        "too_sparse" => "Too few cells here: move to a part of the smear where the cells lie close together.",
-        "too_crowded" => "The cells overlap too much: move towards the thin, feathered end of the smear.",
-        "scale_unknown" => {
+        IssueCode::TooDark => "Too dark: turn up the microscope lamp or open the condenser diaphragm.",
+        IssueCode::BurntOut => "Too bright, the cells are washed out: turn the lamp down.",
+        IssueCode::OutOfFocus => {
+            "Out of focus: turn the fine focus knob slowly until the cell edges are sharp."
+        }
+        IssueCode::FovTooSmall => "The bright circle is too small: hold the phone closer to the eyepiece.",
+        IssueCode::FovOffCentre => "The bright circle is cut off: centre the phone over the eyepiece.",
+        IssueCode::TooSparse => {
+            "Too few cells here: move to a part of the smear where the cells lie close together."
+        }
+        IssueCode::TooCrowded => {
+            "The cells overlap too much: move towards the thin, feathered end of the smear."
+        }
+        IssueCode::ScaleUnknown => {
             "The red cells could not be measured: move to a thinner part of the smear and refocus."
         }
-        "unfamiliar_image" => {
+        IssueCode::UnfamiliarImage => {
             "This microscope, stain or picture is unlike anything the models were calibrated on: \
              run site calibration with this microscope's normal slides, or send the slide for expert review."
         }
-        _ => "This photo cannot be used: take another one.",
     };
-    QualityIssue { code: code.to_string(), message: message.to_string() }
+    QualityIssue { code, message: message.to_string() }
 }
 
 /// Brightness and clipping of the raw (not normalised) photo inside the field.
@@ -269,40 +275,42 @@ pub fn fov_coverage(fov: Option<&Fov>, w: u32, h: u32) -> (f64, f64) {
 
 /// Decides. Order matters only for reading: the most basic reasons first.
 pub fn gate(m: &Measures, cover: &Cover, scale: Option<&RbcScale>, o: &QualityOptions) -> Vec<QualityIssue> {
-    let mut codes: Vec<&str> = Vec::new();
+    let mut codes: Vec<IssueCode> = Vec::new();
     if m.exposure < o.dark_max {
-        codes.push("too_dark");
+        codes.push(IssueCode::TooDark);
     }
     // Glare washes the stain out of a smear; a screenshot or a page is mostly
     // white too, but what little it shows is plainly not stained.
     let unstained = cover.coverage >= o.coverage_min && cover.stain_like < o.stain_min;
     if m.clipped > o.clipped_max && !unstained {
-        codes.push("burnt_out");
+        codes.push(IssueCode::BurntOut);
     }
     if codes.is_empty() {
         if cover.coverage < 0.01 || (scale.is_none() && cover.coverage < o.coverage_min) {
-            codes.push("no_cells");
+            codes.push(IssueCode::NoCells);
         } else if cover.stain_like < o.stain_min {
-            codes.push("not_a_smear");
+            codes.push(IssueCode::NotASmear);
         }
     }
     if m.fov_fraction < o.fov_min_fraction {
-        codes.push("fov_too_small");
+        codes.push(IssueCode::FovTooSmall);
     }
     if m.fov_cut > o.fov_cut_max {
-        codes.push("fov_off_centre");
+        codes.push(IssueCode::FovOffCentre);
     }
-    let usable = !codes.iter().any(|c| matches!(*c, "too_dark" | "burnt_out" | "no_cells" | "not_a_smear"));
+    let usable = !codes.iter().any(|c| {
+        matches!(c, IssueCode::TooDark | IssueCode::BurntOut | IssueCode::NoCells | IssueCode::NotASmear)
+    });
     if usable {
         if m.focus < o.focus_min {
-            codes.push("out_of_focus");
+            codes.push(IssueCode::OutOfFocus);
         }
         if cover.coverage < o.coverage_min {
-            codes.push("too_sparse");
+            codes.push(IssueCode::TooSparse);
         } else if cover.coverage > o.coverage_max {
-            codes.push("too_crowded");
+            codes.push(IssueCode::TooCrowded);
         } else if scale.is_none() && m.focus >= o.focus_min {
-            codes.push("scale_unknown");
+            codes.push(IssueCode::ScaleUnknown);
         }
     }
     codes.into_iter().map(issue).collect()
@@ -321,7 +329,7 @@ mod tests {
     }
 
     fn codes(m: &Measures, c: &Cover, s: Option<&RbcScale>) -> Vec<String> {
-        gate(m, c, s, &QualityOptions::default()).into_iter().map(|i| i.code).collect()
+        gate(m, c, s, &QualityOptions::default()).into_iter().map(|i| i.code.as_str().to_string()).collect()
     }
 
     #[test]
@@ -343,8 +351,11 @@ mod tests {
         ];
         for (want, m, c, s) in cases {
             let got = gate(&m, &c, s.as_ref(), &QualityOptions::default());
-            assert!(got.iter().any(|i| i.code == want), "{want}: {got:?}");
+            assert!(got.iter().any(|i| i.code.as_str() == want), "{want}: {got:?}");
             assert!(got.iter().all(|i| i.message.ends_with('.') && i.message.len() > 20), "{got:?}");
+        }
+        for c in IssueCode::ALL {
+            assert!(issue(c).message.ends_with('.'), "{c}");
         }
     }
 

@@ -6,8 +6,9 @@ pub use manifest::{
     QuantParams, Resize, Task, SCHEMA,
 };
 
+use crate::engine::TensorSpec;
 use crate::error::Error;
-use hemalens_litert::{ElementType, Engine, TensorInfo};
+use hemalens_litert::ElementType;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,23 +83,20 @@ impl Pack {
         &self.origin
     }
 
-    /// Checks the compiled model's real tensors against the manifest.
-    pub fn check_engine(&self, engine: &Engine) -> Result<(), Error> {
+    /// Checks a loaded model's real tensors, as its engine reports them
+    /// ([`crate::engine::Runner`]), against the manifest.
+    pub fn check_engine(&self, inputs: &[TensorSpec], outputs: &[TensorSpec]) -> Result<(), Error> {
         let m = &self.manifest;
-        if engine.inputs().len() != 1 {
-            return Err(Error::mismatch(
-                "input",
-                format!("model has {} inputs, expected 1", engine.inputs().len()),
-            ));
-        }
-        let outputs = 1 + usize::from(m.familiarity.is_some());
-        if engine.outputs().len() != outputs {
+        let [i] = inputs else {
+            return Err(Error::mismatch("input", format!("model has {} inputs, expected 1", inputs.len())));
+        };
+        let n_out = 1 + usize::from(m.familiarity.is_some());
+        if outputs.len() != n_out {
             return Err(Error::mismatch(
                 "output",
-                format!("model has {} outputs, the manifest describes {outputs}", engine.outputs().len()),
+                format!("model has {} outputs, the manifest describes {n_out}", outputs.len()),
             ));
         }
-        let i = engine.input(0);
         let want = [
             m.input.batch as usize,
             m.input.height as usize,
@@ -115,7 +113,7 @@ impl Pack {
         }
         check_dtype("input.dtype", i, m.input.dtype)?;
         check_quant("input.quantization", i, m.input.quantization)?;
-        let o = engine.output(0);
+        let o = &outputs[0];
         let want_out = [m.input.batch as usize, m.labels.len()];
         if o.shape != want_out {
             return Err(Error::mismatch(
@@ -126,7 +124,7 @@ impl Pack {
         check_dtype("output.dtype", o, m.output.dtype)?;
         check_quant("output.quantization", o, m.output.quantization)?;
         if let Some(f) = &m.familiarity {
-            let e = engine.output(1);
+            let e = &outputs[1];
             if e.shape != [m.input.batch as usize, f.dim] {
                 return Err(Error::mismatch(
                     "familiarity.dim",
@@ -189,7 +187,7 @@ fn validate(m: &Manifest) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_dtype(field: &str, t: &TensorInfo, want: DType) -> Result<(), Error> {
+fn check_dtype(field: &str, t: &TensorSpec, want: DType) -> Result<(), Error> {
     let ok = matches!(
         (t.element_type, want),
         (ElementType::Int8, DType::Int8)
@@ -206,12 +204,13 @@ fn check_dtype(field: &str, t: &TensorInfo, want: DType) -> Result<(), Error> {
     }
 }
 
-fn check_quant(field: &str, t: &TensorInfo, want: Option<QuantParams>) -> Result<(), Error> {
+fn check_quant(field: &str, t: &TensorSpec, want: Option<QuantParams>) -> Result<(), Error> {
     match (t.quantization, want) {
         (None, None) => Ok(()),
         (Some(q), Some(w)) => {
             let rel = ((q.scale - w.scale) / q.scale).abs();
-            if rel > 1e-5 || q.zero_point != w.zero_point {
+            // A NaN scale (from a foreign engine) is a mismatch too.
+            if rel.is_nan() || rel > 1e-5 || q.zero_point != w.zero_point {
                 Err(Error::mismatch(
                     field,
                     format!(

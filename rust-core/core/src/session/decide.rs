@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Decision {
     Refer,
     NoAbnormalityDetected,
@@ -28,12 +29,14 @@ impl Decision {
 
 /// One reason: a stable machine code and a sentence for the health worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Reason {
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Outcome {
     pub decision: Decision,
     pub reasons: Vec<Reason>,
@@ -363,7 +366,7 @@ mod tests {
         // this smear is full of.
         let unsure = |probs: [(&str, f64); 5]| {
             let mut c = cell(probs[0].0, probs[0].1);
-            c.probs = crate::field::Probs(probs.map(|(l, p)| (l.to_string(), p)).to_vec());
+            c.probs = probs.map(|(l, p)| (l.to_string(), p)).into_iter().collect();
             c
         };
         let likely_ig = [
@@ -438,11 +441,10 @@ mod tests {
         let mut fields = vec![normal_field(40), normal_field(40), normal_field(40)];
         for _ in 0..60 {
             let mut c = cell("monocyte", 0.3);
-            c.probs = crate::field::Probs(
-                [("monocyte", 0.3), ("lymphocyte", 0.3), ("neutrophil", 0.3), ("eosinophil", 0.1)]
-                    .map(|(l, p)| (l.to_string(), p))
-                    .to_vec(),
-            );
+            c.probs = [("monocyte", 0.3), ("lymphocyte", 0.3), ("neutrophil", 0.3), ("eosinophil", 0.1)]
+                .map(|(l, p)| (l.to_string(), p))
+                .into_iter()
+                .collect();
             fields[0].cells.push(c);
         }
         let o = session_of(&fields).summary().outcome;

@@ -14,6 +14,7 @@ use crate::field::{FieldReport, ModelRef, Probs};
 use crate::site::SiteRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 
 /// The white-cell classes of the `wbc-type` pack that make up the differential
 /// (every label but `platelet`), in the pack's label order. Labels a newer pack
@@ -23,6 +24,44 @@ pub const WHITE_CELL_LABELS: [&str; 7] =
 /// Not a white cell: counted apart from the differential.
 pub const PLATELET: &str = "platelet";
 
+/// Count per name, in name order: a JSON object here, a map across the bindings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tally(pub BTreeMap<String, u32>);
+
+/// Value per name, in name order: a JSON object here, a map across the bindings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NamedValues(pub BTreeMap<String, f64>);
+
+macro_rules! map_newtype {
+    ($t:ident, $v:ty) => {
+        impl Deref for $t {
+            type Target = BTreeMap<String, $v>;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+        impl DerefMut for $t {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+        impl From<BTreeMap<String, $v>> for $t {
+            fn from(m: BTreeMap<String, $v>) -> Self {
+                Self(m)
+            }
+        }
+        #[cfg(feature = "uniffi")]
+        uniffi::custom_type!($t, std::collections::HashMap<String, $v>, {
+            lower: |m| m.0.into_iter().collect(),
+            try_lift: |m| Ok($t(m.into_iter().collect())),
+        });
+    };
+}
+map_newtype!(Tally, u32);
+map_newtype!(NamedValues, f64);
+
 /// The running state of one session. Adding a field is cheap; the summary is
 /// computed from the totals, so a session of any length costs the same to show.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +70,7 @@ pub struct Session {
     app_version: String,
     fields_added: u32,
     fields_accepted: u32,
-    rejected_by_issue: BTreeMap<String, u32>,
+    rejected_by_issue: Tally,
     cells_detected: u32,
     platelets: u32,
     uncertain_cells: u32,
@@ -58,7 +97,7 @@ impl Session {
             app_version: app_version.into(),
             fields_added: 0,
             fields_accepted: 0,
-            rejected_by_issue: BTreeMap::new(),
+            rejected_by_issue: Tally::default(),
             cells_detected: 0,
             platelets: 0,
             uncertain_cells: 0,
@@ -95,7 +134,7 @@ impl Session {
                 *self.rejected_by_issue.entry("rejected".into()).or_default() += 1;
             }
             for issue in &report.quality.issues {
-                *self.rejected_by_issue.entry(issue.code.clone()).or_default() += 1;
+                *self.rejected_by_issue.entry(issue.code.to_string()).or_default() += 1;
             }
             return;
         }
@@ -112,9 +151,9 @@ impl Session {
             // A cell unlike the pack's training data is no evidence either way.
             let unfamiliar = cells_unchecked || cell.distance.is_some_and(|d| d > 1.0);
             if !unfamiliar {
-                for (label, _) in &cell.probs.0 {
-                    if label != PLATELET && !self.white_labels.contains(label) {
-                        self.white_labels.push(label.clone());
+                for (label, _) in cell.probs.iter() {
+                    if label != PLATELET && !self.white_labels.iter().any(|l| l == label) {
+                        self.white_labels.push(label.to_string());
                         for v in &mut self.white_probs {
                             v.push(0.0);
                         }
@@ -136,10 +175,10 @@ impl Session {
             if screen.confidence < t.screen_min_confidence {
                 self.screen_unsure_fields += 1;
             }
-            for (label, p) in &screen.probs.0 {
+            for (label, p) in screen.probs.iter() {
                 match self.screen_weighted.iter_mut().find(|(l, _)| l == label) {
                     Some((_, acc)) => *acc += w * p,
-                    None => self.screen_weighted.push((label.clone(), w * p)),
+                    None => self.screen_weighted.push((label.to_string(), w * p)),
                 }
             }
         }
@@ -183,10 +222,10 @@ impl Session {
             .collect();
         let screen = (self.screen_fields > 0).then(|| {
             let total = self.screen_tiles.max(1) as f64;
-            let probs = Probs(self.screen_weighted.iter().map(|(l, s)| (l.clone(), s / total)).collect());
-            let (label, confidence) = probs.0.iter().fold((String::new(), f64::MIN), |best, (l, p)| {
-                if *p > best.1 {
-                    (l.clone(), *p)
+            let probs: Probs = self.screen_weighted.iter().map(|(l, s)| (l.clone(), s / total)).collect();
+            let (label, confidence) = probs.iter().fold((String::new(), f64::MIN), |best, (l, p)| {
+                if p > best.1 {
+                    (l.to_string(), p)
                 } else {
                     best
                 }
@@ -227,7 +266,7 @@ impl Session {
                 target_cells: self.policy.target_cells,
                 max_fields: self.policy.max_fields,
                 min_accepted_fraction: self.policy.min_accepted_fraction,
-                thresholds: self.policy.thresholds.as_map(),
+                thresholds: self.policy.thresholds.as_map().into(),
             },
         };
         summary.outcome = decide(&summary, &self.policy);
@@ -237,10 +276,11 @@ impl Session {
 
 /// P(malignant): the summed probability of every `malignant_*` label.
 pub fn malignant_prob(probs: &Probs) -> f64 {
-    probs.0.iter().filter(|(l, _)| l.starts_with("malignant")).map(|(_, p)| p).sum()
+    probs.iter().filter(|(l, _)| l.starts_with("malignant")).map(|(_, p)| p).sum()
 }
 
 /// What a session says: the JSON of `hemalens session show`.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub fields: FieldCounts,
@@ -256,15 +296,17 @@ pub struct Summary {
     pub provenance: Provenance,
 }
 
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldCounts {
     pub added: u32,
     pub accepted: u32,
     pub rejected: u32,
     /// Rejected photos by quality issue code (a photo may carry several).
-    pub rejected_by_issue: BTreeMap<String, u32>,
+    pub rejected_by_issue: Tally,
 }
 
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellCounts {
     /// Every detected cell in accepted fields.
@@ -276,6 +318,7 @@ pub struct CellCounts {
     pub platelets: u32,
 }
 
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassCount {
     pub label: String,
@@ -287,6 +330,7 @@ pub struct ClassCount {
     pub expected: f64,
 }
 
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenSummary {
     pub fields: u32,
@@ -300,6 +344,7 @@ pub struct ScreenSummary {
 }
 
 /// Where a result came from: enough to reproduce it or to know it is stale.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// The packs (id, version, sha256) that produced the fields.
@@ -313,7 +358,7 @@ pub struct Provenance {
     pub max_fields: u32,
     pub min_accepted_fraction: f64,
     /// Every threshold the rule compared against, as used.
-    pub thresholds: BTreeMap<String, f64>,
+    pub thresholds: NamedValues,
 }
 
 #[cfg(test)]
@@ -322,22 +367,24 @@ pub(crate) mod testing {
 
     pub fn cell(label: &str, confidence: f64) -> Cell {
         Cell {
-            bbox: [0, 0, 10, 10],
+            bbox: [0, 0, 10, 10].into(),
             label: label.into(),
             confidence,
-            probs: Probs(vec![(label.into(), confidence)]),
+            probs: [(label.into(), confidence)].into_iter().collect(),
             distance: None,
         }
     }
 
     /// A field with `cells` and a screen answer of P(malignant) = `malignant`.
     pub fn field(cells: Vec<Cell>, malignant: f64) -> FieldReport {
-        let probs = Probs(vec![
+        let probs: Probs = [
             ("benign".into(), 1.0 - malignant),
             ("malignant_early_pre_b".into(), malignant * 0.5),
             ("malignant_pre_b".into(), malignant * 0.25),
             ("malignant_pro_b".into(), malignant * 0.25),
-        ]);
+        ]
+        .into_iter()
+        .collect();
         let (label, confidence) = if malignant > 0.5 {
             ("malignant_early_pre_b", malignant * 0.5)
         } else {
@@ -438,7 +485,7 @@ mod tests {
         let scr = s.summary().screen.unwrap();
         assert!((scr.malignant_prob - (0.9 * 3.0 + 0.1) / 4.0).abs() < 1e-12);
         assert_eq!(scr.tiles, 4);
-        assert!((scr.probs.0.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((scr.probs.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// A proportion `k / n` with its 95% Wilson score interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Proportion {
     pub k: u32,
     pub n: u32,

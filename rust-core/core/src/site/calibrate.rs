@@ -5,7 +5,7 @@ use super::{
 };
 use crate::classify::Classifier;
 use crate::error::Error;
-use crate::field::{Analyzer, FieldReport, ModelRef};
+use crate::field::{Analyzer, FieldReport, IssueCode, ModelRef};
 use std::collections::BTreeMap;
 
 /// Fewest photos of normal slides, accepted by the quality gate, a profile is made from.
@@ -57,7 +57,7 @@ pub fn calibrate(
         .filter(|p| {
             p.report.scale.is_some()
                 && !p.tiles.is_empty()
-                && p.report.quality.issues.iter().all(|i| i.code == "unfamiliar_image")
+                && p.report.quality.issues.iter().all(|i| i.code == IssueCode::UnfamiliarImage)
         })
         .collect();
     let cells_only = photos.is_empty() && reviewed.len() >= MIN_REVIEWED_ALONE;

@@ -128,6 +128,7 @@ pub struct Refit {
 
 /// A profile's name in a result's provenance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SiteRef {
     pub site: String,
     pub version: u32,

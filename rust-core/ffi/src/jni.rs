@@ -1,0 +1,1 @@
+//! JNI entry points (camera preview): being written.

@@ -1,0 +1,35 @@
+#![doc = include_str!("../README.md")]
+//! The bridging layer is not API: the core crates know nothing of it.
+uniffi::setup_scaffolding!("hemalens");
+
+mod engine;
+mod error;
+mod screener;
+
+pub use engine::{ModelTensors, PlatformEngine, TensorDesc, TensorElement};
+pub use error::HemalensError;
+pub use screener::{AddedPhoto, Evidence, Screener, ScreenerConfig, SessionQuery};
+
+/// A fresh random 32-byte key for a new records store, from the operating
+/// system (store it in the Android Keystore or iOS Keychain).
+#[uniffi::export]
+pub fn generate_key() -> Result<Vec<u8>, HemalensError> {
+    error::guard(|| Ok(hemalens_store::Key::generate()?.as_bytes().to_vec()))
+}
+
+/// The core's version, as written into every result's provenance.
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Test hook: panics inside the library, to show that a panic reaches the
+/// app as `HemalensError.Internal` and never crashes the host.
+#[doc(hidden)]
+#[uniffi::export]
+pub fn debug_panic() -> Result<(), HemalensError> {
+    error::guard(|| panic!("debug_panic: a deliberate panic for the binding tests"))
+}
+
+#[cfg(feature = "jni")]
+mod jni;

@@ -1,0 +1,284 @@
+//! The screening façade as an object the app holds.
+use crate::engine::{Platform, PlatformEngine};
+use crate::error::{guard, HemalensError};
+use hemalens_core::engine::{EngineProvider, LiteRt};
+use hemalens_core::field::{AnalyzeOptions, FieldReport, ModelRef};
+use hemalens_core::pack::Pack;
+use hemalens_core::session::{Decision, Summary};
+use hemalens_store::{Key, SessionRow};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// How a [`Screener`] is set up. Every field has a sensible default.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ScreenerConfig {
+    /// CPU threads for the models and the pipeline (1 or 2 on a phone).
+    #[uniffi(default = 2)]
+    pub threads: u32,
+    /// A folder with the packs (`all-screen/` and `wbc-type/`, each a
+    /// `manifest.json` and `model.tflite`), e.g. unpacked app assets; `None`
+    /// uses the packs built into the library.
+    #[uniffi(default = None)]
+    pub pack_dir: Option<String>,
+}
+
+impl Default for ScreenerConfig {
+    fn default() -> Self {
+        Self { threads: 2, pack_dir: None }
+    }
+}
+
+/// How much evidence a new session collects before it decides.
+#[derive(Debug, Clone, Copy, uniffi::Record)]
+pub struct Evidence {
+    /// Confident white cells to collect (100 by default).
+    pub target_cells: u32,
+    /// Stop asking for photos after this many (30 by default).
+    pub max_fields: u32,
+}
+
+/// Filters for [`Screener::list`]; every one optional. Newest first.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SessionQuery {
+    #[uniffi(default = None)]
+    pub patient: Option<String>,
+    /// Started at or after (Unix milliseconds).
+    #[uniffi(default = None)]
+    pub from_ms: Option<i64>,
+    /// Started before (Unix milliseconds).
+    #[uniffi(default = None)]
+    pub to_ms: Option<i64>,
+    /// The effective outcome (after any override).
+    #[uniffi(default = None)]
+    pub outcome: Option<Decision>,
+    /// Only closed sessions waiting for a reviewer.
+    #[uniffi(default = false)]
+    pub pending_review: bool,
+    #[uniffi(default = 50)]
+    pub limit: u32,
+}
+
+/// One photo added to a session.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AddedPhoto {
+    /// The field's number in the session (0, 1, ...).
+    pub field: i64,
+    pub report: FieldReport,
+    /// The session's running summary with this photo counted.
+    pub summary: Summary,
+}
+
+/// Packs, pipeline, the site's calibration and the encrypted records store.
+/// Safe to share between threads. After [`Screener::shutdown`] every call
+/// answers `InvalidState`.
+#[derive(Debug, uniffi::Object)]
+pub struct Screener {
+    inner: Mutex<Option<Arc<hemalens_screener::Screener>>>,
+}
+
+pub(crate) fn key_of(bytes: &[u8]) -> Result<Key, HemalensError> {
+    let b: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| HemalensError::InvalidInput { detail: "a key must be 32 bytes".into() })?;
+    Ok(Key::from_bytes(b))
+}
+
+fn packs(dir: Option<&str>) -> Result<(Pack, Pack), HemalensError> {
+    Ok(match dir {
+        None => (hemalens_packs::builtin("all-screen")?, hemalens_packs::builtin("wbc-type")?),
+        Some(d) => {
+            let d = Path::new(d);
+            (Pack::from_dir(&d.join("all-screen"))?, Pack::from_dir(&d.join("wbc-type"))?)
+        }
+    })
+}
+
+impl Screener {
+    pub(crate) fn from_inner(s: hemalens_screener::Screener) -> Self {
+        Self { inner: Mutex::new(Some(Arc::new(s))) }
+    }
+
+    /// The façade, unless closed. The lock is held only to clone the handle:
+    /// calls run side by side, and `close` waits for none of them.
+    pub(crate) fn get(&self) -> Result<Arc<hemalens_screener::Screener>, HemalensError> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(HemalensError::closed)
+    }
+
+    fn open_on(
+        dir: &str,
+        key: &[u8],
+        config: &ScreenerConfig,
+        provider: &dyn EngineProvider,
+    ) -> Result<Arc<Self>, HemalensError> {
+        guard(|| {
+            let key = key_of(key)?;
+            let (screen, cells) = packs(config.pack_dir.as_deref())?;
+            let threads = config.threads.clamp(1, 8) as usize;
+            let s = hemalens_screener::Screener::open_with_engine(
+                Path::new(dir),
+                &key,
+                &screen,
+                &cells,
+                threads,
+                AnalyzeOptions::default(),
+                provider,
+            )?;
+            Ok(Arc::new(Self::from_inner(s)))
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&hemalens_screener::Screener) -> Result<T, hemalens_screener::Error>,
+    ) -> Result<T, HemalensError> {
+        guard(|| {
+            let s = self.get()?;
+            Ok(f(&s)?)
+        })
+    }
+}
+
+#[uniffi::export]
+impl Screener {
+    /// Opens (creating if needed) the records store in `dir` with a 32-byte
+    /// `key` (keep it in the Android Keystore or iOS Keychain), compiles the
+    /// packs, and reads with the store's active site profile.
+    #[uniffi::constructor]
+    pub fn open(dir: String, key: Vec<u8>, config: ScreenerConfig) -> Result<Arc<Self>, HemalensError> {
+        Self::open_on(&dir, &key, &config, &LiteRt)
+    }
+
+    /// [`Screener::open`] with the packs run by the app's own inference
+    /// engine (the platform's TensorFlow Lite) instead of the linked LiteRT.
+    /// The engine's models are checked against the packs as LiteRT's are.
+    #[uniffi::constructor]
+    pub fn open_with_engine(
+        dir: String,
+        key: Vec<u8>,
+        config: ScreenerConfig,
+        engine: Arc<dyn PlatformEngine>,
+    ) -> Result<Arc<Self>, HemalensError> {
+        Self::open_on(&dir, &key, &config, &Platform(engine))
+    }
+
+    /// The packs (id, version, sha256) every session started here is bound to.
+    pub fn packs(&self) -> Result<Vec<ModelRef>, HemalensError> {
+        self.with(|s| Ok(s.packs().to_vec()))
+    }
+
+    /// The evidence a session collects unless told otherwise.
+    pub fn default_evidence(&self) -> Evidence {
+        let d = hemalens_screener::Evidence::default();
+        Evidence { target_cells: d.target_cells, max_fields: d.max_fields }
+    }
+
+    /// Starts a session for a pseudonymous patient code; returns its id.
+    pub fn start_session(
+        &self,
+        patient: String,
+        evidence: Option<Evidence>,
+        app_version: String,
+        actor: String,
+    ) -> Result<i64, HemalensError> {
+        let evidence = evidence.map_or_else(hemalens_screener::Evidence::default, |e| {
+            hemalens_screener::Evidence { target_cells: e.target_cells, max_fields: e.max_fields }
+        });
+        self.with(|s| s.start_session(&patient, evidence, &app_version, &actor))
+    }
+
+    /// Analyses one photo (JPEG bytes as the camera wrote them), stores it
+    /// encrypted with its report, and returns the field and the running
+    /// summary. A closed or unknown session is refused before any analysis;
+    /// a photo that cannot be read stores nothing.
+    pub fn add_photo(
+        &self,
+        session: i64,
+        photo: Vec<u8>,
+        actor: String,
+    ) -> Result<AddedPhoto, HemalensError> {
+        self.with(|s| {
+            let a = s.add_photo(session, &photo, &actor)?;
+            Ok(AddedPhoto { field: a.field, report: a.report, summary: a.summary })
+        })
+    }
+
+    /// Analyses one photo without storing anything (a preview of a still).
+    pub fn analyze(&self, photo: Vec<u8>) -> Result<FieldReport, HemalensError> {
+        self.with(|s| Ok(s.analyzer().analyze(&photo)?))
+    }
+
+    pub fn summary(&self, session: i64) -> Result<Summary, HemalensError> {
+        self.with(|s| s.summary(session))
+    }
+
+    /// Decides and stores the machine's result (never changed afterwards).
+    pub fn close_session(&self, session: i64, actor: String) -> Result<Summary, HemalensError> {
+        self.with(|s| s.close_session(session, &actor))
+    }
+
+    pub fn list(&self, query: SessionQuery) -> Result<Vec<SessionRow>, HemalensError> {
+        let q = hemalens_store::Query {
+            patient: query.patient,
+            from_ms: query.from_ms,
+            to_ms: query.to_ms,
+            outcome: query.outcome,
+            pending_review: query.pending_review,
+            limit: query.limit,
+            ..hemalens_store::Query::default()
+        };
+        self.with(|s| s.list(&q))
+    }
+
+    /// A reviewer's label for one cell; the machine's label is kept.
+    pub fn relabel_cell(
+        &self,
+        session: i64,
+        field: i64,
+        cell: i64,
+        label: String,
+        reviewer: String,
+        note: Option<String>,
+    ) -> Result<(), HemalensError> {
+        self.with(|s| s.relabel_cell(session, field, cell, &label, &reviewer, note.as_deref()))
+    }
+
+    /// A reviewer agrees with the machine's result of a closed session.
+    pub fn confirm(&self, session: i64, reviewer: String, note: Option<String>) -> Result<(), HemalensError> {
+        self.with(|s| s.confirm(session, &reviewer, note.as_deref()))
+    }
+
+    /// A reviewer's outcome for a closed session; the machine's result is kept.
+    pub fn override_outcome(
+        &self,
+        session: i64,
+        outcome: Decision,
+        reviewer: String,
+        note: Option<String>,
+    ) -> Result<(), HemalensError> {
+        self.with(|s| s.override_outcome(session, outcome, &reviewer, note.as_deref()))
+    }
+
+    /// The whole session as JSON: reports, machine result, reviews, audit trail.
+    pub fn export_json(&self, session: i64) -> Result<String, HemalensError> {
+        self.with(|s| Ok(s.export(session)?.to_string()))
+    }
+
+    /// Re-encrypts the store under a new 32-byte key (and, if asked, new
+    /// photos under a new photo key).
+    pub fn rotate_key(
+        &self,
+        new_key: Vec<u8>,
+        new_photo_key: bool,
+        actor: String,
+    ) -> Result<(), HemalensError> {
+        let key = key_of(&new_key)?;
+        self.with(|s| s.rotate_key(&key, new_photo_key, &actor))
+    }
+
+    /// Closes the store. Calls under way finish; later calls answer
+    /// `InvalidState`. (Not `close`: Kotlin's `AutoCloseable.close` frees the
+    /// handle itself.)
+    pub fn shutdown(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}

@@ -1,0 +1,124 @@
+// One whole screening through the Kotlin bindings (UniFFI over JNA), on the
+// desktop JVM, on real photos: what the Android app does, minus the phone.
+// Run by tests/kotlin/run.sh; prints "N passed, M failed".
+import org.hemalens.*
+import org.hemalens.core.Decision
+import org.hemalens.core.IssueCode
+import org.hemalens.store.ReviewState
+import java.io.File
+import java.nio.file.Files
+
+var passed = 0
+var failed = 0
+
+fun check(name: String, body: () -> Unit) {
+    try {
+        body()
+        passed++
+        println("ok   $name")
+    } catch (e: Throwable) {
+        failed++
+        println("FAIL $name: $e")
+    }
+}
+
+fun assertTrue(cond: Boolean, what: String) {
+    if (!cond) throw AssertionError(what)
+}
+
+inline fun <reified E : Throwable> assertThrows(what: String, body: () -> Unit): E {
+    try {
+        body()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw AssertionError("$what: expected ${E::class.simpleName}, got $e")
+    }
+    throw AssertionError("$what: expected ${E::class.simpleName}, nothing thrown")
+}
+
+fun bccd(split: String, n: Int): List<ByteArray> {
+    val data = File(System.getenv("HEMALENS_DATA") ?: "../shared/data", "bccd_fields")
+    return File(data, "labels.csv").readLines().drop(1)
+        .map { it.split(",") }
+        .filter { it[3] == split }
+        .take(n)
+        .map { File(data, it[0]).readBytes() }
+}
+
+fun config(threads: UInt = 2u) = ScreenerConfig(threads = threads, packDir = null)
+
+fun main() {
+    val dir = Files.createTempDirectory("hemalens-kt").toFile()
+    val key = generateKey()
+    val photos = bccd("val", 4)
+    val screener = Screener.open(File(dir, "store").path, key, config())
+    var sid = 0L
+
+    check("packs are the embedded ones") {
+        assertTrue(screener.packs().map { it.id } == listOf("all-screen", "wbc-type"), "pack ids")
+    }
+    check("a session takes real photos") {
+        sid = screener.startSession("PT-K1", Evidence(targetCells = 5u, maxFields = 6u), "kotlin-test", "chw-1")
+        photos.forEachIndexed { i, p ->
+            val added = screener.addPhoto(sid, p, "chw-1")
+            assertTrue(added.field == i.toLong(), "field number")
+            assertTrue(added.summary.fields.added == (i + 1).toUInt(), "running count")
+            added.report.cells.forEach { c ->
+                assertTrue(c.bbox.w > 0u && c.bbox.h > 0u, "box")
+                assertTrue(Math.abs(c.probs.sumOf { it.prob } - 1.0) < 1e-6, "probabilities sum to 1")
+            }
+            added.report.quality.issues.forEach { assertTrue(it.code in IssueCode.values(), "issue code") }
+        }
+    }
+    check("a corrupt photo is a typed error and stores nothing") {
+        val e = assertThrows<HemalensException.BadPhoto>("truncated") {
+            screener.addPhoto(sid, photos[0].copyOf(photos[0].size / 3), "chw-1")
+        }
+        assertTrue(e.code == "corrupt_image", "code ${e.code}")
+        assertThrows<HemalensException.BadPhoto>("empty") { screener.addPhoto(sid, ByteArray(0), "chw-1") }
+        assertTrue(screener.summary(sid).fields.added == photos.size.toUInt(), "nothing stored")
+    }
+    check("close, then the session refuses photos") {
+        val closed = screener.closeSession(sid, "chw-1")
+        assertTrue(closed.outcome.decision in Decision.values(), "decision")
+        assertTrue(closed.provenance.thresholds.containsKey("all-screen.refer_malignant_prob"), "thresholds")
+        assertThrows<HemalensException.InvalidState>("closed session") { screener.addPhoto(sid, photos[0], "chw-1") }
+    }
+    check("a reviewer overrides; the machine's result is kept") {
+        screener.overrideOutcome(sid, Decision.REFER, "dr-a", "blasts on review")
+        val q = SessionQuery(patient = "PT-K1", fromMs = null, toMs = null, outcome = null, pendingReview = false, limit = 10u)
+        val row = screener.list(q).single()
+        assertTrue(row.outcome == Decision.REFER && row.reviewState == ReviewState.REVIEWED, "override")
+        assertTrue(row.machineOutcome != null, "machine outcome kept")
+    }
+    check("export holds the session and its review") {
+        val json = screener.exportJson(sid)
+        assertTrue(json.contains("PT-K1") && json.contains("blasts on review"), "export")
+    }
+    check("unknown session, bad key length, missing packs") {
+        assertThrows<HemalensException.NotFound>("unknown session") { screener.summary(424242L) }
+        assertThrows<HemalensException.InvalidInput>("short key") {
+            Screener.open(File(dir, "other").path, ByteArray(7), config(1u))
+        }
+        assertThrows<HemalensException.ModelProblem>("missing packs") {
+            Screener.open(File(dir, "p").path, generateKey(), ScreenerConfig(threads = 1u, packDir = File(dir, "none").path))
+        }
+    }
+    check("wrong key after rotation") {
+        val newKey = generateKey()
+        screener.rotateKey(newKey, true, "admin")
+        screener.shutdown()
+        assertThrows<HemalensException.WrongKey>("old key") { Screener.open(File(dir, "store").path, key, config(1u)) }
+        val again = Screener.open(File(dir, "store").path, newKey, config(1u))
+        assertTrue(again.summary(sid).fields.added == photos.size.toUInt(), "records kept")
+        again.shutdown()
+    }
+    check("a closed screener and a panic are typed errors") {
+        assertThrows<HemalensException.InvalidState>("closed") { screener.packs() }
+        assertThrows<HemalensException.Internal>("panic") { debugPanic() }
+        assertTrue(coreVersion().isNotEmpty(), "still alive")
+    }
+    dir.deleteRecursively()
+    println("$passed passed, $failed failed")
+    if (failed > 0) kotlin.system.exitProcess(1)
+}
