@@ -18,6 +18,26 @@ for lang in python kotlin swift; do
   # --no-format: the same bytes on every machine, whatever formatters it has.
   "$gen" generate --no-format --language "$lang" --out-dir "$out/$lang" "$lib" >/dev/null
 done
+# UniFFI writes the imports of other crates' modules in no fixed order: sort
+# each run of import lines so that the same library always gives the same files.
+python3 - "$out" <<'PY'
+import re, sys
+from pathlib import Path
+imp = re.compile(r"^(from \. import |import )")
+for f in Path(sys.argv[1]).rglob("*"):
+    if f.suffix not in (".py", ".kt", ".swift"):
+        continue
+    lines, out, run = f.read_text().split("\n"), [], []
+    for line in lines + [None]:
+        if line is not None and imp.match(line):
+            run.append(line)
+            continue
+        out += sorted(run)
+        run = []
+        if line is not None:
+            out.append(line)
+    f.write_text("\n".join(out))
+PY
 # Python: one importable package `hemalens` (the modules import each other relatively).
 mv "$out/python" "$out/python-flat"
 mkdir -p "$out/python/hemalens"

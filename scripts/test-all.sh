@@ -8,7 +8,7 @@ root=$PWD
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Python venv for the cross-language tests (.venv)"
-if ! .venv/bin/python -c "import ai_edge_litert, numpy, PIL, pytest, matplotlib" 2>/dev/null; then
+if ! .venv/bin/python -c "import ai_edge_litert, numpy, PIL, pytest, matplotlib, tree_sitter, tree_sitter_swift" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 fi
@@ -26,9 +26,24 @@ cargo build --workspace --release
 step "cargo test (release profile, shares the build above)"
 cargo test --workspace --release
 
-step "cross-language tests (pytest)"
+step "bindings: the committed Kotlin, Swift and Python bindings match the library (scripts/bindings.sh --check)"
+bash scripts/bindings.sh --check
+
+step "cross-language tests (pytest; the Python bindings included)"
 export HEMALENS_BIN="$root/target/release/hemalens"
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+step "Kotlin bindings: a whole screening on the desktop JVM (kotlinc + JNA)"
+bash tests/kotlin/run.sh
+
+step "JNI camera-preview path: Java calls every entry point"
+bash tests/jni/run.sh "$root/target/release/libhemalens_ffi.so"
+
+step "Swift bindings: syntax only (no Swift compiler here)"
+.venv/bin/python scripts/check_swift.py
+
+step "phone targets (best effort; SKIPPED where an SDK is needed)"
+bash scripts/check_phone_targets.sh
 
 step "committed model packs: recompute held-out metrics, temperatures, thresholds, checksums"
 .venv/bin/python scripts/evaluate_models.py --check

@@ -118,6 +118,11 @@ fun main() {
         assertThrows<HemalensException.Internal>("panic") { debugPanic() }
         assertTrue(coreVersion().isNotEmpty(), "still alive")
     }
+    check("a destroyed object is an exception, not a crash") {
+        val s2 = Screener.open(File(dir, "store2").path, generateKey(), config(1u))
+        s2.destroy()
+        assertThrows<IllegalStateException>("destroyed") { s2.packs() }
+    }
     dir.deleteRecursively()
     println("$passed passed, $failed failed")
     if (failed > 0) kotlin.system.exitProcess(1)

@@ -204,3 +204,26 @@ def test_shared_between_threads(hl, screener):
         t.join()
     assert not errors
     assert s.summary(sid).fields.added == len(photos)
+
+
+def test_log_lines_reach_the_host_without_patient_data(hl, screener):
+    s, _, _ = screener
+
+    class Sink(hl.LogSink):
+        def __init__(self):
+            self.lines = []
+
+        def log(self, level, target, message):
+            self.lines.append((level, target, message))
+
+    sink = Sink()
+    hl.set_log_sink(sink, hl.LogLevel.DEBUG)
+    try:
+        sid = s.start_session("PT-SECRET-77", None, "pytest", "chw-secret")
+        s.add_photo(sid, bccd("val", 1)[0], "chw-secret")
+        s.close_session(sid, "chw-secret")
+    finally:
+        hl.set_log_sink(sink, hl.LogLevel.ERROR)
+    assert any(t == "hemalens::gate" for _, t, _ in sink.lines), sink.lines[:5]
+    text = " ".join(f"{t} {m}" for _, t, m in sink.lines)
+    assert "PT-SECRET-77" not in text and "chw-secret" not in text

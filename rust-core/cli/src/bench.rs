@@ -625,14 +625,18 @@ fn preview_figures(args: &Args) -> Result<Vec<Figure>, String> {
     // measured on the first and on every `rescale_every`th); then each frame
     // judged on its own, and the plain conversion, interleaved.
     let runs = args.runs.max(5);
+    let mut each = Vec::new();
     for p in &planes {
         let f = yuv(p)?;
         let mut session = preview::Preview::new(opts.clone());
+        let mut ms = Vec::new();
         for _ in 0..runs * 3 {
             let t = Instant::now();
             std::hint::black_box(session.guide(&f));
-            stream.push(t.elapsed().as_secs_f64() * 1e3);
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        stream.extend_from_slice(&ms);
+        each.push(format!("{:.2}", median(ms)));
     }
     for _ in 0..runs {
         for p in &planes {
@@ -653,8 +657,9 @@ fn preview_figures(args: &Args) -> Result<Vec<Figure>, String> {
     sorted.sort_by(f64::total_cmp);
     let p90 = sorted.get(sorted.len() * 9 / 10).copied().unwrap_or(f64::NAN);
     eprintln!(
-        "hemalens bench: preview per frame in a session (scale every {}th frame): mean {mean:.2} ms, p90 {p90:.2} ms",
-        opts.rescale_every
+        "hemalens bench: preview per frame in a session (scale every {}th frame): mean {mean:.2} ms, p90 {p90:.2} ms; median per scene {} ms",
+        opts.rescale_every,
+        each.join(", ")
     );
     let (m, b) = (median(stream), median(base));
     let s = median(single);

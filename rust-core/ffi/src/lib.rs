@@ -4,10 +4,12 @@ uniffi::setup_scaffolding!("hemalens");
 
 mod engine;
 mod error;
+mod logging;
 mod screener;
 
 pub use engine::{ModelTensors, PlatformEngine, TensorDesc, TensorElement};
 pub use error::HemalensError;
+pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use screener::{AddedPhoto, Evidence, Screener, ScreenerConfig, SessionQuery};
 
 /// A fresh random 32-byte key for a new records store, from the operating

@@ -789,7 +789,7 @@ mod familiarity_tests {
             cells: cells
                 .iter()
                 .map(|d| Cell {
-                    bbox: [0, 0, 1, 1],
+                    bbox: [0, 0, 1, 1].into(),
                     label: "neutrophil".into(),
                     confidence: 0.9,
                     probs: Probs::default(),

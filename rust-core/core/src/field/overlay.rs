@@ -190,7 +190,7 @@ mod tests {
     fn boxes_land_on_their_cells() {
         let labels: Vec<String> = ["neutrophil", "lymphocyte"].map(String::from).to_vec();
         let cell = |x, label: &str| Cell {
-            bbox: [x, 1000, 300, 300],
+            bbox: [x, 1000, 300, 300].into(),
             label: label.into(),
             confidence: 0.9,
             probs: Probs::default(),

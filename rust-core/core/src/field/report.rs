@@ -154,6 +154,11 @@ impl IssueCode {
         Self::UnfamiliarImage,
     ];
 
+    /// The code of a JSON name, e.g. `out_of_focus`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// The JSON name, e.g. `out_of_focus`.
     pub fn as_str(self) -> &'static str {
         match self {

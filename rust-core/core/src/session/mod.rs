@@ -363,7 +363,7 @@ pub struct Provenance {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::field::{Cell, FieldReport, ModelRef, Probs, Quality, QualityIssue, Screen};
+    use crate::field::{Cell, FieldReport, IssueCode, ModelRef, Probs, Quality, QualityIssue, Screen};
 
     pub fn cell(label: &str, confidence: f64) -> Cell {
         Cell {
@@ -403,7 +403,8 @@ pub(crate) mod testing {
     pub fn rejected(code: &str) -> FieldReport {
         let mut f = field(vec![], 0.0);
         f.quality.ok = false;
-        f.quality.issues = vec![QualityIssue { code: code.into(), message: "m".into() }];
+        f.quality.issues =
+            vec![QualityIssue { code: IssueCode::parse(code).expect("a gate code"), message: "m".into() }];
         f.screen = None;
         f
     }

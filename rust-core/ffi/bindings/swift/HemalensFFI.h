@@ -271,6 +271,13 @@ typedef void (*UniffiCallbackInterfacePlatformEngineMethod3)(uint64_t, uint64_t,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PLATFORM_ENGINE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PLATFORM_ENGINE
 typedef struct UniffiVTableCallbackInterfacePlatformEngine {
@@ -281,6 +288,15 @@ typedef struct UniffiVTableCallbackInterfacePlatformEngine {
     UniffiCallbackInterfacePlatformEngineMethod2 _Nonnull run;
     UniffiCallbackInterfacePlatformEngineMethod3 _Nonnull release;
 } UniffiVTableCallbackInterfacePlatformEngine;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_PLATFORMENGINE
@@ -316,6 +332,26 @@ RustBuffer uniffi_hemalens_ffi_fn_method_platformengine_run(uint64_t ptr, uint64
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_PLATFORMENGINE_RELEASE
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_PLATFORMENGINE_RELEASE
 void uniffi_hemalens_ffi_fn_method_platformengine_release(uint64_t ptr, uint64_t model, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_LOGSINK
+uint64_t uniffi_hemalens_ffi_fn_clone_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FREE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FREE_LOGSINK
+void uniffi_hemalens_ffi_fn_free_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_hemalens_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_LOGSINK_LOG
+void uniffi_hemalens_ffi_fn_method_logsink_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_SCREENER
@@ -424,6 +460,11 @@ void uniffi_hemalens_ffi_fn_func_debug_panic(RustCallStatus *_Nonnull out_status
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_GENERATE_KEY
 RustBuffer uniffi_hemalens_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
+void uniffi_hemalens_ffi_fn_func_set_log_sink(uint64_t sink, RustBuffer max_level, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_HEMALENS_FFI_RUSTBUFFER_ALLOC
@@ -704,6 +745,12 @@ uint16_t uniffi_hemalens_ffi_checksum_func_generate_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+uint16_t uniffi_hemalens_ffi_checksum_func_set_log_sink(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_LOAD
 uint16_t uniffi_hemalens_ffi_checksum_method_platformengine_load(void
@@ -725,6 +772,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_platformengine_run(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_RELEASE
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_RELEASE
 uint16_t uniffi_hemalens_ffi_checksum_method_platformengine_release(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_hemalens_ffi_checksum_method_logsink_log(void
     
 );
 #endif

@@ -14,21 +14,21 @@
 # helpers directly inline like we're doing here.
 
 from __future__ import annotations
+import ctypes
 import os
 import sys
-import ctypes
 from dataclasses import dataclass
-import enum
-import struct
-import contextlib
-import datetime
-import threading
-import itertools
-import traceback
-import typing
-import platform
 from . import hemalens_core
 from . import hemalens_store
+import contextlib
+import datetime
+import enum
+import itertools
+import platform
+import struct
+import threading
+import traceback
+import typing
 
 
 # Used for default argument values
@@ -532,6 +532,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_generate_key() != 44695:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_load() != 1670:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_tensors() != 4399:
@@ -610,6 +614,12 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_func_debug_panic.restype = ctypes.c_uint
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_logsink_log.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_logsink_log.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_platformengine_load.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_platformengine_load.restype = ctypes.c_uint16
@@ -682,6 +692,20 @@ _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_logsink_log.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_logsink_log.restype = None
 _UniffiLib.uniffi_hemalens_ffi_fn_method_platformengine_load.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -822,6 +846,16 @@ _UniffiLib.uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine.argtypes
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine.restype = ctypes.c_uint64
+_UniffiLib.uniffi_hemalens_ffi_fn_clone_logsink.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_clone_logsink.restype = ctypes.c_uint64
+_UniffiLib.uniffi_hemalens_ffi_fn_free_logsink.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_free_logsink.restype = None
 _UniffiLib.uniffi_hemalens_ffi_fn_clone_platformengine.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -842,6 +876,23 @@ _UniffiLib.uniffi_hemalens_ffi_fn_free_screener.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_free_screener.restype = None
+_UNIFFI_CALLBACK_INTERFACE_HEMALENS_LOG_SINK_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,_UniffiRustBuffer,_UniffiRustBuffer,ctypes.c_void_p,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UNIFFI_CALLBACK_INTERFACE_CLONE_HEMALENS_LOG_SINK = ctypes.CFUNCTYPE(ctypes.c_uint64,ctypes.c_uint64,
+)
+_UNIFFI_CALLBACK_INTERFACE_FREE_HEMALENS_LOG_SINK = ctypes.CFUNCTYPE(None,ctypes.c_uint64,
+)
+class _UniffiVTableCallbackInterfaceHemalensLogSink(ctypes.Structure):
+    _fields_ = [
+        ("uniffi_free", _UNIFFI_CALLBACK_INTERFACE_FREE_HEMALENS_LOG_SINK),
+        ("uniffi_clone", _UNIFFI_CALLBACK_INTERFACE_CLONE_HEMALENS_LOG_SINK),
+        ("log", _UNIFFI_CALLBACK_INTERFACE_HEMALENS_LOG_SINK_METHOD0),
+    ]
+_UniffiLib.uniffi_hemalens_ffi_fn_init_callback_vtable_logsink.argtypes = (
+    ctypes.POINTER(_UniffiVTableCallbackInterfaceHemalensLogSink),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_init_callback_vtable_logsink.restype = None
 _UNIFFI_CALLBACK_INTERFACE_HEMALENS_PLATFORM_ENGINE_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_uint32,ctypes.POINTER(ctypes.c_uint64),
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1729,6 +1780,215 @@ class _UniffiFfiConverterTypeHemalensError(_UniffiConverterRustBuffer):
         if isinstance(value, HemalensError.Internal):
             buf.write_i32(9)
             _UniffiFfiConverterString.write(value.detail, buf)
+
+
+
+
+
+
+class LogLevel(enum.Enum):
+    """
+    How much to log.
+"""
+    
+    ERROR = 0
+    
+    WARN = 1
+    
+    INFO = 2
+    
+    DEBUG = 3
+    
+    TRACE = 4
+    
+
+
+class _UniffiFfiConverterTypeLogLevel(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return LogLevel.ERROR
+        if variant == 2:
+            return LogLevel.WARN
+        if variant == 3:
+            return LogLevel.INFO
+        if variant == 4:
+            return LogLevel.DEBUG
+        if variant == 5:
+            return LogLevel.TRACE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == LogLevel.ERROR:
+            return
+        if value == LogLevel.WARN:
+            return
+        if value == LogLevel.INFO:
+            return
+        if value == LogLevel.DEBUG:
+            return
+        if value == LogLevel.TRACE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == LogLevel.ERROR:
+            buf.write_i32(1)
+        if value == LogLevel.WARN:
+            buf.write_i32(2)
+        if value == LogLevel.INFO:
+            buf.write_i32(3)
+        if value == LogLevel.DEBUG:
+            buf.write_i32(4)
+        if value == LogLevel.TRACE:
+            buf.write_i32(5)
+
+
+
+
+class LogSink():
+    """
+    The host's logger. Called on whatever thread logs: keep it quick.
+"""
+    
+    def log(self, level: LogLevel,target: str,message: str) -> None:
+        raise NotImplementedError
+
+class LogSinkImpl(LogSink):
+    """
+    The host's logger. Called on whatever thread logs: keep it quick.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_hemalens_ffi_fn_free_logsink, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_hemalens_ffi_fn_clone_logsink, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def log(self, level: LogLevel,target: str,message: str) -> None:
+        
+        _UniffiFfiConverterTypeLogLevel.check_lower(level)
+
+        _UniffiFfiConverterString.check_lower(target)
+
+        _UniffiFfiConverterString.check_lower(message)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeLogLevel.lower(level),
+            _UniffiFfiConverterString.lower(target),
+            _UniffiFfiConverterString.lower(message),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_logsink_log,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+# Put all the bits inside a class to keep the top-level namespace clean
+class _UniffiTraitImplLogSinkImpl:
+    # For each method, generate a callback function to pass to Rust
+
+    @_UNIFFI_CALLBACK_INTERFACE_HEMALENS_LOG_SINK_METHOD0
+    def log(
+            uniffi_handle,
+            level,
+            target,
+            message,
+            uniffi_out_return,
+            uniffi_call_status_ptr,
+        ):
+        uniffi_obj = _UniffiFfiConverterTypeLogSink._handle_map.get(uniffi_handle)
+        def make_call():
+            uniffi_args = (_UniffiFfiConverterTypeLogLevel.lift(level), _UniffiFfiConverterString.lift(target), _UniffiFfiConverterString.lift(message), )
+            uniffi_method = uniffi_obj.log
+            return uniffi_method(*uniffi_args)
+        write_return_value = lambda v: None
+        _uniffi_trait_interface_call(
+                uniffi_call_status_ptr.contents,
+                make_call,
+                write_return_value,
+        )
+
+    @_UNIFFI_CALLBACK_INTERFACE_FREE_HEMALENS_LOG_SINK
+    def _uniffi_free(uniffi_handle):
+        _UniffiFfiConverterTypeLogSink._handle_map.remove(uniffi_handle)
+
+    @_UNIFFI_CALLBACK_INTERFACE_CLONE_HEMALENS_LOG_SINK
+    def _uniffi_clone(uniffi_handle):
+        return _UniffiFfiConverterTypeLogSink._handle_map.clone(uniffi_handle)
+
+    # Generate the FFI VTable.  This has a field for each callback interface method.
+    _uniffi_vtable = _UniffiVTableCallbackInterfaceHemalensLogSink(
+        _uniffi_free,
+        _uniffi_clone,
+        log,
+    )
+    # Send Rust a pointer to the VTable.  Note: this means we need to keep the struct alive forever,
+    # or else bad things will happen when Rust tries to access it.
+    _UniffiLib.uniffi_hemalens_ffi_fn_init_callback_vtable_logsink(ctypes.byref(_uniffi_vtable))
+
+class _UniffiFfiConverterTypeLogSink:
+    _handle_map = _UniffiHandleMap()
+
+    @staticmethod
+    def lift(value: int):
+        if (value & 1) == 0:
+            # Rust-generated handle, construct a new class that uses the handle to implement the
+            # interface
+            return LogSinkImpl._uniffi_make_instance(value)
+        else:
+            # Python-generated handle, get the object from the handle map
+            return _UniffiFfiConverterTypeLogSink._handle_map.remove(value)
+
+    @staticmethod
+    def check_lower(value: LogSink):
+        if not isinstance(value, LogSink):
+            raise TypeError("Expected LogSink subclass, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: LogSink):
+         if isinstance(value, LogSinkImpl):
+            # Rust-implementated object.  Clone the handle and return it
+            return value._uniffi_clone_handle()
+         else:
+            # Python-implementated object, generate a new vtable handle and return that.
+            return _UniffiFfiConverterTypeLogSink._handle_map.insert(value)
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer):
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: LogSink, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -2690,11 +2950,34 @@ def generate_key() -> bytes:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def set_log_sink(sink: LogSink,max_level: LogLevel) -> None:
+    """
+    Sends the library's log lines up to `max_level` to `sink` (replacing any
+    sink set before). Another logger already installed in the process (by
+    another library) keeps the facade; then this answers `InvalidState`.
+"""
+    
+    _UniffiFfiConverterTypeLogSink.check_lower(sink)
+
+    _UniffiFfiConverterTypeLogLevel.check_lower(max_level)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterTypeLogSink.lower(sink),
+        _UniffiFfiConverterTypeLogLevel.lower(max_level),
+    )
+    _uniffi_lift_return = lambda val: None
+    _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
     "TensorElement",
     "HemalensError",
+    "LogLevel",
     "AddedPhoto",
     "Evidence",
     "TensorDesc",
@@ -2704,6 +2987,9 @@ __all__ = [
     "core_version",
     "debug_panic",
     "generate_key",
+    "set_log_sink",
+    "LogSinkImpl",
+    "LogSink",
     "PlatformEngineImpl",
     "PlatformEngine",
     "Screener",

@@ -14,19 +14,19 @@
 # helpers directly inline like we're doing here.
 
 from __future__ import annotations
+import ctypes
 import os
 import sys
-import ctypes
 from dataclasses import dataclass
-import enum
-import struct
 import contextlib
 import datetime
-import threading
+import enum
 import itertools
+import platform
+import struct
+import threading
 import traceback
 import typing
-import platform
 
 
 # Used for default argument values

@@ -14,20 +14,20 @@
 # helpers directly inline like we're doing here.
 
 from __future__ import annotations
+import ctypes
 import os
 import sys
-import ctypes
 from dataclasses import dataclass
-import enum
-import struct
+from . import hemalens_core
 import contextlib
 import datetime
-import threading
+import enum
 import itertools
+import platform
+import struct
+import threading
 import traceback
 import typing
-import platform
-from . import hemalens_core
 
 
 # Used for default argument values
