@@ -1,6 +1,8 @@
 """Shared fixtures for the cross-layer tests: the hemalens binary, the repo, the data."""
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,25 @@ def hemalens():
 @pytest.fixture(scope="session")
 def data():
     return data_dir()
+
+
+@pytest.fixture(scope="session")
+def hl(tmp_path_factory):
+    """The Python bindings as an app gets them: the committed `hemalens` package
+    (rust-core/ffi/bindings/python) beside the library built from this tree
+    (scripts/bindings.sh --check keeps the two in step). HEMALENS_PY_BINDINGS
+    may name a folder holding such a package instead."""
+    where = os.environ.get("HEMALENS_PY_BINDINGS")
+    if not where:
+        rel = ROOT / "target" / "release"
+        if not (rel / "libhemalens_ffi.so").exists():
+            pytest.fail("libhemalens_ffi.so not built: run `cargo build --release -p hemalens-ffi`")
+        where = tmp_path_factory.mktemp("pybind")
+        pkg = where / "hemalens"
+        shutil.copytree(ROOT / "rust-core" / "ffi" / "bindings" / "python" / "hemalens", pkg)
+        for so in ("libhemalens_ffi.so", "libLiteRt.so"):
+            shutil.copy(rel / so, pkg / so)
+    sys.path.insert(0, str(where))
+    import hemalens
+
+    return hemalens

@@ -6,40 +6,12 @@ over the library built from this tree (scripts/bindings.sh --check keeps the
 two in step)."""
 import csv
 import json
-import os
-import shutil
 import subprocess
 import threading
 
 import pytest
 
 from conftest import ROOT, data_dir, hemalens_bin
-
-
-def bindings_dir(tmp_root):
-    """An importable `hemalens` package: the committed modules beside the built libraries."""
-    env = os.environ.get("HEMALENS_PY_BINDINGS")
-    if env:
-        return env
-    lib = ROOT / "target" / "release" / "libhemalens_ffi.so"
-    if not lib.exists():
-        pytest.fail("libhemalens_ffi.so not built: run `cargo build --release -p hemalens-ffi`")
-    pkg = tmp_root / "hemalens"
-    shutil.copytree(ROOT / "rust-core" / "ffi" / "bindings" / "python" / "hemalens", pkg)
-    for so in ("libhemalens_ffi.so", "libLiteRt.so"):
-        shutil.copy(ROOT / "target" / "release" / so, pkg / so)
-    return str(tmp_root)
-
-
-@pytest.fixture(scope="session")
-def hl(tmp_path_factory):
-    import sys
-
-    path = bindings_dir(tmp_path_factory.mktemp("pybind"))
-    sys.path.insert(0, path)
-    import hemalens
-
-    return hemalens
 
 
 def bccd(split, n):

@@ -4,17 +4,12 @@ app is Python and its interpreter is `ai_edge_litert`'s: the field reports must
 be bitwise the same as with the LiteRT linked into the library, and an engine
 that fails or answers wrongly must give a typed `HemalensError`, never a crash.
 
-Needs the Python bindings: HEMALENS_PY_BINDINGS names a folder holding the
-importable `hemalens` package (the generated modules, `libhemalens_ffi.so` and
-`libLiteRt.so` beside them)."""
+The bindings come from conftest's `hl` fixture (the committed package beside
+the built library)."""
 import csv
 import enum
-import importlib
-import os
 import struct
-import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,16 +20,6 @@ Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 
 DEMO = ROOT / "tests" / "fixtures" / "demo" / "eyepiece_bccd_00339.jpg"
 KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def hl():
-    where = os.environ.get("HEMALENS_PY_BINDINGS")
-    if not where:
-        pytest.skip("HEMALENS_PY_BINDINGS is not set: point it at a folder holding the generated `hemalens` package")
-    if where not in sys.path:
-        sys.path.insert(0, where)
-    return importlib.import_module("hemalens")
 
 
 def photos(data):
@@ -120,12 +105,6 @@ def python_engine(hl):
     return PythonLiteRt
 
 
-def shut(screener):
-    """Closes a screener's store and lets go of its models (`shutdown`; `close`
-    in older bindings)."""
-    (getattr(screener, "shutdown", None) or screener.close)()
-
-
 def bits(v):
     """A report as plain data with every float as its bytes, for bitwise equality."""
     if isinstance(v, float):
@@ -181,10 +160,10 @@ def test_python_engine_gives_bitwise_the_same_reports(hl, data, tmp_path):
     assert cells >= 4, cells
     assert compared > 50, compared
 
-    shut(seam)
+    seam.shutdown()
     assert not engine.models, "every model handle is released when the screener closes"
     assert sorted(engine.released) == [1, 2, 3, 4]
-    shut(native)
+    native.shutdown()
 
 
 def faulty(hl, fault):
@@ -252,7 +231,7 @@ def test_a_failing_engine_gives_a_typed_error(hl, tmp_path, fault, when, code):
         # Still a working screener: a good photo again gives the same typed error.
         with pytest.raises(hl.HemalensError.ModelProblem):
             s.analyze(photo)
-        shut(s)
+        s.shutdown()
     assert isinstance(e.value, hl.HemalensError.ModelProblem), repr(e.value)
     assert e.value.code == code, repr(e.value)
     assert "secret" not in str(e.value), "the engine's own text never crosses back"

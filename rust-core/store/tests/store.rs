@@ -58,7 +58,7 @@ fn session_lifecycle_reviews_and_audit() {
     assert_eq!(store.reports(sid).unwrap()[0], testing::report(1, 0));
     let row = &store.list(&Query { patient: Some(testing::patient(1)), ..Query::default() }).unwrap()[0];
     assert_eq!(row.outcome, Some(Decision::Refer));
-    assert_eq!(row.machine_outcome.as_deref(), Some(machine.as_str()));
+    assert_eq!(row.machine_outcome, Some(machine));
     assert_eq!(row.review_state, ReviewState::Reviewed);
     assert_eq!(row.fields, 3);
 

@@ -628,15 +628,17 @@ struct Window {
 }
 
 /// The view resampled to the work scale.
-struct Work {
-    raw: RgbImage,
+/// The view resampled so red cells are [`WORK_RBC`] pixels across (unchanged
+/// when the scale is unknown or the change small), with the aperture in it.
+pub(crate) struct Work {
+    pub(crate) raw: RgbImage,
     /// Work pixels per view pixel.
-    scale: f64,
-    fov: Option<Fov>,
+    pub(crate) scale: f64,
+    pub(crate) fov: Option<Fov>,
 }
 
 impl Work {
-    fn new(view: &RgbImage, fov: Option<&Fov>, rbc: Option<f64>) -> Self {
+    pub(crate) fn new(view: &RgbImage, fov: Option<&Fov>, rbc: Option<f64>) -> Self {
         let (w, h) = view.dimensions();
         let want = rbc.map_or(1.0, |d| WORK_RBC / d);
         let (ww, wh) =

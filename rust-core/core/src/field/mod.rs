@@ -17,4 +17,6 @@ pub mod report;
 pub mod scale;
 
 pub use analyze::{AnalyzeOptions, Analyzed, Analyzer, GATE_LOG};
-pub use report::{Bbox, Cell, FieldReport, Fov, IssueCode, LabelProb, ModelRef, Probs, Quality, QualityIssue, Scale, Screen};
+pub use report::{
+    Bbox, Cell, FieldReport, Fov, IssueCode, LabelProb, ModelRef, Probs, Quality, QualityIssue, Scale, Screen,
+};

@@ -13,7 +13,7 @@
 //! [`detect::white_cells`]. So the guidance speaks in the gate's codes and
 //! units, and a frame the guidance calls ready is one the gate would pass
 //! (up to the difference between a preview frame and the full photo).
-use super::analyze::{COUNT_WITHIN_FOV, WORK_RBC};
+use super::analyze::{Work, COUNT_WITHIN_FOV, WORK_RBC};
 use super::colour;
 use super::detect::{self, DetectOptions};
 use super::fov;
@@ -408,8 +408,7 @@ fn judge(
     // The scale on the whole view, as the gate measures it (its pyramid
     // searches coarser levels of larger pictures).
     let rbc = known.or_else(|| scale::measure(view, found.as_ref(), 1));
-    let (raw, ws) = work_image(&field, rbc.map(|s| s.diameter));
-    let wfov = ffov.map(|f| Fov { cx: f.cx * ws, cy: f.cy * ws, r: f.r * ws });
+    let Work { raw, fov: wfov, .. } = Work::new(&field, ffov.as_ref(), rbc.map(|s| s.diameter));
     let ill = colour::estimate(&raw, wfov.as_ref());
     let norm = ill.apply(&raw);
     let (exposure, clipped) = quality::exposure(&raw, wfov.as_ref());
@@ -451,24 +450,6 @@ fn judge(
         issues,
     };
     (g, rbc)
-}
-
-/// The view resampled so red cells are [`WORK_RBC`] pixels across (as the
-/// pipeline's work image; unchanged when the scale is unknown or the change
-/// small), and work pixels per view pixel.
-fn work_image(view: &RgbImage, rbc: Option<f64>) -> (RgbImage, f64) {
-    let (w, h) = view.dimensions();
-    let want = rbc.map_or(1.0, |d| WORK_RBC / d);
-    let (ww, wh) =
-        (((f64::from(w) * want).round() as u32).max(1), ((f64::from(h) * want).round() as u32).max(1));
-    if (want - 1.0).abs() < 0.03 || ww < 8 || wh < 8 {
-        return (view.clone(), 1.0);
-    }
-    let px = crate::photo::resample::resize_rgb(view.as_raw(), w, h, ww, wh);
-    match RgbImage::from_raw(ww, wh, px) {
-        Some(raw) => (raw, f64::from(ww) / f64::from(w)),
-        None => (view.clone(), 1.0),
-    }
 }
 
 #[cfg(test)]
