@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 mode=${1:-write}
 
-cargo build --release -q -p hemalens-ffi -p uniffi-bindgen
+# The whole workspace, as test-all.sh builds it: the same features, so nothing is rebuilt.
+cargo build --release -q --workspace
 lib=$root/target/release/libhemalens_ffi.so
 gen=$root/target/release/uniffi-bindgen
 

@@ -18,8 +18,7 @@ for spec in "aarch64-linux-android:" "aarch64-apple-ios:--no-default-features"; 
       continue
     fi
   fi
-  # Android's page size for Play: 16 KB (only takes effect where a linker runs).
-  export CARGO_TARGET_AARCH64_LINUX_ANDROID_RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384"
+  # Android builds take their 16 KB page alignment from .cargo/config.toml.
   if timeout 1500 cargo check --release -q --target "$target" -p hemalens-ffi $flags >"$log" 2>&1; then
     echo "ok      $target: cargo check -p hemalens-ffi $flags"
   elif grep -qE "error(\[E[0-9]+\])?: .*" "$log" && grep -qE -- "--> rust-core/" "$log"; then

@@ -6,6 +6,7 @@ import org.hemalens.core.Decision
 import org.hemalens.core.IssueCode
 import org.hemalens.store.ReviewState
 import java.io.File
+import java.nio.ByteBuffer
 import java.nio.file.Files
 
 var passed = 0
@@ -45,6 +46,9 @@ fun bccd(split: String, n: Int): List<ByteArray> {
         .map { File(data, it[0]).readBytes() }
 }
 
+/** Photos cross as direct ByteBuffers, read in place (a CameraX JPEG plane already is one). */
+fun direct(b: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(b.size).put(b).flip()
+
 fun config(threads: UInt = 2u) = ScreenerConfig(threads = threads, packDir = null)
 
 fun main() {
@@ -60,7 +64,7 @@ fun main() {
     check("a session takes real photos") {
         sid = screener.startSession("PT-K1", Evidence(targetCells = 5u, maxFields = 6u), "kotlin-test", "chw-1")
         photos.forEachIndexed { i, p ->
-            val added = screener.addPhoto(sid, p, "chw-1")
+            val added = screener.addPhoto(sid, direct(p), "chw-1")
             assertTrue(added.field == i.toLong(), "field number")
             assertTrue(added.summary.fields.added == (i + 1).toUInt(), "running count")
             added.report.cells.forEach { c ->
@@ -72,17 +76,17 @@ fun main() {
     }
     check("a corrupt photo is a typed error and stores nothing") {
         val e = assertThrows<HemalensException.BadPhoto>("truncated") {
-            screener.addPhoto(sid, photos[0].copyOf(photos[0].size / 3), "chw-1")
+            screener.addPhoto(sid, direct(photos[0].copyOf(photos[0].size / 3)), "chw-1")
         }
         assertTrue(e.code == "corrupt_image", "code ${e.code}")
-        assertThrows<HemalensException.BadPhoto>("empty") { screener.addPhoto(sid, ByteArray(0), "chw-1") }
+        assertThrows<HemalensException.BadPhoto>("empty") { screener.addPhoto(sid, direct(ByteArray(0)), "chw-1") }
         assertTrue(screener.summary(sid).fields.added == photos.size.toUInt(), "nothing stored")
     }
     check("close, then the session refuses photos") {
         val closed = screener.closeSession(sid, "chw-1")
         assertTrue(closed.outcome.decision in Decision.values(), "decision")
         assertTrue(closed.provenance.thresholds.containsKey("all-screen.refer_malignant_prob"), "thresholds")
-        assertThrows<HemalensException.InvalidState>("closed session") { screener.addPhoto(sid, photos[0], "chw-1") }
+        assertThrows<HemalensException.InvalidState>("closed session") { screener.addPhoto(sid, direct(photos[0]), "chw-1") }
     }
     check("a reviewer overrides; the machine's result is kept") {
         screener.overrideOutcome(sid, Decision.REFER, "dr-a", "blasts on review")
@@ -117,6 +121,9 @@ fun main() {
         assertThrows<HemalensException.InvalidState>("closed") { screener.packs() }
         assertThrows<HemalensException.Internal>("panic") { debugPanic() }
         assertTrue(coreVersion().isNotEmpty(), "still alive")
+    }
+    check("a photo in a heap (non-direct) buffer is an exception, not a crash") {
+        assertThrows<IllegalArgumentException>("heap buffer") { screener.analyze(ByteBuffer.wrap(photos[0])) }
     }
     check("a destroyed object is an exception, not a crash") {
         val s2 = Screener.open(File(dir, "store2").path, generateKey(), config(1u))

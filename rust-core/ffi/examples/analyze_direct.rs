@@ -13,14 +13,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s = Screener::open(dir.path().display().to_string(), key, ScreenerConfig::default())?;
     for _ in 0..3 {
         for p in &photos {
-            s.analyze(p.clone())?;
+            s.analyze(p)?;
         }
     }
     for _ in 0..rounds {
         for (i, p) in photos.iter().enumerate() {
             let t = Instant::now();
-            // The copy is part of the call, as it is for the bindings.
-            s.analyze(p.clone())?;
+            s.analyze(p)?;
             println!("{i} {:.4}", t.elapsed().as_secs_f64() * 1e3);
         }
     }

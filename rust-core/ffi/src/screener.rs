@@ -74,6 +74,8 @@ pub struct AddedPhoto {
 #[derive(Debug, uniffi::Object)]
 pub struct Screener {
     inner: Mutex<Option<Arc<hemalens_screener::Screener>>>,
+    /// The benchmark hooks' last report (never written otherwise).
+    bench_last: Mutex<Option<FieldReport>>,
 }
 
 pub(crate) fn key_of(bytes: &[u8]) -> Result<Key, HemalensError> {
@@ -95,7 +97,7 @@ fn packs(dir: Option<&str>) -> Result<(Pack, Pack), HemalensError> {
 
 impl Screener {
     pub(crate) fn from_inner(s: hemalens_screener::Screener) -> Self {
-        Self { inner: Mutex::new(Some(Arc::new(s))) }
+        Self { inner: Mutex::new(Some(Arc::new(s))), bench_last: Mutex::new(None) }
     }
 
     /// The façade, unless closed. The lock is held only to clone the handle:
@@ -186,25 +188,47 @@ impl Screener {
         self.with(|s| s.start_session(&patient, evidence, &app_version, &actor))
     }
 
-    /// Analyses one photo (JPEG bytes as the camera wrote them), stores it
+    /// Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+    /// not copied across the boundary), stores it
     /// encrypted with its report, and returns the field and the running
     /// summary. A closed or unknown session is refused before any analysis;
     /// a photo that cannot be read stores nothing.
-    pub fn add_photo(
-        &self,
-        session: i64,
-        photo: Vec<u8>,
-        actor: String,
-    ) -> Result<AddedPhoto, HemalensError> {
+    pub fn add_photo(&self, session: i64, photo: &[u8], actor: String) -> Result<AddedPhoto, HemalensError> {
         self.with(|s| {
-            let a = s.add_photo(session, &photo, &actor)?;
+            let a = s.add_photo(session, photo, &actor)?;
             Ok(AddedPhoto { field: a.field, report: a.report, summary: a.summary })
         })
     }
 
     /// Analyses one photo without storing anything (a preview of a still).
-    pub fn analyze(&self, photo: Vec<u8>) -> Result<FieldReport, HemalensError> {
-        self.with(|s| Ok(s.analyzer().analyze(&photo)?))
+    pub fn analyze(&self, photo: &[u8]) -> Result<FieldReport, HemalensError> {
+        self.with(|s| Ok(s.analyzer().analyze(photo)?))
+    }
+
+    /// Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+    /// and returns the milliseconds the analysis took inside the library, so a
+    /// caller can compare them with what it measures around its own call in
+    /// the same process: the difference is what the bindings cost.
+    #[doc(hidden)]
+    pub fn analyze_timed_ms(&self, photo: &[u8]) -> Result<f64, HemalensError> {
+        let t = std::time::Instant::now();
+        let report = self.analyze(photo)?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        *self.bench_last.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        Ok(ms)
+    }
+
+    /// Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+    /// cross the boundary, on its own: the photo in, and out the report that
+    /// [`Self::analyze_timed_ms`] made last, without analysing anything.
+    #[doc(hidden)]
+    pub fn bench_crossing(&self, photo: &[u8]) -> Result<FieldReport, HemalensError> {
+        let _ = photo;
+        self.bench_last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| HemalensError::InvalidState { detail: "no analysis timed yet".into() })
     }
 
     pub fn summary(&self, session: i64) -> Result<Summary, HemalensError> {

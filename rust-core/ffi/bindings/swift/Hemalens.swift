@@ -535,6 +535,22 @@ fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -1195,7 +1211,8 @@ public func FfiConverterTypePlatformEngine_lower(_ value: PlatformEngine) -> UIn
 public protocol ScreenerProtocol: AnyObject, Sendable {
     
     /**
-     * Analyses one photo (JPEG bytes as the camera wrote them), stores it
+     * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+     * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
      * summary. A closed or unknown session is refused before any analysis;
      * a photo that cannot be read stores nothing.
@@ -1206,6 +1223,21 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
      * Analyses one photo without storing anything (a preview of a still).
      */
     func analyze(photo: Data) throws  -> FieldReport
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+     * and returns the milliseconds the analysis took inside the library, so a
+     * caller can compare them with what it measures around its own call in
+     * the same process: the difference is what the bindings cost.
+     */
+    func analyzeTimedMs(photo: Data) throws  -> Double
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+     * cross the boundary, on its own: the photo in, and out the report that
+     * [`Self::analyze_timed_ms`] made last, without analysing anything.
+     */
+    func benchCrossing(photo: Data) throws  -> FieldReport
     
     /**
      * Decides and stores the machine's result (never changed afterwards).
@@ -1357,7 +1389,8 @@ public static func openWithEngine(dir: String, key: Data, config: ScreenerConfig
 
     
     /**
-     * Analyses one photo (JPEG bytes as the camera wrote them), stores it
+     * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+     * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
      * summary. A closed or unknown session is refused before any analysis;
      * a photo that cannot be read stores nothing.
@@ -1365,12 +1398,14 @@ public static func openWithEngine(dir: String, key: Data, config: ScreenerConfig
 open func addPhoto(session: Int64, photo: Data, actor: String)throws  -> AddedPhoto  {
     return try  FfiConverterTypeAddedPhoto_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
         uniffiCallStatus in
+        FfiConverterByRefBytes.lower(photo) { photoFb in
     uniffi_hemalens_ffi_fn_method_screener_add_photo(
             self.uniffiCloneHandle(),
         FfiConverterInt64.lower(session),
-        FfiConverterData.lower(photo),
+        photoFb,
         FfiConverterString.lower(actor),uniffiCallStatus
     )
+        }
 })
 }
     
@@ -1380,10 +1415,47 @@ open func addPhoto(session: Int64, photo: Data, actor: String)throws  -> AddedPh
 open func analyze(photo: Data)throws  -> FieldReport  {
     return try  FfiConverterTypeFieldReport_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
         uniffiCallStatus in
+        FfiConverterByRefBytes.lower(photo) { photoFb in
     uniffi_hemalens_ffi_fn_method_screener_analyze(
             self.uniffiCloneHandle(),
-        FfiConverterData.lower(photo),uniffiCallStatus
+        photoFb,uniffiCallStatus
     )
+        }
+})
+}
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+     * and returns the milliseconds the analysis took inside the library, so a
+     * caller can compare them with what it measures around its own call in
+     * the same process: the difference is what the bindings cost.
+     */
+open func analyzeTimedMs(photo: Data)throws  -> Double  {
+    return try  FfiConverterDouble.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(photo) { photoFb in
+    uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms(
+            self.uniffiCloneHandle(),
+        photoFb,uniffiCallStatus
+    )
+        }
+})
+}
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+     * cross the boundary, on its own: the photo in, and out the report that
+     * [`Self::analyze_timed_ms`] made last, without analysing anything.
+     */
+open func benchCrossing(photo: Data)throws  -> FieldReport  {
+    return try  FfiConverterTypeFieldReport_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(photo) { photoFb in
+    uniffi_hemalens_ffi_fn_method_screener_bench_crossing(
+            self.uniffiCloneHandle(),
+        photoFb,uniffiCallStatus
+    )
+        }
 })
 }
     
@@ -2730,10 +2802,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 7131) {
+    if (uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 27607) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hemalens_ffi_checksum_method_screener_analyze() != 535) {
+    if (uniffi_hemalens_ffi_checksum_method_screener_analyze() != 12639) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms() != 18374) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() != 5008) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_close_session() != 51388) {

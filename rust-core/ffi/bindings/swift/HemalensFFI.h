@@ -376,12 +376,22 @@ uint64_t uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine(RustBuffer
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_PHOTO
-RustBuffer uniffi_hemalens_ffi_fn_method_screener_add_photo(uint64_t ptr, int64_t session, RustBuffer photo, RustBuffer actor, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_add_photo(uint64_t ptr, int64_t session, ForeignBytes photo, RustBuffer actor, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ANALYZE
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ANALYZE
-RustBuffer uniffi_hemalens_ffi_fn_method_screener_analyze(uint64_t ptr, RustBuffer photo, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_analyze(uint64_t ptr, ForeignBytes photo, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ANALYZE_TIMED_MS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ANALYZE_TIMED_MS
+double uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms(uint64_t ptr, ForeignBytes photo, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_BENCH_CROSSING
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_BENCH_CROSSING
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_bench_crossing(uint64_t ptr, ForeignBytes photo, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_CLOSE_SESSION
@@ -790,6 +800,18 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_add_photo(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ANALYZE
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ANALYZE
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_analyze(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ANALYZE_TIMED_MS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ANALYZE_TIMED_MS
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_BENCH_CROSSING
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_BENCH_CROSSING
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_bench_crossing(void
     
 );
 #endif

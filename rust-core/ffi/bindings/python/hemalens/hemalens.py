@@ -544,9 +544,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_release() != 18869:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 7131:
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 27607:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_hemalens_ffi_checksum_method_screener_analyze() != 535:
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_analyze() != 12639:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms() != 18374:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() != 5008:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_close_session() != 51388:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -638,6 +642,12 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_add_photo.restype = ctyp
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_analyze.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_analyze.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_close_session.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_close_session.restype = ctypes.c_uint16
@@ -735,17 +745,29 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_platformengine_release.restype = None
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_photo.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
-    _UniffiRustBuffer,
+    _UniffiForeignBytes,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_photo.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze.argtypes = (
     ctypes.c_uint64,
-    _UniffiRustBuffer,
+    _UniffiForeignBytes,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze.restype = hemalens_core._UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms.argtypes = (
+    ctypes.c_uint64,
+    _UniffiForeignBytes,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms.restype = ctypes.c_double
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing.argtypes = (
+    ctypes.c_uint64,
+    _UniffiForeignBytes,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing.restype = hemalens_core._UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_close_session.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -2342,6 +2364,15 @@ class _UniffiFfiConverterTypePlatformEngine:
     def write(cls, value: PlatformEngine, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
+    @staticmethod
+    def read(buf):
+        return buf.read_double()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_double(value)
+
 
 
 class _UniffiFfiConverterSequenceTypeSessionRow(_UniffiConverterRustBuffer):
@@ -2427,7 +2458,8 @@ class ScreenerProtocol(typing.Protocol):
     
     def add_photo(self, session: int,photo: bytes,actor: str) -> AddedPhoto:
         """
-        Analyses one photo (JPEG bytes as the camera wrote them), stores it
+        Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+        not copied across the boundary), stores it
         encrypted with its report, and returns the field and the running
         summary. A closed or unknown session is refused before any analysis;
         a photo that cannot be read stores nothing.
@@ -2436,6 +2468,21 @@ class ScreenerProtocol(typing.Protocol):
     def analyze(self, photo: bytes) -> hemalens_core.FieldReport:
         """
         Analyses one photo without storing anything (a preview of a still).
+"""
+        raise NotImplementedError
+    def analyze_timed_ms(self, photo: bytes) -> float:
+        """
+        Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+        and returns the milliseconds the analysis took inside the library, so a
+        caller can compare them with what it measures around its own call in
+        the same process: the difference is what the bindings cost.
+"""
+        raise NotImplementedError
+    def bench_crossing(self, photo: bytes) -> hemalens_core.FieldReport:
+        """
+        Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+        cross the boundary, on its own: the photo in, and out the report that
+        [`Self::analyze_timed_ms`] made last, without analysing anything.
 """
         raise NotImplementedError
     def close_session(self, session: int,actor: str) -> hemalens_core.Summary:
@@ -2582,7 +2629,8 @@ class Screener(ScreenerProtocol):
         return inst
     def add_photo(self, session: int,photo: bytes,actor: str) -> AddedPhoto:
         """
-        Analyses one photo (JPEG bytes as the camera wrote them), stores it
+        Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+        not copied across the boundary), stores it
         encrypted with its report, and returns the field and the running
         summary. A closed or unknown session is refused before any analysis;
         a photo that cannot be read stores nothing.
@@ -2590,13 +2638,13 @@ class Screener(ScreenerProtocol):
         
         _UniffiFfiConverterInt64.check_lower(session)
 
-        _UniffiFfiConverterBytes.check_lower(photo)
+        _UniffiFfiConverterByRefBytes.check_lower(photo)
 
         _UniffiFfiConverterString.check_lower(actor)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterInt64.lower(session),
-            _UniffiFfiConverterBytes.lower(photo),
+            _UniffiFfiConverterByRefBytes.lower(photo),
             _UniffiFfiConverterString.lower(actor),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeAddedPhoto.lift
@@ -2612,16 +2660,57 @@ class Screener(ScreenerProtocol):
         Analyses one photo without storing anything (a preview of a still).
 """
         
-        _UniffiFfiConverterBytes.check_lower(photo)
+        _UniffiFfiConverterByRefBytes.check_lower(photo)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
-            _UniffiFfiConverterBytes.lower(photo),
+            _UniffiFfiConverterByRefBytes.lower(photo),
         )
         _uniffi_lift_return = hemalens_core._UniffiFfiConverterTypeFieldReport.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def analyze_timed_ms(self, photo: bytes) -> float:
+        """
+        Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+        and returns the milliseconds the analysis took inside the library, so a
+        caller can compare them with what it measures around its own call in
+        the same process: the difference is what the bindings cost.
+"""
+        
+        _UniffiFfiConverterByRefBytes.check_lower(photo)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterByRefBytes.lower(photo),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterFloat64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def bench_crossing(self, photo: bytes) -> hemalens_core.FieldReport:
+        """
+        Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+        cross the boundary, on its own: the photo in, and out the report that
+        [`Self::analyze_timed_ms`] made last, without analysing anything.
+"""
+        
+        _UniffiFfiConverterByRefBytes.check_lower(photo)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterByRefBytes.lower(photo),
+        )
+        _uniffi_lift_return = hemalens_core._UniffiFfiConverterTypeFieldReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

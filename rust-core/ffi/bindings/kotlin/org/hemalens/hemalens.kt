@@ -774,6 +774,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_analyze(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_bench_crossing(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_close_session(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_confirm(
@@ -856,9 +860,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine(`dir`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`engine`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_hemalens_ffi_fn_method_screener_add_photo(`ptr`: Long,`session`: Long,`photo`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_hemalens_ffi_fn_method_screener_add_photo(`ptr`: Long,`session`: Long,`photo`: ForeignBytes.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_hemalens_ffi_fn_method_screener_analyze(`ptr`: Long,`photo`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_hemalens_ffi_fn_method_screener_analyze(`ptr`: Long,`photo`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferFieldReport.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms(`ptr`: Long,`photo`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Double
+    external fun uniffi_hemalens_ffi_fn_method_screener_bench_crossing(`ptr`: Long,`photo`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferFieldReport.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_close_session(`ptr`: Long,`session`: Long,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferSummary.ByValue
@@ -1038,10 +1046,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_method_logsink_log() and 0xFFFF) != 11949) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() and 0xFFFF) != 7131) {
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() and 0xFFFF) != 27607) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_analyze() and 0xFFFF) != 535) {
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_analyze() and 0xFFFF) != 12639) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms() and 0xFFFF) != 18374) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() and 0xFFFF) != 5008) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_close_session() and 0xFFFF) != 51388) {
@@ -1363,6 +1377,29 @@ public object FfiConverterFloat: FfiConverter<Float, Float> {
 
     override fun write(value: Float, buf: ByteBuffer) {
         buf.putFloat(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
     }
 }
 
@@ -2354,17 +2391,33 @@ public object FfiConverterTypePlatformEngine: FfiConverter<PlatformEngine, Long>
 public interface ScreenerInterface {
     
     /**
-     * Analyses one photo (JPEG bytes as the camera wrote them), stores it
+     * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+     * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
      * summary. A closed or unknown session is refused before any analysis;
      * a photo that cannot be read stores nothing.
      */
-    fun `addPhoto`(`session`: kotlin.Long, `photo`: kotlin.ByteArray, `actor`: kotlin.String): AddedPhoto
+    fun `addPhoto`(`session`: kotlin.Long, `photo`: java.nio.ByteBuffer, `actor`: kotlin.String): AddedPhoto
     
     /**
      * Analyses one photo without storing anything (a preview of a still).
      */
-    fun `analyze`(`photo`: kotlin.ByteArray): FieldReport
+    fun `analyze`(`photo`: java.nio.ByteBuffer): FieldReport
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+     * and returns the milliseconds the analysis took inside the library, so a
+     * caller can compare them with what it measures around its own call in
+     * the same process: the difference is what the bindings cost.
+     */
+    fun `analyzeTimedMs`(`photo`: java.nio.ByteBuffer): kotlin.Double
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+     * cross the boundary, on its own: the photo in, and out the report that
+     * [`Self::analyze_timed_ms`] made last, without analysing anything.
+     */
+    fun `benchCrossing`(`photo`: java.nio.ByteBuffer): FieldReport
     
     /**
      * Decides and stores the machine's result (never changed afterwards).
@@ -2534,12 +2587,13 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 
     
     /**
-     * Analyses one photo (JPEG bytes as the camera wrote them), stores it
+     * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
+     * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
      * summary. A closed or unknown session is refused before any analysis;
      * a photo that cannot be read stores nothing.
      */
-    @Throws(HemalensException::class)override fun `addPhoto`(`session`: kotlin.Long, `photo`: kotlin.ByteArray, `actor`: kotlin.String): AddedPhoto {
+    @Throws(HemalensException::class)override fun `addPhoto`(`session`: kotlin.Long, `photo`: java.nio.ByteBuffer, `actor`: kotlin.String): AddedPhoto {
             return FfiConverterTypeAddedPhoto.lift(
     callWithHandle {
     uniffiRustCallWithError(HemalensException) { _status ->
@@ -2547,7 +2601,7 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
         it,
         
         FfiConverterLong.lower(`session`),
-        FfiConverterByteArray.lower(`photo`),
+        FfiConverterByRefBytes.lower(`photo`),
         FfiConverterString.lower(`actor`),_status)
 }
     }
@@ -2559,14 +2613,55 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
     /**
      * Analyses one photo without storing anything (a preview of a still).
      */
-    @Throws(HemalensException::class)override fun `analyze`(`photo`: kotlin.ByteArray): FieldReport {
+    @Throws(HemalensException::class)override fun `analyze`(`photo`: java.nio.ByteBuffer): FieldReport {
             return FfiConverterTypeFieldReport.lift(
     callWithHandle {
     uniffiRustCallWithError(HemalensException) { _status ->
     UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze(
         it,
         
-        FfiConverterByteArray.lower(`photo`),_status)
+        FfiConverterByRefBytes.lower(`photo`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): analyses like [`Self::analyze`]
+     * and returns the milliseconds the analysis took inside the library, so a
+     * caller can compare them with what it measures around its own call in
+     * the same process: the difference is what the bindings cost.
+     */
+    @Throws(HemalensException::class)override fun `analyzeTimedMs`(`photo`: java.nio.ByteBuffer): kotlin.Double {
+            return FfiConverterDouble.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms(
+        it,
+        
+        FfiConverterByRefBytes.lower(`photo`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Benchmark hook (scripts/bench_bindings.py): what `analyze` costs to
+     * cross the boundary, on its own: the photo in, and out the report that
+     * [`Self::analyze_timed_ms`] made last, without analysing anything.
+     */
+    @Throws(HemalensException::class)override fun `benchCrossing`(`photo`: java.nio.ByteBuffer): FieldReport {
+            return FfiConverterTypeFieldReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing(
+        it,
+        
+        FfiConverterByRefBytes.lower(`photo`),_status)
 }
     }
     )
