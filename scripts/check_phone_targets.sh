@@ -13,7 +13,8 @@ for spec in "aarch64-linux-android:" "aarch64-apple-ios:--no-default-features"; 
   target=${spec%%:*}
   flags=${spec#*:}
   if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    if ! timeout 300 rustup target add "$target" >/dev/null 2>&1; then
+    # rustup's server may be out of reach on a CI machine: give up soon.
+    if ! timeout 120 rustup target add "$target" >/dev/null 2>&1; then
       echo "SKIPPED $target: the Rust standard library for it cannot be had here (rustup target add failed)"
       continue
     fi
