@@ -7,6 +7,7 @@ mod models;
 mod output;
 mod quiet;
 mod session;
+mod share;
 mod site;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     Session(session::Args),
     /// Site calibration: learn this microscope, camera and stain from its own normal slides and reviewed cells; list, show, roll back.
     Site(site::Args),
+    /// Share a closed session: the report (PDF/HTML), the FHIR R4 Bundle, one SMS.
+    Share(share::Args),
 }
 
 /// Exit codes: 0 every input succeeded, 1 some input failed, 2 usage or model error.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Session(a) => session::run(a),
         Command::Site(a) => site::run(a),
+        Command::Share(a) => share::run(a),
     };
     bench::report_peak_memory();
     ExitCode::from(code)

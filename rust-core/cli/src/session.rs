@@ -369,7 +369,7 @@ fn thresholds(models: &Models) -> Thresholds {
 
 /// The façade over this store with the packs named on the command line (and
 /// the store's active site profile).
-fn screener(store: Store, models: &Models, threads: usize) -> Result<Screener, u8> {
+pub(crate) fn screener(store: Store, models: &Models, threads: usize) -> Result<Screener, u8> {
     let s = hemalens_packs::resolve(&models.screen_model)
         .map_err(|e| fail(format_args!("model `{}`: {e}", models.screen_model)))?;
     let c = hemalens_packs::resolve(&models.cell_model)
@@ -382,7 +382,7 @@ fn screener(store: Store, models: &Models, threads: usize) -> Result<Screener, u
     })
 }
 
-fn screener_err(e: ScreenerError) -> u8 {
+pub(crate) fn screener_err(e: ScreenerError) -> u8 {
     match e {
         ScreenerError::Store(e) => store_err(e),
         e => fail(format_args!("{e} ({})", e.kind())),

@@ -10,6 +10,8 @@ pub enum Error {
     Core(#[from] hemalens_core::Error),
     #[error(transparent)]
     Store(#[from] hemalens_store::Error),
+    #[error(transparent)]
+    Share(#[from] hemalens_share::Error),
 }
 
 impl Error {
@@ -18,6 +20,7 @@ impl Error {
         match self {
             Self::Core(e) => Kind(e.kind().as_str()),
             Self::Store(e) => Kind(e.kind().as_str()),
+            Self::Share(e) => Kind(e.kind().0),
         }
     }
 }

@@ -7,6 +7,7 @@ use hemalens_core::engine::{EngineProvider, LiteRt};
 use hemalens_core::field::{AnalyzeOptions, Analyzer, FieldReport, ModelRef};
 use hemalens_core::pack::{Manifest, Pack};
 use hemalens_core::session::{Decision, SessionPolicy, Summary, Thresholds};
+use hemalens_share::{report::Photos, Device, DeviceIdentity, Record};
 use hemalens_store::{Key, Query, SessionRow, Store};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -201,6 +202,50 @@ impl Screener {
     /// The whole session as JSON: reports, machine result, reviews, audit trail.
     pub fn export(&self, session: i64) -> Result<serde_json::Value, Error> {
         Ok(self.store().export(session)?)
+    }
+
+    /// This device's signing identity (made on first use, kept in the store).
+    pub fn device(&self) -> Result<DeviceIdentity, Error> {
+        Ok(DeviceIdentity::from_seed(&self.store().device_seed()?))
+    }
+
+    /// A closed session as everything that leaves the phone reads it.
+    pub fn record(&self, session: i64) -> Result<Record, Error> {
+        let device = self.device()?;
+        let export = self.store().export(session)?;
+        let app_version = export["session"]["app_version"].as_str().unwrap_or_default().to_string();
+        Ok(Record::from_export(&export, Device { id: device.id(), app_version })?)
+    }
+
+    /// The report of a closed session as a PDF.
+    pub fn report_pdf(&self, session: i64) -> Result<Vec<u8>, Error> {
+        let record = self.record(session)?;
+        Ok(hemalens_share::report::pdf(&record, &self.photos())?)
+    }
+
+    /// The report of a closed session as one self-contained HTML page.
+    pub fn report_html(&self, session: i64) -> Result<String, Error> {
+        let record = self.record(session)?;
+        Ok(hemalens_share::report::html(&record, &self.photos())?)
+    }
+
+    /// A closed session as a FHIR R4 Bundle (results only: no images).
+    pub fn fhir_bundle(&self, session: i64) -> Result<serde_json::Value, Error> {
+        Ok(hemalens_share::fhir::bundle(&self.record(session)?, &[]))
+    }
+
+    /// A closed session as one SMS.
+    pub fn sms(&self, session: i64) -> Result<String, Error> {
+        Ok(hemalens_share::sms::encode(&self.record(session)?))
+    }
+
+    /// The session's photos, read from the store (decrypted) for the report.
+    fn photos(&self) -> impl Photos + '_ {
+        move |name: &str| {
+            self.store()
+                .read_photo(name)
+                .map_err(|e| hemalens_share::Error::Photo(e.kind().as_str().to_string()))
+        }
     }
 
     /// Re-encrypts the store under a new key.

@@ -658,6 +658,21 @@ impl Store {
             "reviews": reviews, "audit": trail }))
     }
 
+    /// The device's signing seed (32 random bytes, made on first use and kept
+    /// only inside the encrypted database). The Ed25519 key pair that signs
+    /// what this device shares is derived from it (hemalens-share).
+    pub fn device_seed(&mut self) -> Result<[u8; 32], Error> {
+        let tx = self.conn.transaction()?;
+        let existed: bool =
+            tx.query_row("SELECT count(*) FROM meta WHERE key = 'device_signing_seed'", [], |r| r.get(0))?;
+        let k = meta_key(&tx, "device_signing_seed")?;
+        if !existed {
+            audit(&tx, now_ms(), "device", "device_key_created", None, serde_json::json!({}), "[]")?;
+        }
+        tx.commit()?;
+        Ok(k)
+    }
+
     /// The audit log of the whole store (newest last).
     pub fn audit_len(&self) -> Result<i64, Error> {
         Ok(self.conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?)

@@ -1,0 +1,169 @@
+//! One closed session as everything downstream reads it: the typed view of
+//! the records store's export (`Store::export`), plus the identity that makes
+//! the session unique outside this phone (`uid`: the device id and the
+//! store's session number).
+
+use hemalens_core::field::FieldReport;
+use hemalens_core::session::Summary;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Who produced the record: the device (its id is the first 16 hex digits of
+/// the SHA-256 of its Ed25519 public key) and the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub app_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// The pseudonymous patient code typed by the health worker.
+    pub patient: String,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub started_at: i64,
+    pub closed_at: Option<i64>,
+    pub app_version: String,
+    /// The effective outcome (a reviewer's override replaces the machine's).
+    pub outcome: Option<String>,
+    /// `machine`, `reviewed`, ...
+    pub review_state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldRecord {
+    pub seq: i64,
+    /// The photo's name in the store (its SHA-256).
+    pub photo: String,
+    pub added_at: i64,
+    pub report: FieldReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineResult {
+    pub decided_at: i64,
+    pub summary: Summary,
+}
+
+/// A human review: a relabelled cell, a confirmed or overridden outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// `relabel_cell`, `confirm` or `override_outcome`.
+    pub kind: String,
+    pub field: Option<i64>,
+    pub cell: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub reviewer: String,
+    pub at: i64,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub who: String,
+    pub action: String,
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// A closed session, ready to be shared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Unique beyond this phone: `<device id>-<session number>`.
+    pub uid: String,
+    pub device: Device,
+    pub session: SessionInfo,
+    pub fields: Vec<FieldRecord>,
+    pub result: MachineResult,
+    pub reviews: Vec<Review>,
+    pub audit: Vec<AuditEntry>,
+}
+
+#[derive(Deserialize)]
+struct Export {
+    session: SessionInfo,
+    fields: Vec<FieldRecord>,
+    result: Option<MachineResult>,
+    #[serde(default)]
+    reviews: Vec<Review>,
+    #[serde(default)]
+    audit: Vec<AuditEntry>,
+}
+
+impl Record {
+    /// Reads the store's export of one session. An open session (no machine
+    /// result yet) is refused: what leaves the phone is final.
+    pub fn from_export(export: &serde_json::Value, device: Device) -> Result<Self, Error> {
+        let e = Export::deserialize(export).map_err(|e| Error::Record(e.to_string()))?;
+        let result = e.result.ok_or(Error::SessionOpen)?;
+        Ok(Self {
+            uid: format!("{}-{}", device.id, e.session.id),
+            device,
+            session: e.session,
+            fields: e.fields,
+            result,
+            reviews: e.reviews,
+            audit: e.audit,
+        })
+    }
+
+    /// The machine's summary at closing (counts, intervals, screen, outcome, provenance).
+    pub fn summary(&self) -> &Summary {
+        &self.result.summary
+    }
+
+    /// The outcome that stands: a reviewer's override, else the machine's.
+    pub fn outcome(&self) -> &str {
+        self.session.outcome.as_deref().unwrap_or(self.result.summary.outcome.decision.as_str())
+    }
+
+    /// Whether a reviewer has confirmed or overridden the outcome.
+    pub fn reviewed(&self) -> bool {
+        self.reviews.iter().any(|r| r.kind == "confirm" || r.kind == "override_outcome")
+    }
+
+    /// Who started the session (the operator), from the audit trail.
+    pub fn operator(&self) -> Option<&str> {
+        self.audit.iter().find(|a| a.action == "start_session").map(|a| a.who.as_str())
+    }
+
+    /// The site profile the fields were read with, if any.
+    pub fn site(&self) -> Option<&hemalens_core::site::SiteRef> {
+        self.result.summary.provenance.site.as_ref()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A real export (one closed session of the demo photo plus one review),
+    /// written by `hemalens session export`.
+    pub(crate) fn sample() -> Record {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/export.json")).expect("fixture");
+        Record::from_export(&v, Device { id: "0123456789abcdef".into(), app_version: "0.1.0".into() })
+            .expect("record")
+    }
+
+    #[test]
+    fn reads_a_real_export() {
+        let r = sample();
+        assert_eq!(r.uid, format!("0123456789abcdef-{}", r.session.id));
+        assert!(!r.fields.is_empty());
+        assert_eq!(r.operator(), Some("hw-amina"));
+    }
+
+    #[test]
+    fn an_open_session_is_refused() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/export.json")).expect("fixture");
+        v["result"] = serde_json::Value::Null;
+        let e = Record::from_export(&v, Device { id: "x".into(), app_version: "0".into() });
+        assert!(matches!(e, Err(Error::SessionOpen)));
+    }
+}
