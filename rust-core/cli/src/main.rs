@@ -4,6 +4,7 @@ mod analyze;
 mod bench;
 mod classify;
 mod models;
+mod outbox;
 mod output;
 mod quiet;
 mod session;
@@ -37,6 +38,12 @@ enum Command {
     Site(site::Args),
     /// Share a closed session: the report (PDF/HTML), the FHIR R4 Bundle, one SMS.
     Share(share::Args),
+    /// This device's signing key (show it to the hospital to enrol the device).
+    Device(outbox::DeviceArgs),
+    /// The hospitals this device shares with: add, list.
+    Hospital(outbox::HospitalArgs),
+    /// Sealed bundles waiting for a hospital: queue, list, send (resumable), retry.
+    Outbox(outbox::OutboxArgs),
 }
 
 /// Exit codes: 0 every input succeeded, 1 some input failed, 2 usage or model error.
@@ -57,6 +64,9 @@ fn main() -> ExitCode {
         Command::Session(a) => session::run(a),
         Command::Site(a) => site::run(a),
         Command::Share(a) => share::run(a),
+        Command::Device(a) => outbox::run_device(a),
+        Command::Hospital(a) => outbox::run_hospital(a),
+        Command::Outbox(a) => outbox::run_outbox(a),
     };
     bench::report_peak_memory();
     ExitCode::from(code)

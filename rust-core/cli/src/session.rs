@@ -94,7 +94,12 @@ enum Sub {
     /// The running (or final) summary: counts with 95% intervals, screen, outcome.
     Show { session: i64 },
     /// Close a session and store the machine's result.
-    Close { session: i64 },
+    Close {
+        session: i64,
+        /// Also seal the session's bundles for this hospital and queue them (`hemalens outbox send` delivers).
+        #[arg(long)]
+        share: Option<String>,
+    },
     /// List sessions, newest first, filtered by patient, date, outcome, pending review.
     List {
         #[arg(long)]
@@ -169,6 +174,12 @@ pub struct Models {
     /// White-cell type pack (id or directory).
     #[arg(long, default_value = "wbc-type")]
     pub cell_model: String,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Self { screen_model: "all-screen".into(), cell_model: "wbc-type".into() }
+    }
 }
 
 fn home() -> PathBuf {
@@ -248,10 +259,29 @@ pub fn run(args: Args) -> u8 {
             }
             Err(e) => store_err(e),
         },
-        Sub::Close { session } => match store.close_session(session, &user) {
+        Sub::Close { session, share } => match store.close_session(session, &user) {
             Ok(s) => {
                 print_summary(session, &s, json);
-                0
+                match share {
+                    None => 0,
+                    Some(h) => {
+                        let screener = match screener(store, &Models::default(), 1) {
+                            Ok(s) => s,
+                            Err(code) => return code,
+                        };
+                        let queued = screener.share(session, &h, &user);
+                        quietly(|| drop(screener));
+                        match queued {
+                            Ok(items) => {
+                                if !json {
+                                    println!("queued {} bundles for {h} (hemalens outbox send)", items.len());
+                                }
+                                0
+                            }
+                            Err(e) => screener_err(e),
+                        }
+                    }
+                }
             }
             Err(e) => store_err(e),
         },

@@ -64,7 +64,8 @@ pub fn run(args: Args) -> u8 {
     };
     match args.command {
         Sub::Report { session, out, html } => {
-            let bytes = if html { s.report_html(session).map(String::into_bytes) } else { s.report_pdf(session) };
+            let bytes =
+                if html { s.report_html(session).map(String::into_bytes) } else { s.report_pdf(session) };
             match bytes {
                 Ok(b) => write_out(Some(&out), &b),
                 Err(e) => screener_err(e),

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 mod error;
+mod outbox;
 
 pub use error::{Error, Kind};
+pub use outbox::{Network, SendOptions};
 
 use hemalens_core::engine::{EngineProvider, LiteRt};
 use hemalens_core::field::{AnalyzeOptions, Analyzer, FieldReport, ModelRef};

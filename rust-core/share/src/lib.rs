@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bundle;
 mod error;
 pub mod fhir;
 pub mod identity;
 pub mod record;
 pub mod report;
 pub mod sms;
+#[doc(hidden)]
+pub mod testing;
+pub mod upload;
 
 pub use error::{Error, Kind};
 pub use identity::DeviceIdentity;

@@ -11,6 +11,7 @@
 //! Design, schema and the crash and key-rotation arguments: `docs/records.md`.
 mod error;
 mod key;
+mod outbox;
 pub mod schema;
 mod site;
 #[doc(hidden)]
@@ -18,6 +19,7 @@ pub mod testing;
 
 pub use error::{Error, ErrorKind};
 pub use key::Key;
+pub use outbox::{Hospital, OutboxItem, OutboxState};
 pub use site::{ReviewedCell, SiteProfileRow};
 
 #[cfg(feature = "uniffi")]

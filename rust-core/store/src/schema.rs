@@ -128,6 +128,38 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sessions ADD COLUMN packs TEXT;
     "#,
+    // 6: the hospitals this device shares with and the outbox of sealed
+    // bundles (hemalens-share); delivered items keep their row (the record of
+    // what left the phone).
+    r#"
+    CREATE TABLE hospitals (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        photos_on_wifi_only INTEGER NOT NULL,
+        added_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        hospital TEXT NOT NULL REFERENCES hospitals(name),
+        kind TEXT NOT NULL CHECK (kind IN ('results', 'photos')),
+        bundle_id TEXT NOT NULL UNIQUE,
+        payload BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'refused')),
+        upload_url TEXT,
+        sent INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        reason TEXT,
+        queued_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        UNIQUE (session_id, hospital, kind)
+    ) STRICT;
+    CREATE TRIGGER outbox_delivered_final BEFORE UPDATE ON outbox WHEN OLD.state = 'delivered'
+        BEGIN SELECT RAISE(ABORT, 'a delivered bundle is never changed'); END;
+    "#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,5 +1,19 @@
-//! The report people read: HTML and PDF made in Rust (no browser on the phone).
-//! PLACEHOLDER: being built (issue 14); the signatures are the contract.
+//! The report people read: one closed session as a PDF or one self-contained
+//! HTML page, made in Rust (no browser on the phone). Both say the same
+//! things, decided once in [`doc`]: patient code, site, operator and dates;
+//! the outcome with its reasons and next step (coloured: refer red, no
+//! abnormality green, inconclusive amber); the differential with 95%
+//! intervals; the leukaemia screen; rejected photos with their reasons;
+//! reviews and overrides with who and when; provenance (packs and their
+//! SHA-256, thresholds, versions, device); then a gallery of every cell's crop
+//! grouped by class and each accepted field with its boxes ([`images`]).
+//! Nothing here logs patient data.
+
+mod doc;
+mod font;
+mod html;
+mod images;
+mod pdf;
 
 use crate::{Error, Record};
 
@@ -15,14 +29,22 @@ impl<F: Fn(&str) -> Result<Vec<u8>, Error>> Photos for F {
     }
 }
 
-/// The report as one self-contained HTML page (images inline).
-pub fn html(record: &Record, photos: &dyn Photos) -> Result<String, Error> {
-    let _ = (record, photos);
-    Err(Error::Report("not built yet".into()))
+fn prepare(record: &Record, photos: &dyn Photos) -> Result<doc::Doc, Error> {
+    let mut d = doc::build(record);
+    images::attach(&mut d, record, photos)?;
+    Ok(d)
 }
 
-/// The report as a PDF.
-pub fn pdf(record: &Record, photos: &dyn Photos) -> Result<Vec<u8>, Error> {
-    let _ = (record, photos);
-    Err(Error::Report("not built yet".into()))
+/// The report as one self-contained HTML page (images inline).
+pub fn html(record: &Record, photos: &dyn Photos) -> Result<String, Error> {
+    Ok(html::write(&prepare(record, photos)?, &record.uid))
 }
+
+/// The report as a PDF (A4). A photo that cannot be read leaves its field
+/// without a picture (the report says so); it does not fail the report.
+pub fn pdf(record: &Record, photos: &dyn Photos) -> Result<Vec<u8>, Error> {
+    Ok(pdf::write(&prepare(record, photos)?, &record.uid))
+}
+
+#[cfg(test)]
+mod tests;

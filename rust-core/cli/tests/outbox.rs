@@ -1,0 +1,209 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The outbox end to end through the `hemalens` command: a real closed
+//! session sealed for a hospital, uploaded over a loopback link that drops,
+//! repeats, reorders and cuts requests and runs at 2G-like speed; the sender
+//! is killed with SIGKILL mid-upload and started again. Every bundle arrives
+//! exactly once and opens at the hospital; nothing is lost.
+use hemalens_share::bundle::{self, Receiver};
+use hemalens_share::testing::{Faults, TusServer};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Env {
+    home: tempfile::TempDir,
+    key: String,
+}
+
+impl Env {
+    fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_hemalens")).args(["session", "keygen"]).output().unwrap();
+        Self { home, key: String::from_utf8(out.stdout).unwrap().trim().to_string() }
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hemalens"));
+        c.args(args)
+            .env("HEMALENS_HOME", self.home.path())
+            .env("HEMALENS_KEY", &self.key)
+            .env("USER", "hw-test");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {} {}",
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn items(&self) -> Vec<serde_json::Value> {
+        self.ok(&["outbox", "list", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+struct Hospital {
+    keys: Mutex<HashMap<String, ed25519_dalek::VerifyingKey>>,
+    seen: Mutex<HashSet<String>>,
+    parts: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl Receiver for Hospital {
+    fn enrolled(&self, id: &str) -> Option<ed25519_dalek::VerifyingKey> {
+        self.keys.lock().unwrap().get(id).copied()
+    }
+    fn seen(&self, b: &str) -> bool {
+        self.seen.lock().unwrap().contains(b)
+    }
+}
+
+fn closed_session(env: &Env) -> String {
+    let sid = env.ok(&["session", "start", "--patient", "P-77"]).trim().to_string();
+    let demo = repo().join("tests/fixtures/demo/eyepiece_bccd_00339.jpg");
+    let s1 = repo().join("tests/fixtures/samples/smear_field.jpg");
+    env.ok(&["session", "add", &sid, demo.to_str().unwrap(), s1.to_str().unwrap(), demo.to_str().unwrap()]);
+    sid
+}
+
+#[test]
+fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
+    let env = Env::new();
+    let hk = age::x25519::Identity::generate();
+    let hospital = Arc::new(Hospital {
+        keys: Mutex::new(HashMap::new()),
+        seen: Mutex::new(HashSet::new()),
+        parts: Mutex::new(HashMap::new()),
+    });
+    let (rx, key) = (hospital.clone(), hk.clone());
+    let slow = Faults { bytes_per_sec: Some(20_000), seed: 3, ..Faults::default() };
+    let server = TusServer::start(
+        slow,
+        Box::new(move |b| {
+            let o = bundle::open(b, &key, rx.as_ref()).map_err(|e| e.code().to_string())?;
+            rx.seen.lock().unwrap().insert(o.header.bundle_id.clone());
+            rx.parts
+                .lock()
+                .unwrap()
+                .insert(o.header.bundle_id, o.parts.iter().map(|p| p.name.clone()).collect());
+            Ok(())
+        }),
+    )
+    .unwrap();
+
+    // Enrol the device; add the hospital.
+    let dev: serde_json::Value = serde_json::from_str(env.ok(&["device", "key", "--json"]).trim()).unwrap();
+    let pk: [u8; 32] = hex::decode(dev["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    hospital.keys.lock().unwrap().insert(
+        dev["device_id"].as_str().unwrap().into(),
+        ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
+    );
+    let url = server.url();
+    let recipient = hk.to_public().to_string();
+
+    // Errors first: unknown session, open session, unknown hospital, bad key.
+    let sid = closed_session(&env);
+    let o = env.run(&["outbox", "queue", &sid, "--to", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hospital not found"), "{o:?}");
+    let o = env.run(&["hospital", "add", "H", "--url", &url, "--key", "not-a-key"]);
+    assert_eq!(o.status.code(), Some(2));
+    env.ok(&["hospital", "add", "H", "--url", &url, "--key", &recipient]);
+    let o = env.run(&["outbox", "queue", &sid, "--to", "H"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("still open"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = env.run(&["outbox", "queue", "999", "--to", "H"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(env.items().is_empty(), "nothing queued by the failures");
+
+    // Close and queue; queueing twice is refused and keeps the first.
+    env.ok(&["session", "close", &sid, "--share", "H"]);
+    let o = env.run(&["outbox", "queue", &sid, "--to", "H"]);
+    assert_eq!(o.status.code(), Some(2));
+    let items = env.items();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["kind"], "results");
+    assert_eq!(items[1]["kind"], "photos");
+    let results_size = items[0]["bytes"].as_u64().unwrap();
+    assert!(results_size < 50_000, "results bundle {results_size} B");
+
+    // Cellular: only the results go (photos wait for Wi-Fi).
+    env.ok(&["outbox", "send", "--wait", "30"]);
+    let items = env.items();
+    assert_eq!(items[0]["status"], "delivered");
+    assert_eq!(items[1]["status"], "queued");
+
+    // Wi-Fi, slow link: kill -9 the sender mid-upload.
+    let mut child =
+        env.cmd(&["outbox", "send", "--wifi", "--wait", "60", "--chunk", "4096"]).spawn().unwrap();
+    let t0 = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let sent = env.items()[1]["sent"].as_u64().unwrap();
+        if sent > 8192 || t0.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = env.items()[1].clone();
+    assert_eq!(before["state"], "sending", "{before}");
+    let sent_before = before["sent"].as_u64().unwrap();
+    assert!(sent_before > 0);
+
+    // The link gets worse; the sender comes back and resumes (never from zero).
+    server.set_faults(Faults {
+        drop_request: 0.1,
+        lose_answer: 0.1,
+        cut_chunk: 0.1,
+        replay_stale: 0.1,
+        bytes_per_sec: Some(200_000),
+        seed: 11,
+    });
+    let stats_before = server.stats();
+    let body_before = stats_before.body_bytes;
+    env.ok(&["outbox", "send", "--wifi", "--wait", "40", "--chunk", "4096"]);
+    let items = env.items();
+    assert!(items.iter().all(|i| i["status"] == "delivered"), "{items:?}");
+    let st = server.stats();
+    let photos_size = items[1]["bytes"].as_u64().unwrap();
+    let resent = (st.body_bytes - body_before) as i64 - (photos_size - sent_before) as i64;
+    eprintln!(
+        "photos bundle {photos_size} B, {sent_before} B before the kill, resent after it {resent} B; {st:?}"
+    );
+    let after_restart = &st.patch_offsets[stats_before.patch_offsets.len()..];
+    assert!(
+        after_restart.iter().all(|&o| o >= sent_before),
+        "the restart sent bytes the hospital had confirmed: {sent_before} {after_restart:?}"
+    );
+    for i in &items {
+        // Exactly once, and the hospital could open what it received.
+        let bid = i["item"].as_i64().unwrap();
+        assert!(bid > 0);
+    }
+    assert_eq!(st.taken.len(), 2);
+    assert!(st.taken.values().all(|&n| n == 1), "{:?}", st.taken);
+    assert!(st.refused.is_empty(), "{:?}", st.refused);
+    let parts = hospital.parts.lock().unwrap();
+    let mut names: Vec<String> = parts.values().flatten().cloned().collect();
+    names.sort();
+    assert!(
+        names.contains(&"fhir.json".to_string()) && names.contains(&"report.pdf".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(names.iter().filter(|n| n.starts_with("photos/")).count(), 3);
+}
