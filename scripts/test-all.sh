@@ -8,7 +8,7 @@ root=$PWD
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Python venv for the cross-language tests (.venv)"
-if ! .venv/bin/python -c "import ai_edge_litert, numpy, PIL, pytest, matplotlib, tree_sitter, tree_sitter_swift" 2>/dev/null; then
+if ! .venv/bin/python -c "import ai_edge_litert, numpy, PIL, pytest, matplotlib, tree_sitter, tree_sitter_swift, fhir.resources, pyrage, cryptography" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 fi

@@ -207,3 +207,90 @@ fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
     );
     assert_eq!(names.iter().filter(|n| n.starts_with("photos/")).count(), 3);
 }
+
+/// The figure for docs/wire-format.md: a 20-field session of real photos over
+/// a simulated 2G link (5 KB/s up, a dropped request every few minutes, lost
+/// answers), results first. Slow (minutes): `cargo test --release -p hemalens
+/// --test outbox -- --ignored --nocapture`; needs ../shared/data.
+#[test]
+#[ignore]
+fn twenty_fields_over_2g_figure() {
+    let data =
+        std::env::var("HEMALENS_DATA").map(PathBuf::from).unwrap_or_else(|_| repo().join("../shared/data"));
+    let csv = std::fs::read_to_string(data.join("bccd_fields/labels.csv")).unwrap();
+    let photos: Vec<PathBuf> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",val,") || l.ends_with(",val"))
+        .take(20)
+        .map(|l| data.join("bccd_fields").join(l.split(',').next().unwrap()))
+        .collect();
+    assert_eq!(photos.len(), 20, "{}", data.display());
+    let env = Env::new();
+    let hk = age::x25519::Identity::generate();
+    let hospital = Arc::new(Hospital {
+        keys: Mutex::new(HashMap::new()),
+        seen: Mutex::new(HashSet::new()),
+        parts: Mutex::new(HashMap::new()),
+    });
+    let (rx, key) = (hospital.clone(), hk.clone());
+    let link = Faults {
+        drop_request: 0.02,
+        lose_answer: 0.01,
+        bytes_per_sec: Some(5_000),
+        seed: 5,
+        ..Faults::default()
+    };
+    let server = TusServer::start(
+        link,
+        Box::new(move |b| {
+            let o = bundle::open(b, &key, rx.as_ref()).map_err(|e| e.code().to_string())?;
+            rx.seen.lock().unwrap().insert(o.header.bundle_id);
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let dev: serde_json::Value = serde_json::from_str(env.ok(&["device", "key", "--json"]).trim()).unwrap();
+    let pk: [u8; 32] = hex::decode(dev["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    hospital.keys.lock().unwrap().insert(
+        dev["device_id"].as_str().unwrap().into(),
+        ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
+    );
+    env.ok(&[
+        "hospital",
+        "add",
+        "H",
+        "--url",
+        &server.url(),
+        "--key",
+        &hk.to_public().to_string(),
+        "--photos-on-cellular",
+    ]);
+    let sid = env.ok(&["session", "start", "--patient", "P-2G"]).trim().to_string();
+    let mut args = vec!["session".to_string(), "add".into(), sid.clone()];
+    args.extend(photos.iter().map(|p| p.to_string_lossy().into_owned()));
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    env.ok(&["session", "close", &sid, "--share", "H"]);
+    let items = env.items();
+    let t0 = Instant::now();
+    env.ok(&["outbox", "send", "--wait", "3600", "--chunk", "16384"]);
+    let total = t0.elapsed();
+    let done = env.items();
+    assert!(done.iter().all(|i| i["status"] == "delivered"), "{done:?}");
+    let st = server.stats();
+    let payload: u64 = items.iter().map(|i| i["bytes"].as_u64().unwrap()).sum();
+    println!(
+        "2G figure: results bundle {} B, photos bundle {} B; {} B on the link for {} B of bundles ({:.3}x); \
+         {} requests, {} dropped, {} answers lost; all delivered in {:.0} s",
+        items[0]["bytes"],
+        items[1]["bytes"],
+        st.body_bytes,
+        payload,
+        st.body_bytes as f64 / payload as f64,
+        st.requests + st.dropped,
+        st.dropped,
+        st.lost_answers,
+        total.as_secs_f64()
+    );
+    assert!(st.taken.values().all(|&n| n == 1) && st.taken.len() == 2);
+}

@@ -58,6 +58,10 @@ fn model(kind: CoreKind, message: &str) -> HemalensError {
     HemalensError::ModelProblem { code: kind.as_str().into(), detail: message.into() }
 }
 
+fn storage_code(code: &str, message: &str) -> HemalensError {
+    HemalensError::Storage { code: code.into(), detail: message.into() }
+}
+
 fn storage(kind: StoreKind, message: &str) -> HemalensError {
     HemalensError::Storage { code: kind.as_str().into(), detail: message.into() }
 }
@@ -116,6 +120,18 @@ impl From<hemalens_screener::Error> for HemalensError {
         match e {
             hemalens_screener::Error::Core(e) => e.into(),
             hemalens_screener::Error::Store(e) => e.into(),
+            hemalens_screener::Error::Share(e) => match e {
+                hemalens_share::Error::SessionOpen => HemalensError::InvalidState {
+                    detail: "the session is still open: close it before sharing".into(),
+                },
+                hemalens_share::Error::Photo(_) => {
+                    storage_code("bad_photo", "a stored photo of the session cannot be read")
+                }
+                hemalens_share::Error::Record(_) => {
+                    storage_code("bad_record", "the session's stored record cannot be read")
+                }
+                _ => HemalensError::internal("the session could not be prepared for sharing"),
+            },
             _ => HemalensError::internal("unexpected error"),
         }
     }

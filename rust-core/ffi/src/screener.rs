@@ -5,7 +5,8 @@ use hemalens_core::engine::{EngineProvider, LiteRt};
 use hemalens_core::field::{AnalyzeOptions, FieldReport, ModelRef};
 use hemalens_core::pack::Pack;
 use hemalens_core::session::{Decision, Summary};
-use hemalens_store::{Key, SessionRow};
+use hemalens_screener::{Network, SendOptions};
+use hemalens_store::{Hospital, Key, OutboxItem, SessionRow};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -56,6 +57,20 @@ pub struct SessionQuery {
     pub pending_review: bool,
     #[uniffi(default = 50)]
     pub limit: u32,
+}
+
+/// This device's signing identity, for enrolment at a hospital.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceKey {
+    pub device_id: String,
+    pub public_key: String,
+}
+
+/// How an outbox item stands, in words: `queued`, `sending 42%`,
+/// `delivered`, `refused: <reason>`.
+#[uniffi::export]
+pub fn outbox_status(item: OutboxItem) -> String {
+    item.status()
 }
 
 /// One photo added to a session.
@@ -297,6 +312,76 @@ impl Screener {
     ) -> Result<(), HemalensError> {
         let key = key_of(&new_key)?;
         self.with(|s| s.rotate_key(&key, new_photo_key, &actor))
+    }
+
+    /// This device's id (16 hex digits) and Ed25519 public key (64 hex
+    /// digits), for the hospital to enrol the device.
+    pub fn device_key(&self) -> Result<DeviceKey, HemalensError> {
+        self.with(|s| {
+            let d = s.device()?;
+            Ok(DeviceKey { device_id: d.id(), public_key: d.public_key_hex() })
+        })
+    }
+
+    /// Adds a hospital to share with (or changes its address or key).
+    pub fn add_hospital(&self, hospital: Hospital, actor: String) -> Result<(), HemalensError> {
+        self.with(|s| s.add_hospital(&hospital, &actor))
+    }
+
+    pub fn hospitals(&self) -> Result<Vec<Hospital>, HemalensError> {
+        self.with(|s| s.hospitals())
+    }
+
+    /// Seals a closed session's bundles (results, then photos) for a hospital
+    /// and queues them; [`Screener::outbox_send`] delivers them.
+    pub fn share(
+        &self,
+        session: i64,
+        hospital: String,
+        actor: String,
+    ) -> Result<Vec<OutboxItem>, HemalensError> {
+        self.with(|s| s.share(session, &hospital, &actor))
+    }
+
+    /// Every outbox item, oldest first (`outbox_status` words each one).
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, HemalensError> {
+        self.with(|s| s.outbox())
+    }
+
+    /// One delivery pass (blocking: call it from a background worker when a
+    /// link exists). Photos go only `on_wifi` for hospitals that ask so.
+    pub fn outbox_send(&self, on_wifi: bool) -> Result<Vec<OutboxItem>, HemalensError> {
+        let network = if on_wifi { Network::Wifi } else { Network::Cellular };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.with(|s| s.outbox_send(network, &SendOptions::default(), now))
+    }
+
+    /// Puts a refused item back in the queue.
+    pub fn outbox_retry(&self, item: i64, actor: String) -> Result<(), HemalensError> {
+        self.with(|s| s.outbox_retry(item, &actor))
+    }
+
+    /// The report of a closed session as a PDF.
+    pub fn report_pdf(&self, session: i64) -> Result<Vec<u8>, HemalensError> {
+        self.with(|s| s.report_pdf(session))
+    }
+
+    /// The report of a closed session as one self-contained HTML page.
+    pub fn report_html(&self, session: i64) -> Result<String, HemalensError> {
+        self.with(|s| s.report_html(session))
+    }
+
+    /// A closed session as a FHIR R4 Bundle (JSON text), results only.
+    pub fn fhir_json(&self, session: i64) -> Result<String, HemalensError> {
+        self.with(|s| Ok(s.fhir_bundle(session)?.to_string()))
+    }
+
+    /// A closed session as one SMS (at most 160 GSM-7 characters).
+    pub fn sms(&self, session: i64) -> Result<String, HemalensError> {
+        self.with(|s| s.sms(session))
     }
 
     /// Closes the store. Calls under way finish; later calls answer

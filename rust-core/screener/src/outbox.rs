@@ -166,9 +166,24 @@ impl Screener {
         Ok(self.store().outbox()?)
     }
 
-    /// Puts a refused item back in the queue.
+    /// Seals a refused item's session again (a new bundle id) and puts it
+    /// back in the queue: for a refusal the hospital has since fixed (a
+    /// device enrolled late, a key changed).
     pub fn outbox_retry(&self, item: i64, actor: &str) -> Result<(), Error> {
-        Ok(self.store().outbox_requeue(item, actor)?)
+        let it = self.store().outbox_item(item)?;
+        let h = self.store().hospital(&it.hospital)?;
+        let recipient = bundle::parse_recipient(&h.recipient).map_err(share_err)?;
+        let kind = Kind::parse(&it.kind).unwrap_or(Kind::Results);
+        let parts = match kind {
+            Kind::Results => self.results_parts(it.session_id)?,
+            Kind::Photos => self.photos_parts(it.session_id)?,
+        };
+        let record = self.record(it.session_id)?;
+        let id = bundle::new_bundle_id();
+        let now = record.session.closed_at.unwrap_or_default();
+        let sealed = bundle::seal(&self.device()?, &recipient, kind, &record.uid, now, &id, &parts)
+            .map_err(share_err)?;
+        Ok(self.store().outbox_requeue(item, &id, &sealed, actor)?)
     }
 
     /// One pass over the outbox: every item that is due (results before

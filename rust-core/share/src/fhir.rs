@@ -209,7 +209,7 @@ fn local(code: &str, display: &str) -> Value {
 }
 
 fn quantity(value: f64, unit: &str) -> Value {
-    let shown = if unit == "%" { "%" } else { unit };
+    let shown = if unit == "/100{WBCs}" { "/100 WBC" } else { unit };
     json!({ "value": value, "unit": shown, "system": UCUM, "code": unit })
 }
 

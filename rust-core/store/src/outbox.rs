@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// A hospital this device shares with: where to upload and whom to encrypt for.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hospital {
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Hospital {
 }
 
 /// Where an outbox item stands.
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxState {
@@ -51,6 +53,7 @@ impl OutboxState {
 }
 
 /// One queued bundle (without its bytes).
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxItem {
     pub id: i64,
@@ -78,7 +81,7 @@ impl OutboxItem {
     pub fn status(&self) -> String {
         match self.state {
             OutboxState::Sending => {
-                let pct = if self.size == 0 { 100 } else { self.sent * 100 / self.size };
+                let pct = (self.sent * 100).checked_div(self.size).unwrap_or(100);
                 format!("sending {pct}%")
             }
             OutboxState::Refused => format!("refused: {}", self.reason.as_deref().unwrap_or("unknown")),
@@ -331,21 +334,28 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a refused or stuck item back in the queue (a person decided to retry).
-    pub fn outbox_requeue(&mut self, id: i64, actor: &str) -> Result<(), Error> {
+    /// Puts a refused item back in the queue as a freshly sealed bundle (a
+    /// new id: the hospital took the old id's refusal as final).
+    pub fn outbox_requeue(
+        &mut self,
+        id: i64,
+        bundle_id: &str,
+        payload: &[u8],
+        actor: &str,
+    ) -> Result<(), Error> {
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         let now = now_ms();
         let tx = self.conn.transaction()?;
         let session: i64 = tx
-            .query_row("SELECT session_id FROM outbox WHERE id = ?1 AND state != 'delivered'", [id], |r| {
+            .query_row("SELECT session_id FROM outbox WHERE id = ?1 AND state = 'refused'", [id], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or(Error::NotFound("outbox item"))?;
+            .ok_or(Error::InvalidState("only a refused item can be queued again"))?;
         tx.execute(
-            "UPDATE outbox SET state = 'queued', upload_url = NULL, sent = 0, attempts = 0, next_attempt_at = ?2, \
-             reason = NULL WHERE id = ?1",
-            params![id, now],
+            "UPDATE outbox SET state = 'queued', bundle_id = ?2, payload = ?3, size = ?4, upload_url = NULL, \
+             sent = 0, attempts = 0, next_attempt_at = ?5, reason = NULL WHERE id = ?1",
+            params![id, bundle_id, payload, payload.len() as i64, now],
         )?;
         audit(&tx, now, actor, "outbox_requeue", Some(session), json!({ "item": id }), "[]")?;
         tx.commit()?;

@@ -1211,6 +1211,11 @@ public func FfiConverterTypePlatformEngine_lower(_ value: PlatformEngine) -> UIn
 public protocol ScreenerProtocol: AnyObject, Sendable {
     
     /**
+     * Adds a hospital to share with (or changes its address or key).
+     */
+    func addHospital(hospital: Hospital, actor: String) throws 
+    
+    /**
      * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
      * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
@@ -1255,11 +1260,40 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
     func defaultEvidence()  -> Evidence
     
     /**
+     * This device's id (16 hex digits) and Ed25519 public key (64 hex
+     * digits), for the hospital to enrol the device.
+     */
+    func deviceKey() throws  -> DeviceKey
+    
+    /**
      * The whole session as JSON: reports, machine result, reviews, audit trail.
      */
     func exportJson(session: Int64) throws  -> String
     
+    /**
+     * A closed session as a FHIR R4 Bundle (JSON text), results only.
+     */
+    func fhirJson(session: Int64) throws  -> String
+    
+    func hospitals() throws  -> [Hospital]
+    
     func list(query: SessionQuery) throws  -> [SessionRow]
+    
+    /**
+     * Every outbox item, oldest first (`outbox_status` words each one).
+     */
+    func outbox() throws  -> [OutboxItem]
+    
+    /**
+     * Puts a refused item back in the queue.
+     */
+    func outboxRetry(item: Int64, actor: String) throws 
+    
+    /**
+     * One delivery pass (blocking: call it from a background worker when a
+     * link exists). Photos go only `on_wifi` for hospitals that ask so.
+     */
+    func outboxSend(onWifi: Bool) throws  -> [OutboxItem]
     
     /**
      * A reviewer's outcome for a closed session; the machine's result is kept.
@@ -1277,10 +1311,26 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
     func relabelCell(session: Int64, field: Int64, cell: Int64, label: String, reviewer: String, note: String?) throws 
     
     /**
+     * The report of a closed session as one self-contained HTML page.
+     */
+    func reportHtml(session: Int64) throws  -> String
+    
+    /**
+     * The report of a closed session as a PDF.
+     */
+    func reportPdf(session: Int64) throws  -> Data
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
     func rotateKey(newKey: Data, newPhotoKey: Bool, actor: String) throws 
+    
+    /**
+     * Seals a closed session's bundles (results, then photos) for a hospital
+     * and queues them; [`Screener::outbox_send`] delivers them.
+     */
+    func share(session: Int64, hospital: String, actor: String) throws  -> [OutboxItem]
     
     /**
      * Closes the store. Calls under way finish; later calls answer
@@ -1288,6 +1338,11 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
      * handle itself.)
      */
     func shutdown() 
+    
+    /**
+     * A closed session as one SMS (at most 160 GSM-7 characters).
+     */
+    func sms(session: Int64) throws  -> String
     
     /**
      * Starts a session for a pseudonymous patient code; returns its id.
@@ -1387,6 +1442,19 @@ public static func openWithEngine(dir: String, key: Data, config: ScreenerConfig
 }
     
 
+    
+    /**
+     * Adds a hospital to share with (or changes its address or key).
+     */
+open func addHospital(hospital: Hospital, actor: String)throws   {try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_add_hospital(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHospital_lower(hospital),
+        FfiConverterString.lower(actor),uniffiCallStatus
+    )
+}
+}
     
     /**
      * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
@@ -1500,6 +1568,19 @@ open func defaultEvidence() -> Evidence  {
 }
     
     /**
+     * This device's id (16 hex digits) and Ed25519 public key (64 hex
+     * digits), for the hospital to enrol the device.
+     */
+open func deviceKey()throws  -> DeviceKey  {
+    return try  FfiConverterTypeDeviceKey_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_device_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The whole session as JSON: reports, machine result, reviews, audit trail.
      */
 open func exportJson(session: Int64)throws  -> String  {
@@ -1512,12 +1593,73 @@ open func exportJson(session: Int64)throws  -> String  {
 })
 }
     
+    /**
+     * A closed session as a FHIR R4 Bundle (JSON text), results only.
+     */
+open func fhirJson(session: Int64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_fhir_json(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
+}
+    
+open func hospitals()throws  -> [Hospital]  {
+    return try  FfiConverterSequenceTypeHospital.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_hospitals(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
 open func list(query: SessionQuery)throws  -> [SessionRow]  {
     return try  FfiConverterSequenceTypeSessionRow.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
         uniffiCallStatus in
     uniffi_hemalens_ffi_fn_method_screener_list(
             self.uniffiCloneHandle(),
         FfiConverterTypeSessionQuery_lower(query),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every outbox item, oldest first (`outbox_status` words each one).
+     */
+open func outbox()throws  -> [OutboxItem]  {
+    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_outbox(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Puts a refused item back in the queue.
+     */
+open func outboxRetry(item: Int64, actor: String)throws   {try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_outbox_retry(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(item),
+        FfiConverterString.lower(actor),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * One delivery pass (blocking: call it from a background worker when a
+     * link exists). Photos go only `on_wifi` for hospitals that ask so.
+     */
+open func outboxSend(onWifi: Bool)throws  -> [OutboxItem]  {
+    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_outbox_send(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(onWifi),uniffiCallStatus
     )
 })
 }
@@ -1567,6 +1709,32 @@ open func relabelCell(session: Int64, field: Int64, cell: Int64, label: String, 
 }
     
     /**
+     * The report of a closed session as one self-contained HTML page.
+     */
+open func reportHtml(session: Int64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_report_html(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The report of a closed session as a PDF.
+     */
+open func reportPdf(session: Int64)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_report_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
@@ -1582,6 +1750,22 @@ open func rotateKey(newKey: Data, newPhotoKey: Bool, actor: String)throws   {try
 }
     
     /**
+     * Seals a closed session's bundles (results, then photos) for a hospital
+     * and queues them; [`Screener::outbox_send`] delivers them.
+     */
+open func share(session: Int64, hospital: String, actor: String)throws  -> [OutboxItem]  {
+    return try  FfiConverterSequenceTypeOutboxItem.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_share(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),
+        FfiConverterString.lower(hospital),
+        FfiConverterString.lower(actor),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Closes the store. Calls under way finish; later calls answer
      * `InvalidState`. (Not `close`: Kotlin's `AutoCloseable.close` frees the
      * handle itself.)
@@ -1592,6 +1776,19 @@ open func shutdown()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * A closed session as one SMS (at most 160 GSM-7 characters).
+     */
+open func sms(session: Int64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_sms(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1738,6 +1935,63 @@ public func FfiConverterTypeAddedPhoto_lift(_ buf: RustBuffer) throws -> AddedPh
 #endif
 public func FfiConverterTypeAddedPhoto_lower(_ value: AddedPhoto) -> RustBuffer {
     return FfiConverterTypeAddedPhoto.lower(value)
+}
+
+
+/**
+ * This device's signing identity, for enrolment at a hospital.
+ */
+public struct DeviceKey: Equatable, Hashable {
+    public var deviceId: String
+    public var publicKey: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(deviceId: String, publicKey: String) {
+        self.deviceId = deviceId
+        self.publicKey = publicKey
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeviceKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceKey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceKey {
+        return
+            try DeviceKey(
+                deviceId: FfiConverterString.read(from: &buf), 
+                publicKey: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeviceKey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.publicKey, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKey_lift(_ buf: RustBuffer) throws -> DeviceKey {
+    return try FfiConverterTypeDeviceKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKey_lower(_ value: DeviceKey) -> RustBuffer {
+    return FfiConverterTypeDeviceKey.lower(value)
 }
 
 
@@ -2694,6 +2948,56 @@ fileprivate struct FfiConverterSequenceTypeTensorDesc: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeHospital: FfiConverterRustBuffer {
+    typealias SwiftType = [Hospital]
+
+    public static func write(_ value: [Hospital], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHospital.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Hospital] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Hospital]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHospital.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOutboxItem: FfiConverterRustBuffer {
+    typealias SwiftType = [OutboxItem]
+
+    public static func write(_ value: [OutboxItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOutboxItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OutboxItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OutboxItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOutboxItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer {
     typealias SwiftType = [SessionRow]
 
@@ -2759,6 +3063,18 @@ public func setLogSink(sink: LogSink, maxLevel: LogLevel)throws   {try rustCallW
     )
 }
 }
+/**
+ * How an outbox item stands, in words: `queued`, `sending 42%`,
+ * `delivered`, `refused: <reason>`.
+ */
+public func outboxStatus(item: OutboxItem) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_func_outbox_status(
+        FfiConverterTypeOutboxItem_lower(item),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2787,6 +3103,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_func_outbox_status() != 65533) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_platformengine_load() != 1670) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2800,6 +3119,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_add_hospital() != 44564) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 27607) {
@@ -2823,10 +3145,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_method_screener_default_evidence() != 58352) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_method_screener_device_key() != 53732) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_screener_export_json() != 63956) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_method_screener_fhir_json() != 18781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_hospitals() != 29751) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_screener_list() != 8296) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_outbox() != 62278) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_outbox_retry() != 55979) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_outbox_send() != 50811) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_override_outcome() != 63647) {
@@ -2838,10 +3178,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_method_screener_relabel_cell() != 5675) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_method_screener_report_html() != 38290) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_report_pdf() != 25706) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_screener_rotate_key() != 7471) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_method_screener_share() != 45245) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_screener_shutdown() != 42796) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_sms() != 5931) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_start_session() != 11099) {

@@ -374,6 +374,11 @@ uint64_t uniffi_hemalens_ffi_fn_constructor_screener_open(RustBuffer dir, RustBu
 uint64_t uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine(RustBuffer dir, RustBuffer key, RustBuffer config, uint64_t engine, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_HOSPITAL
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_HOSPITAL
+void uniffi_hemalens_ffi_fn_method_screener_add_hospital(uint64_t ptr, RustBuffer hospital, RustBuffer actor, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ADD_PHOTO
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_add_photo(uint64_t ptr, int64_t session, ForeignBytes photo, RustBuffer actor, RustCallStatus *_Nonnull out_status
@@ -409,14 +414,44 @@ void uniffi_hemalens_ffi_fn_method_screener_confirm(uint64_t ptr, int64_t sessio
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_default_evidence(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_DEVICE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_DEVICE_KEY
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_device_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_EXPORT_JSON
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_EXPORT_JSON
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_export_json(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FHIR_JSON
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FHIR_JSON
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_fhir_json(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_HOSPITALS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_HOSPITALS
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_hospitals(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_LIST
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_LIST
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_list(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_outbox(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX_RETRY
+void uniffi_hemalens_ffi_fn_method_screener_outbox_retry(uint64_t ptr, int64_t item, RustBuffer actor, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX_SEND
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OUTBOX_SEND
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_outbox_send(uint64_t ptr, int8_t on_wifi, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_OVERRIDE_OUTCOME
@@ -434,14 +469,34 @@ RustBuffer uniffi_hemalens_ffi_fn_method_screener_packs(uint64_t ptr, RustCallSt
 void uniffi_hemalens_ffi_fn_method_screener_relabel_cell(uint64_t ptr, int64_t session, int64_t field, int64_t cell, RustBuffer label, RustBuffer reviewer, RustBuffer note, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORT_HTML
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_report_html(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORT_PDF
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_report_pdf(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ROTATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ROTATE_KEY
 void uniffi_hemalens_ffi_fn_method_screener_rotate_key(uint64_t ptr, RustBuffer new_key, int8_t new_photo_key, RustBuffer actor, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SHARE
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_share(uint64_t ptr, int64_t session, RustBuffer hospital, RustBuffer actor, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SHUTDOWN
 void uniffi_hemalens_ffi_fn_method_screener_shutdown(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SMS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SMS
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_sms(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_START_SESSION
@@ -475,6 +530,11 @@ RustBuffer uniffi_hemalens_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
 void uniffi_hemalens_ffi_fn_func_set_log_sink(uint64_t sink, RustBuffer max_level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_OUTBOX_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_OUTBOX_STATUS
+RustBuffer uniffi_hemalens_ffi_fn_func_outbox_status(RustBuffer item, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_HEMALENS_FFI_RUSTBUFFER_ALLOC
@@ -761,6 +821,12 @@ uint16_t uniffi_hemalens_ffi_checksum_func_set_log_sink(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_OUTBOX_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_OUTBOX_STATUS
+uint16_t uniffi_hemalens_ffi_checksum_func_outbox_status(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_PLATFORMENGINE_LOAD
 uint16_t uniffi_hemalens_ffi_checksum_method_platformengine_load(void
@@ -788,6 +854,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_platformengine_release(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_hemalens_ffi_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ADD_HOSPITAL
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ADD_HOSPITAL
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_add_hospital(void
     
 );
 #endif
@@ -833,15 +905,51 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_default_evidence(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_DEVICE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_DEVICE_KEY
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_device_key(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_EXPORT_JSON
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_EXPORT_JSON
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_export_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FHIR_JSON
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FHIR_JSON
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_fhir_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_HOSPITALS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_HOSPITALS
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_hospitals(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_LIST
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_LIST
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_outbox(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX_RETRY
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_outbox_retry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX_SEND
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_OUTBOX_SEND
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_outbox_send(void
     
 );
 #endif
@@ -863,15 +971,39 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_relabel_cell(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_HTML
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_report_html(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_PDF
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_report_pdf(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ROTATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ROTATE_KEY
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_rotate_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SHARE
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_share(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SHUTDOWN
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_shutdown(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SMS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SMS
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_sms(void
     
 );
 #endif

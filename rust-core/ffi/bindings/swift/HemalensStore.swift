@@ -465,6 +465,38 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     typealias FfiType = Int64
     typealias SwiftType = Int64
@@ -474,6 +506,30 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterBool : FfiConverter {
+    typealias FfiType = Int8
+    typealias SwiftType = Bool
+
+    public static func lift(_ value: Int8) throws -> Bool {
+        return value != 0
+    }
+
+    public static func lower(_ value: Bool) -> Int8 {
+        return value ? 1 : 0
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bool {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Bool, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -522,6 +578,218 @@ fileprivate struct FfiConverterString: FfiConverter {
         writeInt(&buf, len)
         writeBytes(&buf, value.utf8)
     }
+}
+
+
+/**
+ * A hospital this device shares with: where to upload and whom to encrypt for.
+ */
+public struct Hospital: Equatable, Hashable {
+    public var name: String
+    /**
+     * The tus endpoint that creates uploads (`https://.../files/`).
+     */
+    public var url: String
+    /**
+     * The hospital's age X25519 public key (`age1...`).
+     */
+    public var recipient: String
+    /**
+     * Photos wait for Wi-Fi (results never wait).
+     */
+    public var photosOnWifiOnly: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, 
+        /**
+         * The tus endpoint that creates uploads (`https://.../files/`).
+         */url: String, 
+        /**
+         * The hospital's age X25519 public key (`age1...`).
+         */recipient: String, 
+        /**
+         * Photos wait for Wi-Fi (results never wait).
+         */photosOnWifiOnly: Bool) {
+        self.name = name
+        self.url = url
+        self.recipient = recipient
+        self.photosOnWifiOnly = photosOnWifiOnly
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Hospital: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHospital: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Hospital {
+        return
+            try Hospital(
+                name: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                recipient: FfiConverterString.read(from: &buf), 
+                photosOnWifiOnly: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Hospital, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterString.write(value.recipient, into: &buf)
+        FfiConverterBool.write(value.photosOnWifiOnly, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHospital_lift(_ buf: RustBuffer) throws -> Hospital {
+    return try FfiConverterTypeHospital.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHospital_lower(_ value: Hospital) -> RustBuffer {
+    return FfiConverterTypeHospital.lower(value)
+}
+
+
+/**
+ * One queued bundle (without its bytes).
+ */
+public struct OutboxItem: Equatable, Hashable {
+    public var id: Int64
+    public var sessionId: Int64
+    public var hospital: String
+    /**
+     * `results` or `photos`.
+     */
+    public var kind: String
+    public var bundleId: String
+    public var size: UInt64
+    public var state: OutboxState
+    /**
+     * The upload's URL at the hospital once created (tus `Location`).
+     */
+    public var uploadUrl: String?
+    /**
+     * Bytes the hospital has confirmed.
+     */
+    public var sent: UInt64
+    public var attempts: UInt32
+    public var nextAttemptAt: Int64
+    /**
+     * Why the last attempt failed (a code), or why the hospital refused.
+     */
+    public var reason: String?
+    public var queuedAt: Int64
+    public var deliveredAt: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: Int64, sessionId: Int64, hospital: String, 
+        /**
+         * `results` or `photos`.
+         */kind: String, bundleId: String, size: UInt64, state: OutboxState, 
+        /**
+         * The upload's URL at the hospital once created (tus `Location`).
+         */uploadUrl: String?, 
+        /**
+         * Bytes the hospital has confirmed.
+         */sent: UInt64, attempts: UInt32, nextAttemptAt: Int64, 
+        /**
+         * Why the last attempt failed (a code), or why the hospital refused.
+         */reason: String?, queuedAt: Int64, deliveredAt: Int64?) {
+        self.id = id
+        self.sessionId = sessionId
+        self.hospital = hospital
+        self.kind = kind
+        self.bundleId = bundleId
+        self.size = size
+        self.state = state
+        self.uploadUrl = uploadUrl
+        self.sent = sent
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.reason = reason
+        self.queuedAt = queuedAt
+        self.deliveredAt = deliveredAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OutboxItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxItem {
+        return
+            try OutboxItem(
+                id: FfiConverterInt64.read(from: &buf), 
+                sessionId: FfiConverterInt64.read(from: &buf), 
+                hospital: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                bundleId: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                state: FfiConverterTypeOutboxState.read(from: &buf), 
+                uploadUrl: FfiConverterOptionString.read(from: &buf), 
+                sent: FfiConverterUInt64.read(from: &buf), 
+                attempts: FfiConverterUInt32.read(from: &buf), 
+                nextAttemptAt: FfiConverterInt64.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf), 
+                queuedAt: FfiConverterInt64.read(from: &buf), 
+                deliveredAt: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OutboxItem, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.id, into: &buf)
+        FfiConverterInt64.write(value.sessionId, into: &buf)
+        FfiConverterString.write(value.hospital, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.bundleId, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterTypeOutboxState.write(value.state, into: &buf)
+        FfiConverterOptionString.write(value.uploadUrl, into: &buf)
+        FfiConverterUInt64.write(value.sent, into: &buf)
+        FfiConverterUInt32.write(value.attempts, into: &buf)
+        FfiConverterInt64.write(value.nextAttemptAt, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+        FfiConverterInt64.write(value.queuedAt, into: &buf)
+        FfiConverterOptionInt64.write(value.deliveredAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxItem_lift(_ buf: RustBuffer) throws -> OutboxItem {
+    return try FfiConverterTypeOutboxItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxItem_lower(_ value: OutboxItem) -> RustBuffer {
+    return FfiConverterTypeOutboxItem.lower(value)
 }
 
 
@@ -610,6 +878,89 @@ public func FfiConverterTypeSessionRow_lift(_ buf: RustBuffer) throws -> Session
 public func FfiConverterTypeSessionRow_lower(_ value: SessionRow) -> RustBuffer {
     return FfiConverterTypeSessionRow.lower(value)
 }
+
+
+/**
+ * Where an outbox item stands.
+ */
+
+public enum OutboxState: Equatable, Hashable {
+    
+    case queued
+    case sending
+    case delivered
+    case refused
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OutboxState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxState: FfiConverterRustBuffer {
+    typealias SwiftType = OutboxState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .queued
+        
+        case 2: return .sending
+        
+        case 3: return .delivered
+        
+        case 4: return .refused
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OutboxState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .queued:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .sending:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .delivered:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .refused:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxState_lift(_ buf: RustBuffer) throws -> OutboxState {
+    return try FfiConverterTypeOutboxState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxState_lower(_ value: OutboxState) -> RustBuffer {
+    return FfiConverterTypeOutboxState.lower(value)
+}
+
 
 
 /**
@@ -725,6 +1076,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

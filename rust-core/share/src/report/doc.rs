@@ -428,13 +428,24 @@ pub(crate) fn build(record: &Record) -> Doc {
     let machine = &s.outcome;
     let effective = Decision::parse(record.outcome()).unwrap_or(machine.decision);
     let overridden = effective != machine.decision;
+    // The latest override (if any) and every confirmation after it.
     let mut review = Vec::new();
-    match record.reviews.iter().rev().find(|r| r.kind == "override_outcome" || r.kind == "confirm") {
-        Some(r) if r.kind == "override_outcome" => {
-            review.push(format!("Outcome set by reviewer {} on {}.", r.reviewer, iso(r.at)))
-        }
-        Some(r) => review.push(format!("Outcome confirmed by reviewer {} on {}.", r.reviewer, iso(r.at))),
-        None => review.push("Not yet reviewed by a clinician.".into()),
+    let last_override = record.reviews.iter().rposition(|r| r.kind == "override_outcome");
+    if let Some(r) = last_override.map(|i| &record.reviews[i]) {
+        review.push(format!(
+            "Outcome set to {} by reviewer {} on {}.",
+            decision_words_str(r.to.as_deref().unwrap_or("")).to_lowercase(),
+            r.reviewer,
+            iso(r.at)
+        ));
+    }
+    let confirms =
+        record.reviews.iter().skip(last_override.map_or(0, |i| i + 1)).filter(|r| r.kind == "confirm");
+    for r in confirms {
+        review.push(format!("Outcome confirmed by reviewer {} on {}.", r.reviewer, iso(r.at)));
+    }
+    if review.is_empty() {
+        review.push("Not yet reviewed by a clinician.".into());
     }
     if overridden {
         review.push(format!(
@@ -732,7 +743,7 @@ mod tests {
         assert_eq!(d.outcome.tone, Tone::Refer);
         assert!(d.outcome.overridden);
         assert!(d.outcome.next_step.starts_with("Refer the patient"));
-        assert_eq!(d.outcome.review[0], "Outcome set by reviewer dr-x on 1970-01-01T00:00:00Z.");
+        assert_eq!(d.outcome.review[0], "Outcome set to refer by reviewer dr-x on 1970-01-01T00:00:00Z.");
         assert!(d.outcome.review[1].contains("inconclusive"));
     }
 }

@@ -1,12 +1,12 @@
 //! The report people read: one closed session as a PDF or one self-contained
 //! HTML page, made in Rust (no browser on the phone). Both say the same
-//! things, decided once in [`doc`]: patient code, site, operator and dates;
+//! things, decided once in `doc`: patient code, site, operator and dates;
 //! the outcome with its reasons and next step (coloured: refer red, no
 //! abnormality green, inconclusive amber); the differential with 95%
 //! intervals; the leukaemia screen; rejected photos with their reasons;
 //! reviews and overrides with who and when; provenance (packs and their
 //! SHA-256, thresholds, versions, device); then a gallery of every cell's crop
-//! grouped by class and each accepted field with its boxes ([`images`]).
+//! grouped by class and each accepted field with its boxes (`images`).
 //! Nothing here logs patient data.
 
 mod doc;

@@ -327,7 +327,17 @@ fn running(c: &mut Content, patient: &str, uid: &str, page: usize, pages: usize)
         c.show(Str(&bytes));
         c.end_text();
     };
-    let right = format!("Patient {patient}  ·  Session {uid}");
+    // A long patient code is cut here (the first page shows it whole).
+    let fits =
+        |p: &str| font::width(Font::Regular, 8.0, &format!("Patient {p}  ·  Session {uid}")) <= CW - 140.0;
+    let mut shown = patient.to_string();
+    if !fits(&shown) {
+        while !shown.is_empty() && !fits(&format!("{shown}…")) {
+            shown.pop();
+        }
+        shown.push('…');
+    }
+    let right = format!("Patient {shown}  ·  Session {uid}");
     line(c, MARGIN, 20.0, Font::Bold, 8.0, GREY, "Hemalens screening report");
     let w = font::width(Font::Regular, 8.0, &right);
     line(c, PAGE_W - MARGIN - w, 20.0, Font::Regular, 8.0, GREY, &right);
@@ -336,10 +346,11 @@ fn running(c: &mut Content, patient: &str, uid: &str, page: usize, pages: usize)
     c.move_to(MARGIN, PAGE_H - 32.0);
     c.line_to(PAGE_W - MARGIN, PAGE_H - 32.0);
     c.stroke();
-    let top = PAGE_H - 38.0;
-    c.move_to(MARGIN, PAGE_H - top + 6.0);
-    c.line_to(PAGE_W - MARGIN, PAGE_H - top + 6.0);
+    // The footer: a rule 44 pt above the bottom edge, the text under it.
+    c.move_to(MARGIN, 44.0);
+    c.line_to(PAGE_W - MARGIN, 44.0);
     c.stroke();
+    let top = PAGE_H - 38.0;
     line(c, MARGIN, top, Font::Bold, 8.0, GREY, FOOTER);
     let w0 = font::width(Font::Bold, 8.0, FOOTER);
     line(c, MARGIN + w0 + 4.0, top, Font::Regular, 8.0, GREY, "Times are UTC.");
@@ -359,22 +370,44 @@ fn title_and_identity(w: &mut Writer, doc: &Doc) {
         "White-cell differential and leukaemia screen from photos of one stained blood smear, read on the device.",
     );
     w.y = TOP + 44.0;
-    // The patient block: the code large, then the rest in two columns.
-    let rows = (doc.identity.len().saturating_sub(1)).div_ceil(2);
-    let h = 40.0 + rows as f32 * 24.0 + 6.0;
+    // The patient block: the code large, then the rest in two columns; long
+    // values wrap (nothing is cut).
+    let inner = CW - 20.0;
+    let colw = inner / 2.0;
+    let (code_label, code) = doc.identity.first().cloned().unwrap_or_default();
+    let code_lines = font::wrap(Font::Bold, 15.0, &code, inner);
+    let rows: Vec<Vec<(String, Vec<String>)>> = doc
+        .identity
+        .iter()
+        .skip(1)
+        .map(|(k, v)| (k.clone(), font::wrap(Font::Regular, 10.0, v, colw - 10.0)))
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(<[_]>::to_vec)
+        .collect();
+    let row_h = |row: &Vec<(String, Vec<String>)>| {
+        10.0 + row.iter().map(|(_, v)| v.len()).max().unwrap_or(1) as f32 * 12.5 + 1.5
+    };
+    let h = 18.0 + code_lines.len() as f32 * 18.0 + 6.0 + rows.iter().map(row_h).sum::<f32>() + 6.0;
+    w.ensure(h);
     let top = w.y;
     w.fill(MARGIN, top, CW, h, PANEL);
-    if let Some((label, value)) = doc.identity.first() {
-        w.text(MARGIN + 10.0, top + 8.0, Font::Regular, 7.5, GREY, label);
-        w.text(MARGIN + 10.0, top + 18.0, Font::Bold, 15.0, INK, value);
+    w.text(MARGIN + 10.0, top + 8.0, Font::Regular, 7.5, GREY, &code_label);
+    let mut y = top + 18.0;
+    for l in &code_lines {
+        w.text(MARGIN + 10.0, y, Font::Bold, 15.0, INK, l);
+        y += 18.0;
     }
-    let colw = (CW - 20.0) / 2.0;
-    for (i, (label, value)) in doc.identity.iter().skip(1).enumerate() {
-        let x = MARGIN + 10.0 + (i % 2) as f32 * colw;
-        let y = top + 42.0 + (i / 2) as f32 * 24.0;
-        w.text(x, y, Font::Regular, 7.5, GREY, label);
-        let v = font::wrap(Font::Regular, 10.0, value, colw - 10.0);
-        w.text(x, y + 10.0, Font::Regular, 10.0, INK, v.first().map_or("", String::as_str));
+    y += 6.0;
+    for row in &rows {
+        for (i, (label, lines)) in row.iter().enumerate() {
+            let x = MARGIN + 10.0 + i as f32 * colw;
+            w.text(x, y, Font::Regular, 7.5, GREY, label);
+            for (j, l) in lines.iter().enumerate() {
+                w.text(x, y + 10.0 + j as f32 * 12.5, Font::Regular, 10.0, INK, l);
+            }
+        }
+        y += row_h(row);
     }
     w.y = top + h + 12.0;
 }

@@ -191,33 +191,17 @@ fn the_report_is_the_same_each_time() {
     assert_eq!(pdf(&r, &demo).expect("pdf"), pdf(&r, &demo).expect("pdf"));
 }
 
-// DEV-ONLY (to be removed): writes the report of an exported session whose
-// photos are listed in field order.
 #[test]
-#[ignore]
-fn dev_render() {
-    let export: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(std::env::var("HL_DEV_EXPORT").expect("e")).expect("r"))
-            .expect("j");
-    let list: Vec<String> = std::fs::read_to_string(std::env::var("HL_DEV_PHOTOS").expect("p"))
-        .expect("r")
-        .lines()
-        .map(String::from)
-        .collect();
-    let r = Record::from_export(
-        &export,
-        crate::Device { id: "0123456789abcdef".into(), app_version: "0.1.0".into() },
-    )
-    .expect("rec");
-    let names: Vec<String> = r.fields.iter().map(|f| f.photo.clone()).collect();
-    let photos = move |name: &str| -> Result<Vec<u8>, Error> {
-        let i = names.iter().position(|n| n == name).expect("name");
-        Ok(std::fs::read(&list[i]).expect("photo"))
-    };
-    let out = std::env::var("HL_DEV_OUT").expect("o");
-    let t = std::time::Instant::now();
-    let p = pdf(&r, &photos).expect("pdf");
-    eprintln!("pdf {} bytes in {:?}", p.len(), t.elapsed());
-    std::fs::write(format!("{out}.pdf"), p).expect("w");
-    std::fs::write(format!("{out}.html"), html(&r, &photos).expect("html")).expect("w");
+fn a_long_patient_code_is_shown_whole_on_the_first_page() {
+    let mut r = sample();
+    let code: String = (0..128).map(|i| char::from(b'A' + (i % 26) as u8)).collect();
+    r.session.patient = code.clone();
+    let doc = pdf(&r, &demo).expect("pdf");
+    // Wrapped across lines in the patient block (the running header cuts it).
+    let lines = font::wrap(font::Font::Bold, 15.0, &code, 595.28 - 84.0 - 20.0);
+    assert!(lines.len() > 1 && lines.concat() == code);
+    for l in &lines {
+        assert!(has(&doc, &format!("({l})")), "{l}");
+    }
+    assert!(has(&doc, &format!("Patient {}", &code[..20])));
 }

@@ -532,6 +532,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_generate_key() != 44695:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_func_outbox_status() != 65533:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949:
@@ -543,6 +545,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_run() != 29371:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_release() != 18869:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_add_hospital() != 44564:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() != 27607:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -558,9 +562,21 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_default_evidence() != 58352:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_device_key() != 53732:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_export_json() != 63956:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json() != 18781:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_hospitals() != 29751:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_list() != 8296:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_outbox() != 62278:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_outbox_retry() != 55979:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_outbox_send() != 50811:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_override_outcome() != 63647:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -568,9 +584,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_relabel_cell() != 5675:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_report_html() != 38290:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf() != 25706:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key() != 7471:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_share() != 45245:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_shutdown() != 42796:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_sms() != 5931:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_start_session() != 11099:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -618,6 +642,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_func_debug_panic.restype = ctypes.c_uint
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_outbox_status.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_outbox_status.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.restype = ctypes.c_uint16
@@ -636,6 +663,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_platformengine_run.restype = ctyp
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_platformengine_release.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_platformengine_release.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_add_hospital.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_add_hospital.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_add_photo.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_add_photo.restype = ctypes.c_uint16
@@ -657,12 +687,30 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_confirm.restype = ctypes
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_default_evidence.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_default_evidence.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_device_key.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_device_key.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_export_json.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_export_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_hospitals.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_hospitals.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_list.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox_retry.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox_retry.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox_send.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_outbox_send.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_override_outcome.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_override_outcome.restype = ctypes.c_uint16
@@ -672,12 +720,24 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_packs.restype = ctypes.c
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_relabel_cell.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_relabel_cell.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_html.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_html.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_share.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_share.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_shutdown.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_shutdown.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_sms.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_sms.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_start_session.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_start_session.restype = ctypes.c_uint16
@@ -702,6 +762,11 @@ _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_func_outbox_status.argtypes = (
+    hemalens_store._UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_func_outbox_status.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -742,6 +807,13 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_platformengine_release.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_platformengine_release.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_hospital.argtypes = (
+    ctypes.c_uint64,
+    hemalens_store._UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_hospital.restype = None
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_photo.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -788,18 +860,52 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_default_evidence.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_default_evidence.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_device_key.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_device_key.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_export_json.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_export_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_hospitals.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_hospitals.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_list.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_list.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_retry.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_retry.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_send.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_send.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_override_outcome.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -825,6 +931,18 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_relabel_cell.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_relabel_cell.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_html.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_html.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_rotate_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -833,11 +951,25 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_rotate_key.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_rotate_key.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_share.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_share.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_shutdown.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_shutdown.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sms.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sms.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_start_session.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1014,6 +1146,77 @@ class _UniffiFfiConverterTypeAddedPhoto(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.field, buf)
         hemalens_core._UniffiFfiConverterTypeFieldReport.write(value.report, buf)
         hemalens_core._UniffiFfiConverterTypeSummary.write(value.summary, buf)
+
+class _UniffiFfiConverterString:
+    @staticmethod
+    def check_lower(value):
+        if not isinstance(value, str):
+            raise TypeError("argument must be str, not {}".format(type(value).__name__))
+        return value
+
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative string length")
+        utf8_bytes = buf.read(size)
+        return utf8_bytes.decode("utf-8")
+
+    @staticmethod
+    def write(value, buf):
+        utf8_bytes = value.encode("utf-8")
+        buf.write_i32(len(utf8_bytes))
+        buf.write(utf8_bytes)
+
+    @staticmethod
+    def lift(buf):
+        with buf.consume_with_stream() as stream:
+            return stream.read(stream.remaining()).decode("utf-8")
+
+    @staticmethod
+    def lower(value):
+        with _UniffiRustBuffer.alloc_with_builder() as builder:
+            builder.write(value.encode("utf-8"))
+            return builder.finalize()
+
+@dataclass
+class DeviceKey:
+    """
+    This device's signing identity, for enrolment at a hospital.
+"""
+    def __init__(self, *, device_id:str, public_key:str):
+        self.device_id = device_id
+        self.public_key = public_key
+        
+        
+
+    
+    def __str__(self):
+        return "DeviceKey(device_id={}, public_key={})".format(self.device_id, self.public_key)
+    def __eq__(self, other):
+        if self.device_id != other.device_id:
+            return False
+        if self.public_key != other.public_key:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDeviceKey(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DeviceKey(
+            device_id=_UniffiFfiConverterString.read(buf),
+            public_key=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterString.check_lower(value.public_key)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterString.write(value.public_key, buf)
 
 class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u32"
@@ -1327,38 +1530,6 @@ class _UniffiFfiConverterTypeModelTensors(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterSequenceTypeTensorDesc.write(value.inputs, buf)
         _UniffiFfiConverterSequenceTypeTensorDesc.write(value.outputs, buf)
-
-class _UniffiFfiConverterString:
-    @staticmethod
-    def check_lower(value):
-        if not isinstance(value, str):
-            raise TypeError("argument must be str, not {}".format(type(value).__name__))
-        return value
-
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative string length")
-        utf8_bytes = buf.read(size)
-        return utf8_bytes.decode("utf-8")
-
-    @staticmethod
-    def write(value, buf):
-        utf8_bytes = value.encode("utf-8")
-        buf.write_i32(len(utf8_bytes))
-        buf.write(utf8_bytes)
-
-    @staticmethod
-    def lift(buf):
-        with buf.consume_with_stream() as stream:
-            return stream.read(stream.remaining()).decode("utf-8")
-
-    @staticmethod
-    def lower(value):
-        with _UniffiRustBuffer.alloc_with_builder() as builder:
-            builder.write(value.encode("utf-8"))
-            return builder.finalize()
 
 class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
     @classmethod
@@ -2364,6 +2535,8 @@ class _UniffiFfiConverterTypePlatformEngine:
     def write(cls, value: PlatformEngine, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+
+
 class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def read(buf):
@@ -2372,6 +2545,29 @@ class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     @staticmethod
     def write(value, buf):
         buf.write_double(value)
+
+class _UniffiFfiConverterSequenceTypeHospital(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            hemalens_store._UniffiFfiConverterTypeHospital.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            hemalens_store._UniffiFfiConverterTypeHospital.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            hemalens_store._UniffiFfiConverterTypeHospital.read(buf) for i in range(count)
+        ]
 
 
 
@@ -2396,6 +2592,31 @@ class _UniffiFfiConverterSequenceTypeSessionRow(_UniffiConverterRustBuffer):
 
         return [
             hemalens_store._UniffiFfiConverterTypeSessionRow.read(buf) for i in range(count)
+        ]
+
+
+
+class _UniffiFfiConverterSequenceTypeOutboxItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            hemalens_store._UniffiFfiConverterTypeOutboxItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            hemalens_store._UniffiFfiConverterTypeOutboxItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            hemalens_store._UniffiFfiConverterTypeOutboxItem.read(buf) for i in range(count)
         ]
 
 
@@ -2456,6 +2677,11 @@ class ScreenerProtocol(typing.Protocol):
     answers `InvalidState`.
 """
     
+    def add_hospital(self, hospital: hemalens_store.Hospital,actor: str) -> None:
+        """
+        Adds a hospital to share with (or changes its address or key).
+"""
+        raise NotImplementedError
     def add_photo(self, session: int,photo: bytes,actor: str) -> AddedPhoto:
         """
         Analyses one photo (JPEG bytes as the camera wrote them; read in place,
@@ -2500,12 +2726,41 @@ class ScreenerProtocol(typing.Protocol):
         The evidence a session collects unless told otherwise.
 """
         raise NotImplementedError
+    def device_key(self, ) -> DeviceKey:
+        """
+        This device's id (16 hex digits) and Ed25519 public key (64 hex
+        digits), for the hospital to enrol the device.
+"""
+        raise NotImplementedError
     def export_json(self, session: int) -> str:
         """
         The whole session as JSON: reports, machine result, reviews, audit trail.
 """
         raise NotImplementedError
+    def fhir_json(self, session: int) -> str:
+        """
+        A closed session as a FHIR R4 Bundle (JSON text), results only.
+"""
+        raise NotImplementedError
+    def hospitals(self, ) -> typing.List[hemalens_store.Hospital]:
+        raise NotImplementedError
     def list(self, query: SessionQuery) -> typing.List[hemalens_store.SessionRow]:
+        raise NotImplementedError
+    def outbox(self, ) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        Every outbox item, oldest first (`outbox_status` words each one).
+"""
+        raise NotImplementedError
+    def outbox_retry(self, item: int,actor: str) -> None:
+        """
+        Puts a refused item back in the queue.
+"""
+        raise NotImplementedError
+    def outbox_send(self, on_wifi: bool) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        One delivery pass (blocking: call it from a background worker when a
+        link exists). Photos go only `on_wifi` for hospitals that ask so.
+"""
         raise NotImplementedError
     def override_outcome(self, session: int,outcome: hemalens_core.Decision,reviewer: str,note: typing.Optional[str]) -> None:
         """
@@ -2522,10 +2777,26 @@ class ScreenerProtocol(typing.Protocol):
         A reviewer's label for one cell; the machine's label is kept.
 """
         raise NotImplementedError
+    def report_html(self, session: int) -> str:
+        """
+        The report of a closed session as one self-contained HTML page.
+"""
+        raise NotImplementedError
+    def report_pdf(self, session: int) -> bytes:
+        """
+        The report of a closed session as a PDF.
+"""
+        raise NotImplementedError
     def rotate_key(self, new_key: bytes,new_photo_key: bool,actor: str) -> None:
         """
         Re-encrypts the store under a new 32-byte key (and, if asked, new
         photos under a new photo key).
+"""
+        raise NotImplementedError
+    def share(self, session: int,hospital: str,actor: str) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        Seals a closed session's bundles (results, then photos) for a hospital
+        and queues them; [`Screener::outbox_send`] delivers them.
 """
         raise NotImplementedError
     def shutdown(self, ) -> None:
@@ -2533,6 +2804,11 @@ class ScreenerProtocol(typing.Protocol):
         Closes the store. Calls under way finish; later calls answer
         `InvalidState`. (Not `close`: Kotlin's `AutoCloseable.close` frees the
         handle itself.)
+"""
+        raise NotImplementedError
+    def sms(self, session: int) -> str:
+        """
+        A closed session as one SMS (at most 160 GSM-7 characters).
 """
         raise NotImplementedError
     def start_session(self, patient: str,evidence: typing.Optional[Evidence],app_version: str,actor: str) -> int:
@@ -2627,6 +2903,27 @@ class Screener(ScreenerProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    def add_hospital(self, hospital: hemalens_store.Hospital,actor: str) -> None:
+        """
+        Adds a hospital to share with (or changes its address or key).
+"""
+        
+        hemalens_store._UniffiFfiConverterTypeHospital.check_lower(hospital)
+
+        _UniffiFfiConverterString.check_lower(actor)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            hemalens_store._UniffiFfiConverterTypeHospital.lower(hospital),
+            _UniffiFfiConverterString.lower(actor),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_hospital,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def add_photo(self, session: int,photo: bytes,actor: str) -> AddedPhoto:
         """
         Analyses one photo (JPEG bytes as the camera wrote them; read in place,
@@ -2774,6 +3071,22 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def device_key(self, ) -> DeviceKey:
+        """
+        This device's id (16 hex digits) and Ed25519 public key (64 hex
+        digits), for the hospital to enrol the device.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDeviceKey.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_device_key,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def export_json(self, session: int) -> str:
         """
         The whole session as JSON: reports, machine result, reviews, audit trail.
@@ -2792,6 +3105,36 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def fhir_json(self, session: int) -> str:
+        """
+        A closed session as a FHIR R4 Bundle (JSON text), results only.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def hospitals(self, ) -> typing.List[hemalens_store.Hospital]:
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeHospital.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_hospitals,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def list(self, query: SessionQuery) -> typing.List[hemalens_store.SessionRow]:
         
         _UniffiFfiConverterTypeSessionQuery.check_lower(query)
@@ -2804,6 +3147,61 @@ class Screener(ScreenerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_list,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def outbox(self, ) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        Every outbox item, oldest first (`outbox_status` words each one).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def outbox_retry(self, item: int,actor: str) -> None:
+        """
+        Puts a refused item back in the queue.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(item)
+
+        _UniffiFfiConverterString.check_lower(actor)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(item),
+            _UniffiFfiConverterString.lower(actor),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_retry,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def outbox_send(self, on_wifi: bool) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        One delivery pass (blocking: call it from a background worker when a
+        link exists). Photos go only `on_wifi` for hospitals that ask so.
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(on_wifi)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(on_wifi),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_send,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -2882,6 +3280,42 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def report_html(self, session: int) -> str:
+        """
+        The report of a closed session as one self-contained HTML page.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_html,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def report_pdf(self, session: int) -> bytes:
+        """
+        The report of a closed session as a PDF.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def rotate_key(self, new_key: bytes,new_photo_key: bool,actor: str) -> None:
         """
         Re-encrypts the store under a new 32-byte key (and, if asked, new
@@ -2907,6 +3341,31 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def share(self, session: int,hospital: str,actor: str) -> typing.List[hemalens_store.OutboxItem]:
+        """
+        Seals a closed session's bundles (results, then photos) for a hospital
+        and queues them; [`Screener::outbox_send`] delivers them.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+
+        _UniffiFfiConverterString.check_lower(hospital)
+
+        _UniffiFfiConverterString.check_lower(actor)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+            _UniffiFfiConverterString.lower(hospital),
+            _UniffiFfiConverterString.lower(actor),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeOutboxItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_share,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def shutdown(self, ) -> None:
         """
         Closes the store. Calls under way finish; later calls answer
@@ -2921,6 +3380,24 @@ class Screener(ScreenerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_shutdown,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def sms(self, session: int) -> str:
+        """
+        A closed session as one SMS (at most 160 GSM-7 characters).
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sms,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3039,6 +3516,24 @@ def generate_key() -> bytes:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def outbox_status(item: hemalens_store.OutboxItem) -> str:
+    """
+    How an outbox item stands, in words: `queued`, `sending 42%`,
+    `delivered`, `refused: <reason>`.
+"""
+    
+    hemalens_store._UniffiFfiConverterTypeOutboxItem.check_lower(item)
+    _uniffi_lowered_args = (
+        hemalens_store._UniffiFfiConverterTypeOutboxItem.lower(item),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_hemalens_ffi_fn_func_outbox_status,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def set_log_sink(sink: LogSink,max_level: LogLevel) -> None:
     """
     Sends the library's log lines up to `max_level` to `sink` (replacing any
@@ -3068,6 +3563,7 @@ __all__ = [
     "HemalensError",
     "LogLevel",
     "AddedPhoto",
+    "DeviceKey",
     "Evidence",
     "TensorDesc",
     "ModelTensors",
@@ -3076,6 +3572,7 @@ __all__ = [
     "core_version",
     "debug_panic",
     "generate_key",
+    "outbox_status",
     "set_log_sink",
     "LogSinkImpl",
     "LogSink",

@@ -564,19 +564,6 @@ _uniffi_check_contract_api_version(_UniffiLib)
 # Public interface members begin here.
 
 
-class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "i64"
-    VALUE_MIN = -2**63
-    VALUE_MAX = 2**63
-
-    @staticmethod
-    def read(buf):
-        return buf.read_i64()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i64(value)
-
 class _UniffiFfiConverterString:
     @staticmethod
     def check_lower(value):
@@ -609,6 +596,201 @@ class _UniffiFfiConverterString:
             builder.write(value.encode("utf-8"))
             return builder.finalize()
 
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class Hospital:
+    """
+    A hospital this device shares with: where to upload and whom to encrypt for.
+"""
+    def __init__(self, *, name:str, url:str, recipient:str, photos_on_wifi_only:bool):
+        self.name = name
+        self.url = url
+        self.recipient = recipient
+        self.photos_on_wifi_only = photos_on_wifi_only
+        
+        
+
+    
+    def __str__(self):
+        return "Hospital(name={}, url={}, recipient={}, photos_on_wifi_only={})".format(self.name, self.url, self.recipient, self.photos_on_wifi_only)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.url != other.url:
+            return False
+        if self.recipient != other.recipient:
+            return False
+        if self.photos_on_wifi_only != other.photos_on_wifi_only:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHospital(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Hospital(
+            name=_UniffiFfiConverterString.read(buf),
+            url=_UniffiFfiConverterString.read(buf),
+            recipient=_UniffiFfiConverterString.read(buf),
+            photos_on_wifi_only=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.url)
+        _UniffiFfiConverterString.check_lower(value.recipient)
+        _UniffiFfiConverterBoolean.check_lower(value.photos_on_wifi_only)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.url, buf)
+        _UniffiFfiConverterString.write(value.recipient, buf)
+        _UniffiFfiConverterBoolean.write(value.photos_on_wifi_only, buf)
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+
+
+
+
+
+class OutboxState(enum.Enum):
+    """
+    Where an outbox item stands.
+"""
+    
+    QUEUED = 0
+    
+    SENDING = 1
+    
+    DELIVERED = 2
+    
+    REFUSED = 3
+    
+
+
+class _UniffiFfiConverterTypeOutboxState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return OutboxState.QUEUED
+        if variant == 2:
+            return OutboxState.SENDING
+        if variant == 3:
+            return OutboxState.DELIVERED
+        if variant == 4:
+            return OutboxState.REFUSED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == OutboxState.QUEUED:
+            return
+        if value == OutboxState.SENDING:
+            return
+        if value == OutboxState.DELIVERED:
+            return
+        if value == OutboxState.REFUSED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == OutboxState.QUEUED:
+            buf.write_i32(1)
+        if value == OutboxState.SENDING:
+            buf.write_i32(2)
+        if value == OutboxState.DELIVERED:
+            buf.write_i32(3)
+        if value == OutboxState.REFUSED:
+            buf.write_i32(4)
+
+
+
+class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterString.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterString.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterString.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
 class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -633,6 +815,117 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterInt64.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class OutboxItem:
+    """
+    One queued bundle (without its bytes).
+"""
+    def __init__(self, *, id:int, session_id:int, hospital:str, kind:str, bundle_id:str, size:int, state:OutboxState, upload_url:typing.Optional[str], sent:int, attempts:int, next_attempt_at:int, reason:typing.Optional[str], queued_at:int, delivered_at:typing.Optional[int]):
+        self.id = id
+        self.session_id = session_id
+        self.hospital = hospital
+        self.kind = kind
+        self.bundle_id = bundle_id
+        self.size = size
+        self.state = state
+        self.upload_url = upload_url
+        self.sent = sent
+        self.attempts = attempts
+        self.next_attempt_at = next_attempt_at
+        self.reason = reason
+        self.queued_at = queued_at
+        self.delivered_at = delivered_at
+        
+        
+
+    
+    def __str__(self):
+        return "OutboxItem(id={}, session_id={}, hospital={}, kind={}, bundle_id={}, size={}, state={}, upload_url={}, sent={}, attempts={}, next_attempt_at={}, reason={}, queued_at={}, delivered_at={})".format(self.id, self.session_id, self.hospital, self.kind, self.bundle_id, self.size, self.state, self.upload_url, self.sent, self.attempts, self.next_attempt_at, self.reason, self.queued_at, self.delivered_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.session_id != other.session_id:
+            return False
+        if self.hospital != other.hospital:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.bundle_id != other.bundle_id:
+            return False
+        if self.size != other.size:
+            return False
+        if self.state != other.state:
+            return False
+        if self.upload_url != other.upload_url:
+            return False
+        if self.sent != other.sent:
+            return False
+        if self.attempts != other.attempts:
+            return False
+        if self.next_attempt_at != other.next_attempt_at:
+            return False
+        if self.reason != other.reason:
+            return False
+        if self.queued_at != other.queued_at:
+            return False
+        if self.delivered_at != other.delivered_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOutboxItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OutboxItem(
+            id=_UniffiFfiConverterInt64.read(buf),
+            session_id=_UniffiFfiConverterInt64.read(buf),
+            hospital=_UniffiFfiConverterString.read(buf),
+            kind=_UniffiFfiConverterString.read(buf),
+            bundle_id=_UniffiFfiConverterString.read(buf),
+            size=_UniffiFfiConverterUInt64.read(buf),
+            state=_UniffiFfiConverterTypeOutboxState.read(buf),
+            upload_url=_UniffiFfiConverterOptionalString.read(buf),
+            sent=_UniffiFfiConverterUInt64.read(buf),
+            attempts=_UniffiFfiConverterUInt32.read(buf),
+            next_attempt_at=_UniffiFfiConverterInt64.read(buf),
+            reason=_UniffiFfiConverterOptionalString.read(buf),
+            queued_at=_UniffiFfiConverterInt64.read(buf),
+            delivered_at=_UniffiFfiConverterOptionalInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.id)
+        _UniffiFfiConverterInt64.check_lower(value.session_id)
+        _UniffiFfiConverterString.check_lower(value.hospital)
+        _UniffiFfiConverterString.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.bundle_id)
+        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterTypeOutboxState.check_lower(value.state)
+        _UniffiFfiConverterOptionalString.check_lower(value.upload_url)
+        _UniffiFfiConverterUInt64.check_lower(value.sent)
+        _UniffiFfiConverterUInt32.check_lower(value.attempts)
+        _UniffiFfiConverterInt64.check_lower(value.next_attempt_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.reason)
+        _UniffiFfiConverterInt64.check_lower(value.queued_at)
+        _UniffiFfiConverterOptionalInt64.check_lower(value.delivered_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.id, buf)
+        _UniffiFfiConverterInt64.write(value.session_id, buf)
+        _UniffiFfiConverterString.write(value.hospital, buf)
+        _UniffiFfiConverterString.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.bundle_id, buf)
+        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterTypeOutboxState.write(value.state, buf)
+        _UniffiFfiConverterOptionalString.write(value.upload_url, buf)
+        _UniffiFfiConverterUInt64.write(value.sent, buf)
+        _UniffiFfiConverterUInt32.write(value.attempts, buf)
+        _UniffiFfiConverterInt64.write(value.next_attempt_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.reason, buf)
+        _UniffiFfiConverterInt64.write(value.queued_at, buf)
+        _UniffiFfiConverterOptionalInt64.write(value.delivered_at, buf)
 
 
 
@@ -809,6 +1102,9 @@ class _UniffiFfiConverterTypeSessionRow(_UniffiConverterRustBuffer):
 
 __all__ = [
     "InternalError",
+    "OutboxState",
     "ReviewState",
+    "Hospital",
+    "OutboxItem",
     "SessionRow",
 ]

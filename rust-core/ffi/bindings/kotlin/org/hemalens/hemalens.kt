@@ -43,7 +43,13 @@ import org.hemalens.core.RustBuffer as RustBufferFieldReport
 import org.hemalens.core.RustBuffer as RustBufferModelRef
 import org.hemalens.core.RustBuffer as RustBufferSummary
 import org.hemalens.core.Summary
+import org.hemalens.store.FfiConverterTypeHospital
+import org.hemalens.store.FfiConverterTypeOutboxItem
 import org.hemalens.store.FfiConverterTypeSessionRow
+import org.hemalens.store.Hospital
+import org.hemalens.store.OutboxItem
+import org.hemalens.store.RustBuffer as RustBufferHospital
+import org.hemalens.store.RustBuffer as RustBufferOutboxItem
 import org.hemalens.store.RustBuffer as RustBufferSessionRow
 import org.hemalens.store.SessionRow
 
@@ -760,6 +766,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_func_set_log_sink(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_func_outbox_status(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_platformengine_load(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_platformengine_tensors(
@@ -769,6 +777,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hemalens_ffi_checksum_method_platformengine_release(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_add_hospital(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_add_photo(
     ): Int
@@ -784,9 +794,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_default_evidence(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_device_key(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_export_json(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_fhir_json(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_hospitals(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_list(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_outbox(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_outbox_retry(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_outbox_send(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_override_outcome(
     ): Int
@@ -794,9 +816,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_relabel_cell(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_report_html(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_report_pdf(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_rotate_key(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_share(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_shutdown(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_sms(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_start_session(
     ): Int
@@ -860,6 +890,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine(`dir`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`engine`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_hemalens_ffi_fn_method_screener_add_hospital(`ptr`: Long,`hospital`: RustBufferHospital.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_hemalens_ffi_fn_method_screener_add_photo(`ptr`: Long,`session`: Long,`photo`: ForeignBytes.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_analyze(`ptr`: Long,`photo`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -874,9 +906,21 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_hemalens_ffi_fn_method_screener_default_evidence(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_device_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_export_json(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_fhir_json(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_hospitals(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_list(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_outbox_retry(`ptr`: Long,`item`: Long,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hemalens_ffi_fn_method_screener_outbox_send(`ptr`: Long,`onWifi`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_override_outcome(`ptr`: Long,`session`: Long,`outcome`: RustBufferDecision.ByValue,`reviewer`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -884,10 +928,18 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_relabel_cell(`ptr`: Long,`session`: Long,`field`: Long,`cell`: Long,`label`: RustBuffer.ByValue,`reviewer`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hemalens_ffi_fn_method_screener_report_html(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_report_pdf(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_rotate_key(`ptr`: Long,`newKey`: RustBuffer.ByValue,`newPhotoKey`: Byte,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hemalens_ffi_fn_method_screener_share(`ptr`: Long,`session`: Long,`hospital`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_shutdown(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hemalens_ffi_fn_method_screener_sms(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_start_session(`ptr`: Long,`patient`: RustBuffer.ByValue,`evidence`: RustBuffer.ByValue,`appVersion`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_hemalens_ffi_fn_method_screener_summary(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -900,6 +952,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_func_set_log_sink(`sink`: Long,`maxLevel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hemalens_ffi_fn_func_outbox_status(`item`: RustBufferOutboxItem.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_hemalens_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_hemalens_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1031,6 +1085,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() and 0xFFFF) != 42421) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_func_outbox_status() and 0xFFFF) != 65533) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_platformengine_load() and 0xFFFF) != 1670) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1044,6 +1101,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_logsink_log() and 0xFFFF) != 11949) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_add_hospital() and 0xFFFF) != 44564) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_add_photo() and 0xFFFF) != 27607) {
@@ -1067,10 +1127,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_default_evidence() and 0xFFFF) != 58352) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_device_key() and 0xFFFF) != 53732) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_export_json() and 0xFFFF) != 63956) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json() and 0xFFFF) != 18781) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_hospitals() and 0xFFFF) != 29751) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_list() and 0xFFFF) != 8296) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_outbox() and 0xFFFF) != 62278) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_outbox_retry() and 0xFFFF) != 55979) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_outbox_send() and 0xFFFF) != 50811) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_override_outcome() and 0xFFFF) != 63647) {
@@ -1082,10 +1160,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_relabel_cell() and 0xFFFF) != 5675) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_report_html() and 0xFFFF) != 38290) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf() and 0xFFFF) != 25706) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key() and 0xFFFF) != 7471) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_share() and 0xFFFF) != 45245) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_shutdown() and 0xFFFF) != 42796) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_sms() and 0xFFFF) != 5931) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_start_session() and 0xFFFF) != 11099) {
@@ -2391,6 +2481,11 @@ public object FfiConverterTypePlatformEngine: FfiConverter<PlatformEngine, Long>
 public interface ScreenerInterface {
     
     /**
+     * Adds a hospital to share with (or changes its address or key).
+     */
+    fun `addHospital`(`hospital`: Hospital, `actor`: kotlin.String)
+    
+    /**
      * Analyses one photo (JPEG bytes as the camera wrote them; read in place,
      * not copied across the boundary), stores it
      * encrypted with its report, and returns the field and the running
@@ -2435,11 +2530,40 @@ public interface ScreenerInterface {
     fun `defaultEvidence`(): Evidence
     
     /**
+     * This device's id (16 hex digits) and Ed25519 public key (64 hex
+     * digits), for the hospital to enrol the device.
+     */
+    fun `deviceKey`(): DeviceKey
+    
+    /**
      * The whole session as JSON: reports, machine result, reviews, audit trail.
      */
     fun `exportJson`(`session`: kotlin.Long): kotlin.String
     
+    /**
+     * A closed session as a FHIR R4 Bundle (JSON text), results only.
+     */
+    fun `fhirJson`(`session`: kotlin.Long): kotlin.String
+    
+    fun `hospitals`(): List<Hospital>
+    
     fun `list`(`query`: SessionQuery): List<SessionRow>
+    
+    /**
+     * Every outbox item, oldest first (`outbox_status` words each one).
+     */
+    fun `outbox`(): List<OutboxItem>
+    
+    /**
+     * Puts a refused item back in the queue.
+     */
+    fun `outboxRetry`(`item`: kotlin.Long, `actor`: kotlin.String)
+    
+    /**
+     * One delivery pass (blocking: call it from a background worker when a
+     * link exists). Photos go only `on_wifi` for hospitals that ask so.
+     */
+    fun `outboxSend`(`onWifi`: kotlin.Boolean): List<OutboxItem>
     
     /**
      * A reviewer's outcome for a closed session; the machine's result is kept.
@@ -2457,10 +2581,26 @@ public interface ScreenerInterface {
     fun `relabelCell`(`session`: kotlin.Long, `field`: kotlin.Long, `cell`: kotlin.Long, `label`: kotlin.String, `reviewer`: kotlin.String, `note`: kotlin.String?)
     
     /**
+     * The report of a closed session as one self-contained HTML page.
+     */
+    fun `reportHtml`(`session`: kotlin.Long): kotlin.String
+    
+    /**
+     * The report of a closed session as a PDF.
+     */
+    fun `reportPdf`(`session`: kotlin.Long): kotlin.ByteArray
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
     fun `rotateKey`(`newKey`: kotlin.ByteArray, `newPhotoKey`: kotlin.Boolean, `actor`: kotlin.String)
+    
+    /**
+     * Seals a closed session's bundles (results, then photos) for a hospital
+     * and queues them; [`Screener::outbox_send`] delivers them.
+     */
+    fun `share`(`session`: kotlin.Long, `hospital`: kotlin.String, `actor`: kotlin.String): List<OutboxItem>
     
     /**
      * Closes the store. Calls under way finish; later calls answer
@@ -2468,6 +2608,11 @@ public interface ScreenerInterface {
      * handle itself.)
      */
     fun `shutdown`()
+    
+    /**
+     * A closed session as one SMS (at most 160 GSM-7 characters).
+     */
+    fun `sms`(`session`: kotlin.Long): kotlin.String
     
     /**
      * Starts a session for a pseudonymous patient code; returns its id.
@@ -2584,6 +2729,24 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
             UniffiLib.uniffi_hemalens_ffi_fn_clone_screener(handle, status)
         }
     }
+
+    
+    /**
+     * Adds a hospital to share with (or changes its address or key).
+     */
+    @Throws(HemalensException::class)override fun `addHospital`(`hospital`: Hospital, `actor`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_add_hospital(
+        it,
+        
+        FfiConverterTypeHospital.lower(`hospital`),
+        FfiConverterString.lower(`actor`),_status)
+}
+    }
+    
+    
 
     
     /**
@@ -2724,6 +2887,24 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 
     
     /**
+     * This device's id (16 hex digits) and Ed25519 public key (64 hex
+     * digits), for the hospital to enrol the device.
+     */
+    @Throws(HemalensException::class)override fun `deviceKey`(): DeviceKey {
+            return FfiConverterTypeDeviceKey.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_device_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The whole session as JSON: reports, machine result, reviews, audit trail.
      */
     @Throws(HemalensException::class)override fun `exportJson`(`session`: kotlin.Long): kotlin.String {
@@ -2741,6 +2922,38 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
     
 
     
+    /**
+     * A closed session as a FHIR R4 Bundle (JSON text), results only.
+     */
+    @Throws(HemalensException::class)override fun `fhirJson`(`session`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json(
+        it,
+        
+        FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    @Throws(HemalensException::class)override fun `hospitals`(): List<Hospital> {
+            return FfiConverterSequenceTypeHospital.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_hospitals(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(HemalensException::class)override fun `list`(`query`: SessionQuery): List<SessionRow> {
             return FfiConverterSequenceTypeSessionRow.lift(
     callWithHandle {
@@ -2749,6 +2962,60 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
         it,
         
         FfiConverterTypeSessionQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every outbox item, oldest first (`outbox_status` words each one).
+     */
+    @Throws(HemalensException::class)override fun `outbox`(): List<OutboxItem> {
+            return FfiConverterSequenceTypeOutboxItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Puts a refused item back in the queue.
+     */
+    @Throws(HemalensException::class)override fun `outboxRetry`(`item`: kotlin.Long, `actor`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_retry(
+        it,
+        
+        FfiConverterLong.lower(`item`),
+        FfiConverterString.lower(`actor`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * One delivery pass (blocking: call it from a background worker when a
+     * link exists). Photos go only `on_wifi` for hospitals that ask so.
+     */
+    @Throws(HemalensException::class)override fun `outboxSend`(`onWifi`: kotlin.Boolean): List<OutboxItem> {
+            return FfiConverterSequenceTypeOutboxItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_outbox_send(
+        it,
+        
+        FfiConverterBoolean.lower(`onWifi`),_status)
 }
     }
     )
@@ -2816,6 +3083,42 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 
     
     /**
+     * The report of a closed session as one self-contained HTML page.
+     */
+    @Throws(HemalensException::class)override fun `reportHtml`(`session`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_html(
+        it,
+        
+        FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The report of a closed session as a PDF.
+     */
+    @Throws(HemalensException::class)override fun `reportPdf`(`session`: kotlin.Long): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf(
+        it,
+        
+        FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
@@ -2836,6 +3139,27 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 
     
     /**
+     * Seals a closed session's bundles (results, then photos) for a hospital
+     * and queues them; [`Screener::outbox_send`] delivers them.
+     */
+    @Throws(HemalensException::class)override fun `share`(`session`: kotlin.Long, `hospital`: kotlin.String, `actor`: kotlin.String): List<OutboxItem> {
+            return FfiConverterSequenceTypeOutboxItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_share(
+        it,
+        
+        FfiConverterLong.lower(`session`),
+        FfiConverterString.lower(`hospital`),
+        FfiConverterString.lower(`actor`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Closes the store. Calls under way finish; later calls answer
      * `InvalidState`. (Not `close`: Kotlin's `AutoCloseable.close` frees the
      * handle itself.)
@@ -2849,6 +3173,24 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 }
     }
     
+    
+
+    
+    /**
+     * A closed session as one SMS (at most 160 GSM-7 characters).
+     */
+    @Throws(HemalensException::class)override fun `sms`(`session`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sms(
+        it,
+        
+        FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -3013,6 +3355,47 @@ public object FfiConverterTypeAddedPhoto: FfiConverterRustBuffer<AddedPhoto> {
             FfiConverterLong.write(value.`field`, buf)
             FfiConverterTypeFieldReport.write(value.`report`, buf)
             FfiConverterTypeSummary.write(value.`summary`, buf)
+    }
+}
+
+
+
+/**
+ * This device's signing identity, for enrolment at a hospital.
+ */
+data class DeviceKey (
+    var `deviceId`: kotlin.String
+    , 
+    var `publicKey`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceKey: FfiConverterRustBuffer<DeviceKey> {
+    override fun read(buf: ByteBuffer): DeviceKey {
+        return DeviceKey(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeviceKey) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterString.allocationSize(value.`publicKey`)
+    )
+
+    override fun write(value: DeviceKey, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterString.write(value.`publicKey`, buf)
     }
 }
 
@@ -3904,6 +4287,62 @@ public object FfiConverterSequenceTypeTensorDesc: FfiConverterRustBuffer<List<Te
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeHospital: FfiConverterRustBuffer<List<Hospital>> {
+    override fun read(buf: ByteBuffer): List<Hospital> {
+        val len = buf.getInt()
+        return List<Hospital>(len) {
+            FfiConverterTypeHospital.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Hospital>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHospital.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Hospital>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHospital.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOutboxItem: FfiConverterRustBuffer<List<OutboxItem>> {
+    override fun read(buf: ByteBuffer): List<OutboxItem> {
+        val len = buf.getInt()
+        return List<OutboxItem>(len) {
+            FfiConverterTypeOutboxItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OutboxItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOutboxItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OutboxItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOutboxItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer<List<SessionRow>> {
     override fun read(buf: ByteBuffer): List<SessionRow> {
         val len = buf.getInt()
@@ -3925,6 +4364,10 @@ public object FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer<List<Se
         }
     }
 }
+
+
+
+
 
 
 
@@ -3992,6 +4435,21 @@ public object FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer<List<Se
         FfiConverterTypeLogLevel.lower(`maxLevel`),_status)
 }
     
+    
+
+        /**
+         * How an outbox item stands, in words: `queued`, `sending 42%`,
+         * `delivered`, `refused: <reason>`.
+         */ fun `outboxStatus`(`item`: OutboxItem): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_func_outbox_status(
+    
+        
+        FfiConverterTypeOutboxItem.lower(`item`),_status)
+}
+    )
+    }
     
 
 

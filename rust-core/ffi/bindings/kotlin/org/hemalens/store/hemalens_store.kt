@@ -908,6 +908,52 @@ object NoHandle
 /**
  * @suppress
  */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterLong: FfiConverter<Long, Long> {
     override fun lift(value: Long): Long {
         return value
@@ -925,6 +971,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 
     override fun write(value: Long, buf: ByteBuffer) {
         buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
+    override fun lift(value: Byte): Boolean {
+        return value.toInt() != 0
+    }
+
+    override fun read(buf: ByteBuffer): Boolean {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: Boolean): Byte {
+        return if (value) 1.toByte() else 0.toByte()
+    }
+
+    override fun allocationSize(value: Boolean) = 1UL
+
+    override fun write(value: Boolean, buf: ByteBuffer) {
+        buf.put(lower(value))
     }
 }
 
@@ -982,6 +1051,179 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+
+
+/**
+ * A hospital this device shares with: where to upload and whom to encrypt for.
+ */
+data class Hospital (
+    var `name`: kotlin.String
+    , 
+    /**
+     * The tus endpoint that creates uploads (`https://.../files/`).
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * The hospital's age X25519 public key (`age1...`).
+     */
+    var `recipient`: kotlin.String
+    , 
+    /**
+     * Photos wait for Wi-Fi (results never wait).
+     */
+    var `photosOnWifiOnly`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHospital: FfiConverterRustBuffer<Hospital> {
+    override fun read(buf: ByteBuffer): Hospital {
+        return Hospital(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Hospital) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterString.allocationSize(value.`recipient`) +
+            FfiConverterBoolean.allocationSize(value.`photosOnWifiOnly`)
+    )
+
+    override fun write(value: Hospital, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterString.write(value.`recipient`, buf)
+            FfiConverterBoolean.write(value.`photosOnWifiOnly`, buf)
+    }
+}
+
+
+
+/**
+ * One queued bundle (without its bytes).
+ */
+data class OutboxItem (
+    var `id`: kotlin.Long
+    , 
+    var `sessionId`: kotlin.Long
+    , 
+    var `hospital`: kotlin.String
+    , 
+    /**
+     * `results` or `photos`.
+     */
+    var `kind`: kotlin.String
+    , 
+    var `bundleId`: kotlin.String
+    , 
+    var `size`: kotlin.ULong
+    , 
+    var `state`: OutboxState
+    , 
+    /**
+     * The upload's URL at the hospital once created (tus `Location`).
+     */
+    var `uploadUrl`: kotlin.String?
+    , 
+    /**
+     * Bytes the hospital has confirmed.
+     */
+    var `sent`: kotlin.ULong
+    , 
+    var `attempts`: kotlin.UInt
+    , 
+    var `nextAttemptAt`: kotlin.Long
+    , 
+    /**
+     * Why the last attempt failed (a code), or why the hospital refused.
+     */
+    var `reason`: kotlin.String?
+    , 
+    var `queuedAt`: kotlin.Long
+    , 
+    var `deliveredAt`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxItem: FfiConverterRustBuffer<OutboxItem> {
+    override fun read(buf: ByteBuffer): OutboxItem {
+        return OutboxItem(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeOutboxState.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OutboxItem) = (
+            FfiConverterLong.allocationSize(value.`id`) +
+            FfiConverterLong.allocationSize(value.`sessionId`) +
+            FfiConverterString.allocationSize(value.`hospital`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`bundleId`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterTypeOutboxState.allocationSize(value.`state`) +
+            FfiConverterOptionalString.allocationSize(value.`uploadUrl`) +
+            FfiConverterULong.allocationSize(value.`sent`) +
+            FfiConverterUInt.allocationSize(value.`attempts`) +
+            FfiConverterLong.allocationSize(value.`nextAttemptAt`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`) +
+            FfiConverterLong.allocationSize(value.`queuedAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`deliveredAt`)
+    )
+
+    override fun write(value: OutboxItem, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`id`, buf)
+            FfiConverterLong.write(value.`sessionId`, buf)
+            FfiConverterString.write(value.`hospital`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`bundleId`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterTypeOutboxState.write(value.`state`, buf)
+            FfiConverterOptionalString.write(value.`uploadUrl`, buf)
+            FfiConverterULong.write(value.`sent`, buf)
+            FfiConverterUInt.write(value.`attempts`, buf)
+            FfiConverterLong.write(value.`nextAttemptAt`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+            FfiConverterLong.write(value.`queuedAt`, buf)
+            FfiConverterOptionalLong.write(value.`deliveredAt`, buf)
     }
 }
 
@@ -1062,6 +1304,45 @@ public object FfiConverterTypeSessionRow: FfiConverterRustBuffer<SessionRow> {
 
 
 /**
+ * Where an outbox item stands.
+ */
+
+enum class OutboxState {
+    
+    QUEUED,
+    SENDING,
+    DELIVERED,
+    REFUSED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxState: FfiConverterRustBuffer<OutboxState> {
+    override fun read(buf: ByteBuffer) = try {
+        OutboxState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OutboxState) = 4UL
+
+    override fun write(value: OutboxState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Where a session stands with its human review.
  */
 
@@ -1138,6 +1419,38 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
         } else {
             buf.put(1)
             FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
         }
     }
 }
