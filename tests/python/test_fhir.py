@@ -292,3 +292,22 @@ def test_the_sms_is_readable_from_its_documentation(session):
                     msg[:-3]]:
         with pytest.raises(ValueError):
             decode_sms(damaged)
+
+
+def test_overlays_travel_as_valid_media(session):
+    """`share fhir --overlays` (what the photos bundle carries): one Media per
+    accepted field with its annotated overlay, still valid R4."""
+    import base64
+
+    run, sid = session
+    bundle = json.loads(run("share", "fhir", sid, "--overlays"))
+    validate(bundle)
+    export = json.loads(run("session", "export", sid))
+    accepted = [f["seq"] for f in export["fields"] if f["report"]["quality"]["ok"]]
+    media = resources(bundle, "Media")
+    assert len(media) == len(accepted) > 0
+    for m in media:
+        assert m["content"]["contentType"] == "image/jpeg"
+        assert base64.b64decode(m["content"]["data"])[:3] == b"\xff\xd8\xff"
+    plain = json.loads(run("share", "fhir", sid))
+    assert resources(plain, "Media") == []

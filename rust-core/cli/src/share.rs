@@ -26,9 +26,12 @@ enum Sub {
         #[arg(long)]
         html: bool,
     },
-    /// The session as a FHIR R4 Bundle (JSON), results only.
+    /// The session as a FHIR R4 Bundle (JSON), results only (`--overlays`: with each field's annotated overlay as a Media).
     Fhir {
         session: i64,
+        /// Add each accepted field's annotated overlay (a JPEG) as a FHIR Media.
+        #[arg(long)]
+        overlays: bool,
         /// Write to a file instead of stdout.
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -71,14 +74,16 @@ pub fn run(args: Args) -> u8 {
                 Err(e) => screener_err(e),
             }
         }
-        Sub::Fhir { session, out } => match s.fhir_bundle(session) {
-            Ok(v) => {
-                let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
-                text.push('\n');
-                write_out(out.as_ref(), text.as_bytes())
+        Sub::Fhir { session, out, overlays } => {
+            match if overlays { s.fhir_bundle_with_overlays(session) } else { s.fhir_bundle(session) } {
+                Ok(v) => {
+                    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
+                    text.push('\n');
+                    write_out(out.as_ref(), text.as_bytes())
+                }
+                Err(e) => screener_err(e),
             }
-            Err(e) => screener_err(e),
-        },
+        }
         Sub::Sms { session } => match s.sms(session) {
             Ok(text) => write_out(None, format!("{text}\n").as_bytes()),
             Err(e) => screener_err(e),

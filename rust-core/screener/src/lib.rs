@@ -236,6 +236,13 @@ impl Screener {
         Ok(hemalens_share::fhir::bundle(&self.record(session)?, &[]))
     }
 
+    /// The same Bundle with each accepted field's annotated overlay as a `Media`.
+    pub fn fhir_bundle_with_overlays(&self, session: i64) -> Result<serde_json::Value, Error> {
+        let record = self.record(session)?;
+        let media = hemalens_share::report::overlay_media(&record, &self.photos())?;
+        Ok(hemalens_share::fhir::bundle(&record, &media))
+    }
+
     /// A closed session as one SMS.
     pub fn sms(&self, session: i64) -> Result<String, Error> {
         Ok(hemalens_share::sms::encode(&self.record(session)?))

@@ -115,11 +115,18 @@ impl Screener {
     }
 
     /// The photos bundle: the whole record (every field's report), the PDF
-    /// report and each photo as taken.
+    /// report, the FHIR Bundle with each field's annotated overlay as a
+    /// `Media`, and each photo as taken.
     pub fn photos_parts(&self, session: i64) -> Result<Vec<Part>, Error> {
         let record = self.record(session)?;
         let pdf = self.report_pdf(session)?;
+        let fhir = self.fhir_bundle_with_overlays(session)?;
         let mut parts = vec![
+            Part {
+                name: "fhir-overlays.json".into(),
+                content_type: "application/fhir+json".into(),
+                data: serde_json::to_vec(&fhir).map_err(share_err)?,
+            },
             Part {
                 name: "record.json".into(),
                 content_type: "application/json".into(),

@@ -214,3 +214,35 @@ pub(crate) fn attach(doc: &mut Doc, record: &Record, photos: &dyn Photos) -> Res
     log::debug!("report: {} overlays, {} image bytes", shown - left_out, used);
     Ok(())
 }
+
+/// The overlay with its marks drawn into the pixels (3 px boxes in the
+/// class colour; uncertain cells grey), re-encoded: for viewers that show a
+/// plain image (FHIR `Media`), where the report draws vector boxes instead.
+pub(crate) fn burn_in(o: &Overlay) -> Result<Jpeg, Error> {
+    let mut img = image::load_from_memory_with_format(&o.image.bytes, image::ImageFormat::Jpeg)
+        .map_err(|_| Error::Report("an overlay could not be redrawn".into()))?
+        .to_rgb8();
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    for m in &o.marks {
+        let colour = if m.counted { image::Rgb(m.colour) } else { image::Rgb([128, 128, 128]) };
+        let (x0, y0) = (m.x.round() as i64, m.y.round() as i64);
+        let (x1, y1) = ((m.x + m.w).round() as i64, (m.y + m.h).round() as i64);
+        for t in 0..3 {
+            for x in x0..=x1 {
+                for y in [y0 + t, y1 - t] {
+                    if (0..w).contains(&x) && (0..h).contains(&y) {
+                        img.put_pixel(x as u32, y as u32, colour);
+                    }
+                }
+            }
+            for y in y0..=y1 {
+                for x in [x0 + t, x1 - t] {
+                    if (0..w).contains(&x) && (0..h).contains(&y) {
+                        img.put_pixel(x as u32, y as u32, colour);
+                    }
+                }
+            }
+        }
+    }
+    encode_jpeg(&img, 85)
+}

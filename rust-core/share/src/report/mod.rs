@@ -46,5 +46,23 @@ pub fn pdf(record: &Record, photos: &dyn Photos) -> Result<Vec<u8>, Error> {
     Ok(pdf::write(&prepare(record, photos)?, &record.uid))
 }
 
+/// Each accepted field's overlay with its boxes drawn into the pixels (class
+/// colour; uncertain cells in grey), as FHIR `Media` for the photos bundle.
+/// The same pictures, size budget and cap as the report's.
+pub fn overlay_media(record: &Record, photos: &dyn Photos) -> Result<Vec<crate::fhir::Media>, Error> {
+    let d = prepare(record, photos)?;
+    let mut out = Vec::new();
+    for fv in &d.fields {
+        let Some(o) = &fv.overlay else { continue };
+        let jpeg = images::burn_in(o)?;
+        out.push(crate::fhir::Media {
+            field_seq: record.fields[fv.index].seq,
+            content_type: "image/jpeg".into(),
+            data: jpeg.bytes,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;
