@@ -4,6 +4,8 @@
 import org.hemalens.*
 import org.hemalens.core.Decision
 import org.hemalens.core.IssueCode
+import org.hemalens.store.Hospital
+import org.hemalens.store.OutboxState
 import org.hemalens.store.ReviewState
 import java.io.File
 import java.nio.ByteBuffer
@@ -94,6 +96,29 @@ fun main() {
         val row = screener.list(q).single()
         assertTrue(row.outcome == Decision.REFER && row.reviewState == ReviewState.REVIEWED, "override")
         assertTrue(row.machineOutcome != null, "machine outcome kept")
+    }
+    check("the closed session leaves as a report, FHIR, an SMS and queued bundles") {
+        val pdf = screener.reportPdf(sid)
+        assertTrue(String(pdf.copyOfRange(0, 5)) == "%PDF-", "pdf")
+        assertTrue(screener.reportHtml(sid).contains("PT-K1"), "html")
+        assertTrue(screener.fhirJson(sid).contains("\"resourceType\":\"Bundle\""), "fhir")
+        val sms = screener.sms(sid)
+        assertTrue(sms.startsWith("HL1 ") && sms.length <= 160, "sms")
+        val dk = screener.deviceKey()
+        assertTrue(dk.deviceId.length == 16 && dk.publicKey.length == 64, "device key")
+        assertThrows<HemalensException.InvalidInput>("bad hospital key") {
+            screener.addHospital(Hospital("h", "https://h.example/files/", "not-a-key", true), "chw-1")
+        }
+        assertThrows<HemalensException.NotFound>("unknown hospital") { screener.share(sid, "h", "chw-1") }
+        val recipient = "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz"
+        screener.addHospital(Hospital("h", "http://127.0.0.1:9/files/", recipient, true), "chw-1")
+        val items = screener.share(sid, "h", "chw-1")
+        assertTrue(items.map { it.kind } == listOf("results", "photos"), "kinds")
+        assertTrue(items.all { outboxStatus(it) == "queued" }, "queued")
+        // Nothing listens on port 9: the results wait for a retry, nothing is lost.
+        val after = screener.outboxSend(false)
+        assertTrue(after[0].state == OutboxState.QUEUED && after[0].reason == "no_connection", "retry later: ${after[0]}")
+        assertTrue(after[1].attempts == 0u, "photos wait for Wi-Fi")
     }
     check("export holds the session and its review") {
         val json = screener.exportJson(sid)

@@ -198,3 +198,21 @@ def test_a_bundle_for_an_unenrolled_device_is_refused_with_its_reason(hl, tmp_pa
         assert len(inbox.opened) == 2
     finally:
         s.shutdown()
+
+
+def test_the_platform_can_keep_the_device_key(hl, tmp_path):
+    """On a phone the signing seed may live in the Keystore/Keychain: the
+    same seed gives the same device, whatever the store."""
+    seed = bytes(range(32))
+    ids = []
+    for n in range(2):
+        cfg = hl.ScreenerConfig(threads=1, pack_dir=None, device_seed=seed)
+        s = hl.Screener.open(str(tmp_path / f"store{n}"), hl.generate_key(), cfg)
+        ids.append(s.device_key())
+        s.shutdown()
+    assert ids[0] == ids[1]
+    own = hl.Screener.open(str(tmp_path / "store4"), hl.generate_key(), hl.ScreenerConfig(threads=1, pack_dir=None))
+    assert own.device_key() != ids[0]
+    own.shutdown()
+    with pytest.raises(hl.HemalensError.InvalidInput):
+        hl.Screener.open(str(tmp_path / "store3"), hl.generate_key(), hl.ScreenerConfig(threads=1, pack_dir=None, device_seed=b"short"))

@@ -21,11 +21,16 @@ pub struct ScreenerConfig {
     /// uses the packs built into the library.
     #[uniffi(default = None)]
     pub pack_dir: Option<String>,
+    /// The device's 32-byte signing seed, when the app keeps it in the
+    /// platform's key store (Android Keystore-wrapped, iOS Keychain); `None`
+    /// keeps it in the encrypted records store (made on first use).
+    #[uniffi(default = None)]
+    pub device_seed: Option<Vec<u8>>,
 }
 
 impl Default for ScreenerConfig {
     fn default() -> Self {
-        Self { threads: 2, pack_dir: None }
+        Self { threads: 2, pack_dir: None, device_seed: None }
     }
 }
 
@@ -140,6 +145,15 @@ impl Screener {
                 AnalyzeOptions::default(),
                 provider,
             )?;
+            let s = match &config.device_seed {
+                None => s,
+                Some(seed) => {
+                    let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| {
+                        HemalensError::InvalidInput { detail: "a device seed must be 32 bytes".into() }
+                    })?;
+                    s.with_device_seed(seed)
+                }
+            };
             Ok(Arc::new(Self::from_inner(s)))
         })
     }

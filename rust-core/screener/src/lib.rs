@@ -48,6 +48,9 @@ pub struct Screener {
     store: Mutex<Store>,
     packs: Vec<ModelRef>,
     thresholds: Thresholds,
+    /// The device's signing seed when the platform keeps it (Keystore,
+    /// Keychain); otherwise the store's.
+    device_seed: Option<[u8; 32]>,
 }
 
 fn model_ref(m: &Manifest) -> ModelRef {
@@ -107,7 +110,7 @@ impl Screener {
         let analyzer = Analyzer::with_engine(screen, cells, threads, options, provider)?.with_site(site)?;
         let packs = vec![model_ref(screen.manifest()), model_ref(cells.manifest())];
         let thresholds = Thresholds::from_manifests(screen.manifest(), cells.manifest());
-        Ok(Self { analyzer, store: Mutex::new(store), packs, thresholds })
+        Ok(Self { analyzer, store: Mutex::new(store), packs, thresholds, device_seed: None })
     }
 
     pub fn analyzer(&self) -> &Analyzer {
@@ -206,9 +209,20 @@ impl Screener {
         Ok(self.store().export(session)?)
     }
 
-    /// This device's signing identity (made on first use, kept in the store).
+    /// Signs with a seed the platform keeps (Android Keystore, iOS Keychain)
+    /// instead of the one in the records store.
+    pub fn with_device_seed(mut self, seed: [u8; 32]) -> Self {
+        self.device_seed = Some(seed);
+        self
+    }
+
+    /// This device's signing identity (the platform's seed if given, else the
+    /// store's, made on first use).
     pub fn device(&self) -> Result<DeviceIdentity, Error> {
-        Ok(DeviceIdentity::from_seed(&self.store().device_seed()?))
+        match &self.device_seed {
+            Some(seed) => Ok(DeviceIdentity::from_seed(seed)),
+            None => Ok(DeviceIdentity::from_seed(&self.store().device_seed()?)),
+        }
     }
 
     /// A closed session as everything that leaves the phone reads it.

@@ -123,7 +123,14 @@ fn transport(e: &ureq::Error) -> Attempt {
         match e {
             ureq::Error::Timeout(_) => "timeout",
             ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => "no_connection",
-            ureq::Error::Io(_) => "link_dropped",
+            ureq::Error::Io(e) => match e.kind() {
+                std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::NetworkUnreachable
+                | std::io::ErrorKind::HostUnreachable => "no_connection",
+                std::io::ErrorKind::TimedOut => "timeout",
+                _ => "link_dropped",
+            },
             _ => "network",
         }
         .into(),

@@ -2136,6 +2136,12 @@ public struct ScreenerConfig: Equatable, Hashable {
      * uses the packs built into the library.
      */
     public var packDir: String?
+    /**
+     * The device's 32-byte signing seed, when the app keeps it in the
+     * platform's key store (Android Keystore-wrapped, iOS Keychain); `None`
+     * keeps it in the encrypted records store (made on first use).
+     */
+    public var deviceSeed: Data?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2147,9 +2153,15 @@ public struct ScreenerConfig: Equatable, Hashable {
          * A folder with the packs (`all-screen/` and `wbc-type/`, each a
          * `manifest.json` and `model.tflite`), e.g. unpacked app assets; `None`
          * uses the packs built into the library.
-         */packDir: String? = nil) {
+         */packDir: String? = nil, 
+        /**
+         * The device's 32-byte signing seed, when the app keeps it in the
+         * platform's key store (Android Keystore-wrapped, iOS Keychain); `None`
+         * keeps it in the encrypted records store (made on first use).
+         */deviceSeed: Data? = nil) {
         self.threads = threads
         self.packDir = packDir
+        self.deviceSeed = deviceSeed
     }
 
     
@@ -2169,13 +2181,15 @@ public struct FfiConverterTypeScreenerConfig: FfiConverterRustBuffer {
         return
             try ScreenerConfig(
                 threads: FfiConverterUInt32.read(from: &buf), 
-                packDir: FfiConverterOptionString.read(from: &buf)
+                packDir: FfiConverterOptionString.read(from: &buf), 
+                deviceSeed: FfiConverterOptionData.read(from: &buf)
         )
     }
 
     public static func write(_ value: ScreenerConfig, into buf: inout [UInt8]) {
         FfiConverterUInt32.write(value.threads, into: &buf)
         FfiConverterOptionString.write(value.packDir, into: &buf)
+        FfiConverterOptionData.write(value.deviceSeed, into: &buf)
     }
 }
 
@@ -2792,6 +2806,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -1556,27 +1556,78 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
+
+    @staticmethod
+    def check_lower(value):
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(len(value))
+        buf.write(value)
+
+class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBytes.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBytes.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBytes.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 @dataclass
 class ScreenerConfig:
     """
     How a [`Screener`] is set up. Every field has a sensible default.
 """
-    def __init__(self, *, threads:int = 2, pack_dir:typing.Optional[str] = _DEFAULT):
+    def __init__(self, *, threads:int = 2, pack_dir:typing.Optional[str] = _DEFAULT, device_seed:typing.Optional[bytes] = _DEFAULT):
         self.threads = threads
         if pack_dir is _DEFAULT:
             self.pack_dir = None
         else:
             self.pack_dir = pack_dir
+        if device_seed is _DEFAULT:
+            self.device_seed = None
+        else:
+            self.device_seed = device_seed
         
         
 
     
     def __str__(self):
-        return "ScreenerConfig(threads={}, pack_dir={})".format(self.threads, self.pack_dir)
+        return "ScreenerConfig(threads={}, pack_dir={}, device_seed={})".format(self.threads, self.pack_dir, self.device_seed)
     def __eq__(self, other):
         if self.threads != other.threads:
             return False
         if self.pack_dir != other.pack_dir:
+            return False
+        if self.device_seed != other.device_seed:
             return False
         return True
 
@@ -1586,17 +1637,20 @@ class _UniffiFfiConverterTypeScreenerConfig(_UniffiConverterRustBuffer):
         return ScreenerConfig(
             threads=_UniffiFfiConverterUInt32.read(buf),
             pack_dir=_UniffiFfiConverterOptionalString.read(buf),
+            device_seed=_UniffiFfiConverterOptionalBytes.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterUInt32.check_lower(value.threads)
         _UniffiFfiConverterOptionalString.check_lower(value.pack_dir)
+        _UniffiFfiConverterOptionalBytes.check_lower(value.device_seed)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterUInt32.write(value.threads, buf)
         _UniffiFfiConverterOptionalString.write(value.pack_dir, buf)
+        _UniffiFfiConverterOptionalBytes.write(value.device_seed, buf)
 
 
 
@@ -2182,26 +2236,6 @@ class _UniffiFfiConverterTypeLogSink:
     @classmethod
     def write(cls, value: LogSink, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
-
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
-
-    @staticmethod
-    def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
 
 class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u64"

@@ -3505,6 +3505,13 @@ data class ScreenerConfig (
      * uses the packs built into the library.
      */
     var `packDir`: kotlin.String? = null 
+    , 
+    /**
+     * The device's 32-byte signing seed, when the app keeps it in the
+     * platform's key store (Android Keystore-wrapped, iOS Keychain); `None`
+     * keeps it in the encrypted records store (made on first use).
+     */
+    var `deviceSeed`: kotlin.ByteArray? = null 
     
 ){
     
@@ -3523,17 +3530,20 @@ public object FfiConverterTypeScreenerConfig: FfiConverterRustBuffer<ScreenerCon
         return ScreenerConfig(
             FfiConverterUInt.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalByteArray.read(buf),
         )
     }
 
     override fun allocationSize(value: ScreenerConfig) = (
             FfiConverterUInt.allocationSize(value.`threads`) +
-            FfiConverterOptionalString.allocationSize(value.`packDir`)
+            FfiConverterOptionalString.allocationSize(value.`packDir`) +
+            FfiConverterOptionalByteArray.allocationSize(value.`deviceSeed`)
     )
 
     override fun write(value: ScreenerConfig, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`threads`, buf)
             FfiConverterOptionalString.write(value.`packDir`, buf)
+            FfiConverterOptionalByteArray.write(value.`deviceSeed`, buf)
     }
 }
 
@@ -4101,6 +4111,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
         }
     }
 }
