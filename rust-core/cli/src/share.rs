@@ -1,5 +1,6 @@
 //! `hemalens share ...`: what leaves the phone for one closed session: the
 //! report (PDF or HTML), the FHIR R4 Bundle, the one SMS.
+use crate::quiet::quietly;
 use crate::session::{screener, screener_err, Models, StoreArgs};
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,7 +66,13 @@ pub fn run(args: Args) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match args.command {
+    let code = run_on(&s, args.command);
+    quietly(|| drop(s));
+    code
+}
+
+fn run_on(s: &hemalens_screener::Screener, command: Sub) -> u8 {
+    match command {
         Sub::Report { session, out, html } => {
             let bytes =
                 if html { s.report_html(session).map(String::into_bytes) } else { s.report_pdf(session) };

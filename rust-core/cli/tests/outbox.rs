@@ -235,8 +235,9 @@ fn twenty_fields_over_2g_figure() {
     });
     let (rx, key) = (hospital.clone(), hk.clone());
     let link = Faults {
-        drop_request: 0.02,
-        lose_answer: 0.01,
+        drop_request: 0.03,
+        lose_answer: 0.02,
+        cut_chunk: 0.05,
         bytes_per_sec: Some(5_000),
         seed: 5,
         ..Faults::default()
