@@ -453,7 +453,10 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     arch = {"v2": "MobileNetV2", "v3s_min": "MobileNetV3-Small (minimalistic)"}.get(hist.get("arch"), hist.get("arch"))
     size_kb = (pack_dir / m["model_file"]).stat().st_size / 1024
     a(f"- {arch}, width multiplier alpha = {hist.get('alpha')}, input {inp['width']}x{inp['height']}x3, "
-      f"fixed batch {inp['batch']}, trained from scratch (no pretrained weights are available offline).")
+      f"fixed batch {inp['batch']}, "
+      + (f"fine-tuned from ImageNet-pretrained weights ({hist['pretrained']})." if hist.get("pretrained")
+         else "trained from scratch (no pretrained weights).")
+      )
     a(f"- Full-integer int8 (`{m['model_file']}`, {size_kb:.0f} KiB): int8 input "
       f"(scale {inp['quantization']['scale']:.9g}, zero point {inp['quantization']['zero_point']}), int8 output "
       f"**logits** (scale {m['output']['quantization']['scale']:.9g}, zero point "
