@@ -176,7 +176,7 @@ fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
     });
     let stats_before = server.stats();
     let body_before = stats_before.body_bytes;
-    env.ok(&["outbox", "send", "--wifi", "--wait", "40", "--chunk", "4096"]);
+    env.ok(&["outbox", "send", "--wifi", "--wait", "300", "--chunk", "16384"]);
     let items = env.items();
     assert!(items.iter().all(|i| i["status"] == "delivered"), "{items:?}");
     let st = server.stats();
