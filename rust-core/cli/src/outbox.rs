@@ -221,9 +221,13 @@ pub fn run_outbox(args: OutboxArgs) -> u8 {
             let deadline = Instant::now() + Duration::from_secs(wait);
             let mut result = s.outbox_send(network, &opts, now_ms());
             // With --wait, keep going until nothing that may go now is pending.
+            let on_cellular: Vec<String> = match s.hospitals() {
+                Ok(hs) => hs.into_iter().filter(|h| !h.photos_on_wifi_only).map(|h| h.name).collect(),
+                Err(e) => return finish(s, screener_err(e)),
+            };
             let may_go = |i: &OutboxItem| {
                 matches!(i.state, hemalens_store::OutboxState::Queued | hemalens_store::OutboxState::Sending)
-                    && (i.kind == "results" || wifi || !photos_wait(&s, &i.hospital))
+                    && (i.kind == "results" || wifi || on_cellular.contains(&i.hospital))
             };
             while let Ok(items) = &result {
                 let pending = items.iter().any(may_go);
@@ -248,11 +252,4 @@ pub fn run_outbox(args: OutboxArgs) -> u8 {
         }
     };
     finish(s, code)
-}
-
-fn photos_wait(s: &Screener, hospital: &str) -> bool {
-    s.hospitals()
-        .ok()
-        .and_then(|hs| hs.into_iter().find(|h| h.name == hospital))
-        .is_none_or(|h| h.photos_on_wifi_only)
 }

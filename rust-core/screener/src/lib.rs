@@ -263,7 +263,7 @@ impl Screener {
     }
 
     /// The session's photos, read from the store (decrypted) for the report.
-    fn photos(&self) -> impl Photos + '_ {
+    pub(crate) fn photos(&self) -> impl Photos + '_ {
         move |name: &str| {
             self.store()
                 .read_photo(name)

@@ -5,6 +5,7 @@
 use crate::{Error, Screener};
 use hemalens_share::bundle::{self, Kind, Part};
 use hemalens_share::upload::{self, Attempt, Item, LinkOptions, Progress};
+use hemalens_share::Record;
 use hemalens_store::{Hospital, OutboxItem, OutboxState};
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ impl Default for SendOptions {
 }
 
 fn share_err(e: impl std::fmt::Display) -> Error {
-    Error::Share(hemalens_share::Error::Report(e.to_string()))
+    Error::Share(hemalens_share::Error::Bundle(e.to_string()))
 }
 
 /// The store's side of an upload: chunks read in place, progress written
@@ -85,9 +86,8 @@ impl Screener {
 
     /// The sealed results bundle of a closed session: the FHIR Bundle, the
     /// SMS text and the summary (no images; a few kilobytes).
-    pub fn results_parts(&self, session: i64) -> Result<Vec<Part>, Error> {
-        let record = self.record(session)?;
-        let fhir = hemalens_share::fhir::bundle(&record, &[]);
+    fn results_parts(&self, record: &Record) -> Result<Vec<Part>, Error> {
+        let fhir = hemalens_share::fhir::bundle(record, &[]);
         let summary = serde_json::json!({
             "uid": record.uid,
             "device": record.device,
@@ -104,7 +104,7 @@ impl Screener {
             Part {
                 name: "sms.txt".into(),
                 content_type: "text/plain; charset=utf-8".into(),
-                data: hemalens_share::sms::encode(&record).into_bytes(),
+                data: hemalens_share::sms::encode(record).into_bytes(),
             },
             Part {
                 name: "summary.json".into(),
@@ -117,10 +117,10 @@ impl Screener {
     /// The photos bundle: the whole record (every field's report), the PDF
     /// report, the FHIR Bundle with each field's annotated overlay as a
     /// `Media`, and each photo as taken.
-    pub fn photos_parts(&self, session: i64) -> Result<Vec<Part>, Error> {
-        let record = self.record(session)?;
-        let pdf = self.report_pdf(session)?;
-        let fhir = self.fhir_bundle_with_overlays(session)?;
+    fn photos_parts(&self, record: &Record) -> Result<Vec<Part>, Error> {
+        let pdf = hemalens_share::report::pdf(record, &self.photos())?;
+        let media = hemalens_share::report::overlay_media(record, &self.photos())?;
+        let fhir = hemalens_share::fhir::bundle(record, &media);
         let mut parts = vec![
             Part {
                 name: "fhir-overlays.json".into(),
@@ -130,7 +130,7 @@ impl Screener {
             Part {
                 name: "record.json".into(),
                 content_type: "application/json".into(),
-                data: serde_json::to_vec(&record).map_err(share_err)?,
+                data: serde_json::to_vec(record).map_err(share_err)?,
             },
             Part { name: "report.pdf".into(), content_type: "application/pdf".into(), data: pdf },
         ];
@@ -157,7 +157,7 @@ impl Screener {
         let now = record.session.closed_at.unwrap_or_default();
         let mut out = Vec::new();
         for (kind, parts) in
-            [(Kind::Results, self.results_parts(session)?), (Kind::Photos, self.photos_parts(session)?)]
+            [(Kind::Results, self.results_parts(&record)?), (Kind::Photos, self.photos_parts(&record)?)]
         {
             let id = bundle::new_bundle_id();
             let sealed =
@@ -181,11 +181,11 @@ impl Screener {
         let h = self.store().hospital(&it.hospital)?;
         let recipient = bundle::parse_recipient(&h.recipient).map_err(share_err)?;
         let kind = Kind::parse(&it.kind).unwrap_or(Kind::Results);
-        let parts = match kind {
-            Kind::Results => self.results_parts(it.session_id)?,
-            Kind::Photos => self.photos_parts(it.session_id)?,
-        };
         let record = self.record(it.session_id)?;
+        let parts = match kind {
+            Kind::Results => self.results_parts(&record)?,
+            Kind::Photos => self.photos_parts(&record)?,
+        };
         let id = bundle::new_bundle_id();
         let now = record.session.closed_at.unwrap_or_default();
         let sealed = bundle::seal(&self.device()?, &recipient, kind, &record.uid, now, &id, &parts)

@@ -17,6 +17,9 @@ pub enum Error {
     /// The report could not be written.
     #[error("the report could not be written: {0}")]
     Report(String),
+    /// A bundle could not be made (a bad hospital key, too large, encryption failed).
+    #[error("the bundle could not be made: {0}")]
+    Bundle(String),
 }
 
 impl Error {
@@ -26,6 +29,7 @@ impl Error {
             Self::Record(_) => "bad_record",
             Self::Photo(_) => "bad_photo",
             Self::Report(_) => "report",
+            Self::Bundle(_) => "bundle",
         })
     }
 }

@@ -141,21 +141,8 @@ pub fn resource_uuid(uid: &str, key: &str) -> String {
 
 /// Milliseconds since the Unix epoch as a FHIR `instant` (UTC, milliseconds).
 pub fn instant(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
+    let t = crate::time::Utc::from_ms(ms);
+    format!("{}T{:02}:{:02}:{:02}.{:03}Z", t.date(), t.hour, t.minute, t.second, t.milli)
 }
 
 /// A percentage from a fraction, to 0.01.

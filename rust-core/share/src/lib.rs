@@ -9,6 +9,7 @@ pub mod report;
 pub mod sms;
 #[doc(hidden)]
 pub mod testing;
+pub mod time;
 pub mod upload;
 
 pub use error::{Error, Kind};
