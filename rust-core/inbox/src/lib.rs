@@ -1,0 +1,155 @@
+#![doc = include_str!("../README.md")]
+
+pub mod audit;
+pub mod db;
+pub mod devices;
+mod error;
+pub mod ingest;
+pub mod reviews;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use age::secrecy::ExposeSecret;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use db::Db;
+pub use error::Error;
+
+/// How the inbox runs (the command line's flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Idle time after which a browser session ends.
+    pub session_ttl_ms: i64,
+    /// Set the cookie's `Secure` flag (behind a TLS terminator: always).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded: bool,
+    /// The SMS gateway's bearer token; no token, no webhook.
+    pub sms_token: Option<String>,
+    /// The address phones and browsers use (shown to administrators).
+    pub public_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            session_ttl_ms: 30 * 60 * 1000,
+            secure_cookies: false,
+            trust_forwarded: false,
+            sms_token: None,
+            public_url: None,
+        }
+    }
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub db: Db,
+    /// The hospital's age X25519 identity: it opens the bundles.
+    pub identity: age::x25519::Identity,
+    /// Its public half (`age1...`), given to the phones.
+    pub recipient: String,
+    pub config: Config,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("recipient", &self.recipient).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, identity: age::x25519::Identity, config: Config) -> Arc<Self> {
+        let recipient = identity.to_public().to_string();
+        Arc::new(Self { db, identity, recipient, config })
+    }
+}
+
+/// Reads the hospital identity file, or makes one (mode 0600) if there is none.
+pub fn load_or_create_identity(path: &Path) -> Result<age::x25519::Identity, Error> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        let line = text.lines().map(str::trim).find(|l| l.starts_with("AGE-SECRET-KEY-"));
+        return line
+            .and_then(|l| l.parse::<age::x25519::Identity>().ok())
+            .ok_or_else(|| Error::Config(format!("{} holds no age identity", path.display())));
+    }
+    let id = age::x25519::Identity::generate();
+    let text = format!(
+        "# hemalens-inbox hospital key\n# public key: {}\n{}\n",
+        id.to_public(),
+        id.to_string().expose_secret()
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, text.as_bytes())?;
+    log::info!("made a new hospital key in {}", path.display());
+    Ok(id)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
+    Ok(std::fs::write(path, data)?)
+}
+
+/// Every route: tus under `/tus/`, the device API under `/api/v1/`, the
+/// review page everywhere else.
+pub fn router(state: Arc<AppState>) -> Router {
+    let tus = Router::new()
+        .route("/tus/", post(ingest::tus::create).options(ingest::tus::options))
+        .route("/tus/{id}", axum::routing::head(ingest::tus::head).patch(ingest::tus::patch))
+        // The PATCH handler streams and limits its body itself.
+        .layer(DefaultBodyLimit::disable());
+    let api = Router::new()
+        .route("/api/v1/reviews", get(reviews::pull))
+        .route("/api/v1/reviews/ack", post(reviews::ack))
+        .route("/api/v1/sms", post(ingest::sms::webhook))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(256 * 1024));
+    Router::new()
+        .merge(tus)
+        .merge(api)
+        .merge(web::routes().layer(DefaultBodyLimit::max(64 * 1024)))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C / SIGTERM.
+pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    log::info!("hemalens-inbox listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
