@@ -33,6 +33,9 @@ step "cross-language tests (pytest; the Python bindings included)"
 export HEMALENS_BIN="$root/target/release/hemalens"
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
 
+step "hospital inbox under load (quick: 100 devices over a link that spoils 30% of chunks, 10,000 queued cases)"
+bash scripts/inbox_load.sh --quick
+
 step "Kotlin bindings: a whole screening on the desktop JVM (kotlinc + JNA)"
 bash tests/kotlin/run.sh
 

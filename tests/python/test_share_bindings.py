@@ -1,14 +1,16 @@
 """Sharing through the Python bindings, received by an independent receiver
 written here from docs/wire-format.md alone: a tus 1.0.0 endpoint on
 loopback (Python's http.server) that decrypts with pyrage (age) and checks
-the Ed25519 signature with `cryptography`. If the document and the Rust
-sender disagree, this fails."""
+the Ed25519 signature with `cryptography`, checks the signed requests (the
+tus creation, the review pull and its acknowledgement) and serves reviews
+back. If the document and the Rust sender disagree, this fails."""
 import base64
 import csv
 import hashlib
 import json
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -45,10 +47,35 @@ def open_bundle(sealed, identity, enrolled, seen):
     return header, parts
 
 
+def check_request(headers, method, path, body, enrolled):
+    """docs/wire-format.md, "Signed requests": None when the request is
+    signed right by an enrolled device, else the HTTP status (401, 403)."""
+    device, date, sig = (headers.get(h) for h in ("Hemalens-Device", "Hemalens-Date", "Hemalens-Signature"))
+    if not (device and date and sig):
+        return 401
+    if abs(int(time.time() * 1000) - int(date)) > 5 * 60 * 1000:
+        return 401
+    key = enrolled.get(device)
+    if key is None:
+        return 403
+    signed = "\n".join([
+        "hemalens-request-v1", method.upper(), path, device, date, hashlib.sha256(body).hexdigest(),
+        headers.get("Upload-Length") or "", headers.get("Upload-Metadata") or "",
+    ])
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(base64.b64decode(sig, validate=True), signed.encode())
+    except (InvalidSignature, ValueError):
+        return 403
+    return None
+
+
 class Inbox:
     def __init__(self):
         self.identity = x25519.Identity.generate()
         self.enrolled, self.seen, self.uploads, self.by_bundle, self.opened = {}, set(), {}, {}, []
+        # Reviews waiting for the device, how many the last pull served, the ids acknowledged.
+        self.reviews, self.served, self.acked = [], 0, []
+        self.signed = 0
         self.lock = threading.Lock()
         inbox = self
 
@@ -72,7 +99,44 @@ class Inbox:
                     h.append(("Hemalens-Verdict", u["verdict"]))
                 return h
 
+            def signed_ok(self, body=b""):
+                status = check_request(self.headers, self.command, self.path, body, inbox.enrolled)
+                if status:
+                    self.reply(status)
+                    return False
+                inbox.signed += 1
+                return True
+
+            def do_GET(self):
+                if self.path != "/api/v1/reviews":
+                    return self.reply(404)
+                if not self.signed_ok():
+                    return
+                with inbox.lock:
+                    inbox.served = min(len(inbox.reviews), 2)
+                    body = json.dumps({"reviews": inbox.reviews[: inbox.served],
+                                       "more": len(inbox.reviews) > inbox.served}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_POST(self):
+                if self.path == "/api/v1/reviews/ack":
+                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                    if not self.signed_ok(body):
+                        return
+                    ids = json.loads(body)["ids"]
+                    with inbox.lock:
+                        inbox.acked.append(ids)
+                        served, inbox.served = inbox.served, 0
+                        inbox.reviews = [r for i, r in enumerate(inbox.reviews) if i >= served or r["id"] not in ids]
+                    return self.reply(204)
+                # The creation: signed by the device. (An unenrolled device is
+                # let through here, so that the bundle's own refusal is tested.)
+                if self.headers.get("Hemalens-Device") in inbox.enrolled and not self.signed_ok():
+                    return
                 meta = dict(kv.split(" ") for kv in self.headers["Upload-Metadata"].split(","))
                 bid = base64.b64decode(meta["bundle_id"]).decode()
                 with inbox.lock:
@@ -169,6 +233,45 @@ def test_share_a_session_through_the_bindings(hl, tmp_path, inbox):
         assert parts["report.pdf"][:5] == b"%PDF-"
         assert sorted(n for n in parts if n.startswith("photos/")) == ["photos/0.jpg", "photos/1.jpg", "photos/2.jpg"]
         assert parts["photos/0.jpg"] == bccd(1)[0]
+        assert inbox.signed >= 2, "each creation signed by the enrolled device"
+    finally:
+        s.shutdown()
+
+
+def test_reviews_come_back_through_the_bindings(hl, tmp_path, inbox):
+    s = hl.Screener.open(str(tmp_path / "store"), hl.generate_key(), hl.ScreenerConfig(threads=2, pack_dir=None))
+    try:
+        sid = s.start_session("PT-11", hl.Evidence(target_cells=5, max_fields=6), "pytest", "chw-1")
+        s.add_photo(sid, bccd(1)[0], "chw-1")
+        s.close_session(sid, "chw-1")
+        s.add_hospital(hl.Hospital(name="district", url=inbox.url, recipient=str(inbox.identity.to_public()),
+                                   photos_on_wifi_only=True), "chw-1")
+        # Not enrolled yet: the hospital refuses the pull.
+        [r] = s.sync_reviews()
+        assert (r.hospital, r.error, r.applied) == ("district", "http_403", 0)
+        dk = s.device_key()
+        inbox.enrolled[dk.device_id] = bytes.fromhex(dk.public_key)
+        uid = f"{dk.device_id}-{sid}"
+        review = {"id": "r1", "session_uid": uid, "kind": "relabel_cell", "field": 0, "cell": 0,
+                  "label": "lymphocyte", "reviewer": "Dr A. Mensah", "at": 1765000000000, "note": None}
+        inbox.reviews = [
+            review,
+            {"id": "r2", "session_uid": uid, "kind": "override_outcome", "outcome": "refer",
+             "reviewer": "Dr A. Mensah", "at": 1765000000001, "note": "blasts on field 1"},
+            review,  # sent again
+            {"id": "r3", "session_uid": f"{dk.device_id}-999", "kind": "confirm", "reviewer": "Dr B", "at": 0},
+        ]
+        [r] = s.sync_reviews()
+        assert (r.applied, r.already_had, r.skipped, r.error) == (2, 1, 1, None)
+        assert inbox.acked == [["r1", "r2"], ["r1", "r3"]] and inbox.reviews == []
+        ex = json.loads(s.export_json(sid))
+        assert [(v["kind"], v["reviewer"], v["at"]) for v in ex["reviews"]] == [
+            ("relabel_cell", "Dr A. Mensah (district)", 1765000000000),
+            ("override_outcome", "Dr A. Mensah (district)", 1765000000001),
+        ]
+        assert ex["session"]["outcome"] == "refer"
+        [r] = s.sync_reviews()
+        assert (r.applied, r.already_had, r.skipped, r.error) == (0, 0, 0, None)
     finally:
         s.shutdown()
 

@@ -1,9 +1,10 @@
 //! `hemalens device ...`, `hemalens hospital ...` and `hemalens outbox ...`:
-//! this device's signing key, the hospitals it shares with, and the queue of
-//! sealed bundles with its resumable uploads.
+//! this device's signing key, the hospitals it shares with, the queue of
+//! sealed bundles with its resumable uploads, and the hospitals' reviews
+//! coming back (`outbox sync`).
 use crate::quiet::quietly;
 use crate::session::{screener, screener_err, Models, StoreArgs};
-use hemalens_screener::{Network, Screener, SendOptions};
+use hemalens_screener::{Network, ReviewSync, Screener, SendOptions};
 use hemalens_store::{Hospital, OutboxItem};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -81,6 +82,8 @@ enum OutboxSub {
     },
     /// Put a refused item back in the queue.
     Retry { item: i64 },
+    /// Take each hospital's reviews of this device's sessions: stored once each (as "<reviewer> (<hospital>)"), then acknowledged; any link.
+    Sync,
 }
 
 fn fail(e: impl std::fmt::Display) -> u8 {
@@ -186,6 +189,24 @@ fn print_items(items: &[OutboxItem], json: bool) {
     }
 }
 
+/// One line per hospital: `<hospital>  applied N  already had N  skipped N[  failed: <code>]`.
+fn print_syncs(syncs: &[ReviewSync], json: bool) {
+    for r in syncs {
+        if json {
+            crate::output::line(&json!({
+                "hospital": r.hospital, "applied": r.applied, "already_had": r.already_had, "skipped": r.skipped,
+                "error": r.error.as_ref().map(|e| json!({ "kind": e.code(), "message": e.to_string() })),
+            }));
+        } else {
+            let failed = r.error.as_ref().map(|e| format!("  failed: {}", e.code())).unwrap_or_default();
+            println!(
+                "{:<16} applied {}  already had {}  skipped {}{failed}",
+                r.hospital, r.applied, r.already_had, r.skipped
+            );
+        }
+    }
+}
+
 pub fn run_outbox(args: OutboxArgs) -> u8 {
     let (s, user) = match open(&args.store) {
         Ok(s) => s,
@@ -209,6 +230,23 @@ pub fn run_outbox(args: OutboxArgs) -> u8 {
         },
         OutboxSub::Retry { item } => match s.outbox_retry(item, &user) {
             Ok(()) => 0,
+            Err(e) => screener_err(e),
+        },
+        OutboxSub::Sync => match s.sync_reviews(&SendOptions::default().link, now_ms()) {
+            Ok(syncs) => {
+                print_syncs(&syncs, json);
+                for r in &syncs {
+                    if let Some(e) = &r.error {
+                        eprintln!("hemalens: {}: {e}", r.hospital);
+                    }
+                }
+                // 1 when a hospital could not be synced (the others were).
+                if syncs.iter().any(|r| r.error.is_some()) {
+                    crate::EXIT_INPUT_FAILED
+                } else {
+                    0
+                }
+            }
             Err(e) => screener_err(e),
         },
         OutboxSub::Send { wifi, wait, chunk } => {

@@ -3,8 +3,10 @@
 //! session sealed for a hospital, uploaded over a loopback link that drops,
 //! repeats, reorders and cuts requests and runs at 2G-like speed; the sender
 //! is killed with SIGKILL mid-upload and started again. Every bundle arrives
-//! exactly once and opens at the hospital; nothing is lost.
+//! exactly once and opens at the hospital; nothing is lost. The hospital's
+//! reviews come back with `outbox sync`.
 use hemalens_share::bundle::{self, Receiver};
+use hemalens_share::testing::reviews::ReviewServer;
 use hemalens_share::testing::{Faults, TusServer};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -108,6 +110,8 @@ fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
         dev["device_id"].as_str().unwrap().into(),
         ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
     );
+    // Creations must be signed by the enrolled key, as the inbox wants them.
+    server.require_signed_creation(ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap());
     let url = server.url();
     let recipient = hk.to_public().to_string();
 
@@ -198,6 +202,8 @@ fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
     assert_eq!(st.taken.len(), 2);
     assert!(st.taken.values().all(|&n| n == 1), "{:?}", st.taken);
     assert!(st.refused.is_empty(), "{:?}", st.refused);
+    assert_eq!(st.unsigned_creations, 0, "a creation was not signed right");
+    assert!(st.signed_creations >= 2, "{st:?}");
     let parts = hospital.parts.lock().unwrap();
     let mut names: Vec<String> = parts.values().flatten().cloned().collect();
     names.sort();
@@ -206,6 +212,86 @@ fn bundles_survive_a_bad_slow_link_and_a_killed_sender() {
         "{names:?}"
     );
     assert_eq!(names.iter().filter(|n| n.starts_with("photos/")).count(), 3);
+}
+
+fn review(id: &str, uid: &str, kind: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut r = serde_json::json!({ "id": id, "session_uid": uid, "kind": kind, "reviewer": "Dr A. Mensah",
+        "at": 1_765_000_000_000_i64, "note": "seen at the hospital" });
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+#[test]
+fn reviews_come_back_with_outbox_sync() {
+    let env = Env::new();
+    let sid = closed_session(&env);
+    env.ok(&["session", "close", &sid]);
+    let dev: serde_json::Value = serde_json::from_str(env.ok(&["device", "key", "--json"]).trim()).unwrap();
+    let pk: [u8; 32] = hex::decode(dev["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let server = ReviewServer::start(ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(), 2).unwrap();
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    env.ok(&["hospital", "add", "district", "--url", &server.url(), "--key", &recipient]);
+    let ex: serde_json::Value = serde_json::from_str(&env.ok(&["session", "export", &sid])).unwrap();
+    let machine = ex["fields"][0]["report"]["cells"][0]["label"].as_str().unwrap().to_string();
+    let uid = format!("{}-{sid}", dev["device_id"].as_str().unwrap());
+    let relabel =
+        review("r1", &uid, "relabel_cell", serde_json::json!({ "field": 0, "cell": 0, "label": "ig" }));
+    // Two pages: the second repeats r1 and names a session this device does not have.
+    server.push(relabel.clone());
+    server.push(review("r2", &uid, "confirm", serde_json::json!({})));
+    server.push(relabel);
+    server.push(review(
+        "r3",
+        &format!("{}-999", dev["device_id"].as_str().unwrap()),
+        "confirm",
+        serde_json::json!({}),
+    ));
+
+    let out = env.ok(&["outbox", "sync"]);
+    assert_eq!(out, "district         applied 2  already had 1  skipped 1\n");
+    let st = server.stats();
+    assert_eq!((st.pulls, st.acks.len(), st.refused), (2, 2, 0), "{st:?}");
+    assert!(server.pending().is_empty());
+    let ex: serde_json::Value = serde_json::from_str(&env.ok(&["session", "export", &sid])).unwrap();
+    let reviews = ex["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 2, "{reviews:?}");
+    assert_eq!(reviews[0]["reviewer"], "Dr A. Mensah (district)");
+    assert_eq!(
+        (reviews[0]["from"].as_str(), reviews[0]["to"].as_str()),
+        (Some(machine.as_str()), Some("ig"))
+    );
+    assert_eq!(reviews[0]["at"], 1_765_000_000_000_i64);
+    assert_eq!(
+        ex["fields"][0]["report"]["cells"][0]["label"],
+        machine.as_str(),
+        "the machine's label is kept"
+    );
+
+    // Nothing new; a hospital that cannot be reached fails alone (exit 1).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    env.ok(&[
+        "hospital",
+        "add",
+        "a-down",
+        "--url",
+        &format!("http://127.0.0.1:{port}/files/"),
+        "--key",
+        &recipient,
+    ]);
+    let o = env.run(&["outbox", "sync", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["hospital"], "a-down");
+    assert_eq!(lines[0]["error"]["kind"], "no_connection");
+    assert_eq!(
+        lines[1],
+        serde_json::json!({ "hospital": "district", "applied": 0, "already_had": 0, "skipped": 0, "error": null })
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a-down: the hospital cannot be reached"));
 }
 
 /// The figure for docs/wire-format.md: a 20-field session of real photos over
@@ -257,6 +343,7 @@ fn twenty_fields_over_2g_figure() {
         dev["device_id"].as_str().unwrap().into(),
         ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
     );
+    server.require_signed_creation(ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap());
     env.ok(&[
         "hospital",
         "add",

@@ -71,6 +71,23 @@ pub struct DeviceKey {
     pub public_key: String,
 }
 
+/// What one hospital's review sync did ([`Screener::sync_reviews`]).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReviewSync {
+    pub hospital: String,
+    /// Reviews stored now.
+    pub applied: u32,
+    /// Reviews taken before (sent again because an acknowledgement was lost).
+    pub already_had: u32,
+    /// Reviews this device cannot apply (another device's session, a session
+    /// or cell it does not have, an unknown label or kind), acknowledged all the same.
+    pub skipped: u32,
+    /// Why this hospital's sync stopped early, as a code (`no_connection`,
+    /// `timeout`, `http_403`, `bad_answer`, ...); `None` when it went through.
+    /// What it applied is kept; the rest comes next time.
+    pub error: Option<String>,
+}
+
 /// How an outbox item stands, in words: `queued`, `sending 42%`,
 /// `delivered`, `refused: <reason>`.
 #[uniffi::export]
@@ -371,6 +388,32 @@ impl Screener {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         self.with(|s| s.outbox_send(network, &SendOptions::default(), now))
+    }
+
+    /// Takes each hospital's reviews of this device's sessions (blocking:
+    /// call it from a background worker when a link exists; any link will
+    /// do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+    /// hospital's time, the machine's result untouched, and acknowledged.
+    /// One record per hospital; a hospital that cannot be reached is reported
+    /// in its `error` and the others go on.
+    pub fn sync_reviews(&self) -> Result<Vec<ReviewSync>, HemalensError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.with(|s| {
+            let syncs = s.sync_reviews(&SendOptions::default().link, now)?;
+            Ok(syncs
+                .into_iter()
+                .map(|r| ReviewSync {
+                    hospital: r.hospital,
+                    applied: r.applied,
+                    already_had: r.already_had,
+                    skipped: r.skipped,
+                    error: r.error.map(|e| e.code()),
+                })
+                .collect())
+        })
     }
 
     /// Puts a refused item back in the queue.

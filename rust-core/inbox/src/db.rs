@@ -19,10 +19,11 @@ use crate::Error;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "inbox", include_str!("../migrations/0001_inbox.sql")),
     (2, "sms", include_str!("../migrations/0002_sms.sql")),
+    (3, "reviewed index", include_str!("../migrations/0003_reviewed_index.sql")),
 ];
 
 /// The schema version this build reaches.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

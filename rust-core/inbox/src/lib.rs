@@ -72,12 +72,14 @@ impl AppState {
 
 /// Reads the hospital identity file, or makes one (mode 0600) if there is none.
 pub fn load_or_create_identity(path: &Path) -> Result<age::x25519::Identity, Error> {
-    if path.exists() {
+    let read = |path: &Path| -> Result<age::x25519::Identity, Error> {
         let text = std::fs::read_to_string(path)?;
         let line = text.lines().map(str::trim).find(|l| l.starts_with("AGE-SECRET-KEY-"));
-        return line
-            .and_then(|l| l.parse::<age::x25519::Identity>().ok())
-            .ok_or_else(|| Error::Config(format!("{} holds no age identity", path.display())));
+        line.and_then(|l| l.parse::<age::x25519::Identity>().ok())
+            .ok_or_else(|| Error::Config(format!("{} holds no age identity", path.display())))
+    };
+    if path.exists() {
+        return read(path);
     }
     let id = age::x25519::Identity::generate();
     let text = format!(
@@ -88,9 +90,18 @@ pub fn load_or_create_identity(path: &Path) -> Result<age::x25519::Identity, Err
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    write_private(path, text.as_bytes())?;
-    log::info!("made a new hospital key in {}", path.display());
-    Ok(id)
+    match write_private(path, text.as_bytes()) {
+        Ok(()) => {
+            log::info!("made a new hospital key in {}", path.display());
+            Ok(id)
+        }
+        // Another instance starting at the same moment made it first.
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            read(path)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(unix)]
@@ -132,6 +143,16 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Serves until Ctrl-C / SIGTERM.
 pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = ingest::tus::sweep(&db, db::now_ms()).await {
+                log::warn!("sweeping abandoned uploads failed: {e}");
+            }
+        }
+    });
     log::info!("hemalens-inbox listening on http://{}", listener.local_addr()?);
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())

@@ -61,7 +61,8 @@ enum DeviceCmd {
     /// Enrols a device: its id and public key as `hemalens device key` shows them.
     Enrol {
         id: String,
-        key: String,
+        #[arg(value_name = "KEY")]
+        public_key: String,
         #[arg(long, default_value = "phone")]
         label: String,
     },
@@ -127,8 +128,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Device(cmd) => {
             let db = Db::open(&cli.db).await?;
             match cmd {
-                DeviceCmd::Enrol { id, key, label } => {
-                    let d = devices::enrol(&db, &id, &key, &label, "command line").await?;
+                DeviceCmd::Enrol { id, public_key, label } => {
+                    let d = devices::enrol(&db, &id, &public_key, &label, "command line").await?;
                     println!("enrolled {} ({})", d.id, d.label);
                 }
                 DeviceCmd::Revoke { id } => {
@@ -172,11 +173,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let db = Db::open(&cli.db).await?;
             if auth::user_count(&db).await? == 0 {
                 // First start: an administrator with a one-time password, shown once here.
+                // Instances started together race to make it; the losers carry on.
                 let password = hemalens_inbox::db::random_hex(9)?;
-                auth::add_user(&db, "admin", "Administrator", Role::Admin, &password, "first start").await?;
-                println!(
-                    "First start: log in as `admin` with the password {password} and add the reviewers."
-                );
+                match auth::add_user(&db, "admin", "Administrator", Role::Admin, &password, "first start")
+                    .await
+                {
+                    Ok(()) => println!(
+                        "First start: log in as `admin` with the password {password} and add the reviewers."
+                    ),
+                    Err(Error::BadRequest(_)) if auth::user_count(&db).await? > 0 => {}
+                    Err(e) => return Err(e),
+                }
             }
             let config = Config {
                 session_ttl_ms: session_minutes.clamp(1, 24 * 60) * 60_000,

@@ -3,7 +3,7 @@ mod error;
 mod outbox;
 
 pub use error::{Error, Kind};
-pub use outbox::{Network, SendOptions};
+pub use outbox::{Network, ReviewSync, SendOptions};
 
 use hemalens_core::engine::{EngineProvider, LiteRt};
 use hemalens_core::field::{AnalyzeOptions, Analyzer, FieldReport, ModelRef};

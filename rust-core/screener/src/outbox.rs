@@ -1,13 +1,14 @@
 //! Sharing a closed session with a hospital: seal its bundles (results first,
 //! photos after), queue them in the store, and deliver them with resumable
-//! uploads when a link exists. Everything an app does to share goes through
+//! uploads when a link exists; and take the hospital's reviews back
+//! ([`Screener::sync_reviews`]). Everything an app does to share goes through
 //! here; the command line and the bindings only call it.
 use crate::{Error, Screener};
-use hemalens_share::bundle::{self, Kind, Part};
-use hemalens_share::upload::{self, Attempt, Item, LinkOptions, Progress};
-use hemalens_share::Record;
-use hemalens_store::{Hospital, OutboxItem, OutboxState};
-use std::time::Duration;
+use hemalens_share::bundle::{self, Kind};
+use hemalens_share::reviews::{self, Action, Entry};
+use hemalens_share::upload::{self, Attempt, Item, LinkOptions, Progress, Signer};
+use hemalens_store::{Applied, ErrorKind, Hospital, OutboxItem, OutboxState, RemoteReview, ReviewAction};
+use std::time::{Duration, Instant};
 
 /// What link the device has now (photos may wait for Wi-Fi).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,47 @@ impl Progress for StoreProgress<'_> {
     }
 }
 
+/// What one hospital's review sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewSync {
+    pub hospital: String,
+    /// Reviews stored now.
+    pub applied: u32,
+    /// Reviews taken before (sent again because an acknowledgement was lost).
+    pub already_had: u32,
+    /// Reviews this device cannot apply, acknowledged all the same: another
+    /// device's session, a session or cell it does not have, a label the pack
+    /// does not know, a kind this version does not know, a malformed entry.
+    pub skipped: u32,
+    /// Why the sync with this hospital stopped early (what it applied is
+    /// kept; the rest comes next time): the network, or the hospital's answer.
+    pub error: Option<reviews::Error>,
+}
+
+/// Pages asked for per hospital and sync at most (up to 200 reviews each).
+const MAX_REVIEW_PAGES: u32 = 100;
+
+/// What became of one entry of a page.
+enum Taken {
+    Applied,
+    AlreadyHad,
+    Skipped,
+}
+
+/// The local session number of `uid` (`<device id>-<n>`) when it is this device's.
+fn local_session(uid: &str, device_id: &str) -> Option<i64> {
+    let (device, n) = uid.rsplit_once('-')?;
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    (device == device_id && uid == format!("{device_id}-{n}")).then_some(n)
+}
+
+/// The device's clock for signed requests: `now_ms` at the call, moving on
+/// with the monotonic clock (a long run stays inside the hospital's tolerance).
+fn clock_from(now_ms: i64) -> impl Fn() -> i64 {
+    let started = Instant::now();
+    move || now_ms + started.elapsed().as_millis() as i64
+}
+
 fn jitter() -> f64 {
     let mut b = [0u8; 8];
     let _ = getrandom::getrandom(&mut b);
@@ -84,67 +126,6 @@ impl Screener {
         Ok(self.store().hospitals()?)
     }
 
-    /// The sealed results bundle of a closed session: the FHIR Bundle, the
-    /// SMS text and the summary (no images; a few kilobytes).
-    fn results_parts(&self, record: &Record) -> Result<Vec<Part>, Error> {
-        let fhir = hemalens_share::fhir::bundle(record, &[]);
-        let summary = serde_json::json!({
-            "uid": record.uid,
-            "device": record.device,
-            "session": record.session,
-            "result": record.result,
-            "reviews": record.reviews,
-        });
-        Ok(vec![
-            Part {
-                name: "fhir.json".into(),
-                content_type: "application/fhir+json".into(),
-                data: serde_json::to_vec(&fhir).map_err(share_err)?,
-            },
-            Part {
-                name: "sms.txt".into(),
-                content_type: "text/plain; charset=utf-8".into(),
-                data: hemalens_share::sms::encode(record).into_bytes(),
-            },
-            Part {
-                name: "summary.json".into(),
-                content_type: "application/json".into(),
-                data: serde_json::to_vec(&summary).map_err(share_err)?,
-            },
-        ])
-    }
-
-    /// The photos bundle: the whole record (every field's report), the PDF
-    /// report, the FHIR Bundle with each field's annotated overlay as a
-    /// `Media`, and each photo as taken.
-    fn photos_parts(&self, record: &Record) -> Result<Vec<Part>, Error> {
-        let pdf = hemalens_share::report::pdf(record, &self.photos())?;
-        let media = hemalens_share::report::overlay_media(record, &self.photos())?;
-        let fhir = hemalens_share::fhir::bundle(record, &media);
-        let mut parts = vec![
-            Part {
-                name: "fhir-overlays.json".into(),
-                content_type: "application/fhir+json".into(),
-                data: serde_json::to_vec(&fhir).map_err(share_err)?,
-            },
-            Part {
-                name: "record.json".into(),
-                content_type: "application/json".into(),
-                data: serde_json::to_vec(record).map_err(share_err)?,
-            },
-            Part { name: "report.pdf".into(), content_type: "application/pdf".into(), data: pdf },
-        ];
-        for f in &record.fields {
-            let data = self.store().read_photo(&f.photo)?;
-            parts.push(Part {
-                name: format!("photos/{}.jpg", f.seq),
-                content_type: "image/jpeg".into(),
-                data,
-            });
-        }
-        Ok(parts)
-    }
-
     /// Seals a closed session's bundles for `hospital` and queues them:
     /// results, then photos. Returns the queued items. A missing hospital, an
     /// open or unknown session, or a full disk is an error and queues nothing
@@ -156,9 +137,10 @@ impl Screener {
         let record = self.record(session)?;
         let now = record.session.closed_at.unwrap_or_default();
         let mut out = Vec::new();
-        for (kind, parts) in
-            [(Kind::Results, self.results_parts(&record)?), (Kind::Photos, self.photos_parts(&record)?)]
-        {
+        for (kind, parts) in [
+            (Kind::Results, hemalens_share::contents::results(&record)?),
+            (Kind::Photos, hemalens_share::contents::photos(&record, &self.photos())?),
+        ] {
             let id = bundle::new_bundle_id();
             let sealed =
                 bundle::seal(&device, &recipient, kind, &record.uid, now, &id, &parts).map_err(share_err)?;
@@ -183,8 +165,8 @@ impl Screener {
         let kind = Kind::parse(&it.kind).unwrap_or(Kind::Results);
         let record = self.record(it.session_id)?;
         let parts = match kind {
-            Kind::Results => self.results_parts(&record)?,
-            Kind::Photos => self.photos_parts(&record)?,
+            Kind::Results => hemalens_share::contents::results(&record)?,
+            Kind::Photos => hemalens_share::contents::photos(&record, &self.photos())?,
         };
         let id = bundle::new_bundle_id();
         let now = record.session.closed_at.unwrap_or_default();
@@ -212,7 +194,13 @@ impl Screener {
             })
             .collect();
         due.sort_by_key(|i| (i.kind != "results", i.id));
+        if due.is_empty() {
+            return self.outbox();
+        }
         let agent = upload::agent(&opts.link);
+        let device = self.device()?;
+        let clock = clock_from(now_ms);
+        let signer = Signer { identity: &device, clock: &clock };
         for it in due {
             let Some(h) = hospitals.iter().find(|h| h.name == it.hospital) else { continue };
             if it.kind == "photos" && h.photos_on_wifi_only && network != Network::Wifi {
@@ -231,7 +219,7 @@ impl Screener {
                     upload_url: cur.upload_url.clone(),
                 };
                 let mut progress = StoreProgress { screener: self, id: it.id };
-                match upload::send(&agent, &h.url, &item, &opts.link, &mut progress) {
+                match upload::send(&agent, &h.url, &item, &opts.link, &signer, &mut progress) {
                     Attempt::Delivered => {
                         self.store().outbox_delivered(it.id)?;
                         break;
@@ -257,5 +245,126 @@ impl Screener {
             }
         }
         self.outbox()
+    }
+
+    /// Takes each hospital's reviews of this device's sessions (docs/wire-format.md,
+    /// "Reviews back to the device"): pulls a page, applies each review to its
+    /// session (once per review id, as `<reviewer> (<hospital>)` at the
+    /// hospital's time; the machine's result untouched), acknowledges every
+    /// id it applied, had already or skipped, and goes on while the hospital
+    /// has more. Any link will do (a page is a few kilobytes). A hospital that
+    /// cannot be reached, or answers wrong, is reported in its
+    /// [`ReviewSync::error`] and the others go on; only a records failure (a
+    /// full disk) stops the sync, as an error.
+    pub fn sync_reviews(&self, link: &LinkOptions, now_ms: i64) -> Result<Vec<ReviewSync>, Error> {
+        let hospitals = self.store().hospitals()?;
+        if hospitals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let device = self.device()?;
+        let device_id = device.id();
+        let clock = clock_from(now_ms);
+        let signer = Signer { identity: &device, clock: &clock };
+        let agent = upload::agent(link);
+        let mut out = Vec::new();
+        for h in hospitals {
+            let mut sync = ReviewSync { hospital: h.name.clone(), ..ReviewSync::default() };
+            for _ in 0..MAX_REVIEW_PAGES {
+                let page = match reviews::pull(&agent, &h.url, &signer) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        sync.error = Some(e);
+                        break;
+                    }
+                };
+                let mut ack = Vec::new();
+                for entry in &page.entries {
+                    match self.take_review(&h.name, &device_id, entry)? {
+                        Taken::Applied => sync.applied += 1,
+                        Taken::AlreadyHad => sync.already_had += 1,
+                        Taken::Skipped => sync.skipped += 1,
+                    }
+                    ack.extend(entry.id());
+                }
+                if !ack.is_empty() {
+                    if let Err(e) = reviews::ack(&agent, &h.url, &signer, &ack) {
+                        sync.error = Some(e);
+                        break;
+                    }
+                }
+                // Nothing to acknowledge: asking again would bring the same page.
+                if !page.more || ack.is_empty() {
+                    break;
+                }
+            }
+            out.push(sync);
+        }
+        Ok(out)
+    }
+
+    /// Applies one entry of a hospital's page, or says why not.
+    fn take_review(&self, hospital: &str, device_id: &str, entry: &Entry) -> Result<Taken, Error> {
+        let Entry::Review(r) = entry else { return Ok(Taken::Skipped) };
+        let Some(session) = local_session(&r.session_uid, device_id) else { return Ok(Taken::Skipped) };
+        let action = match &r.action {
+            Action::RelabelCell { field, cell, label } => {
+                // A label the pack does not know would mislead the site calibration.
+                if !self.analyzer().cells_manifest().labels.contains(label) {
+                    return Ok(Taken::Skipped);
+                }
+                ReviewAction::RelabelCell { field: *field, cell: *cell, label: label.clone() }
+            }
+            Action::Confirm => ReviewAction::Confirm,
+            Action::OverrideOutcome(d) => ReviewAction::OverrideOutcome(*d),
+        };
+        let remote = RemoteReview {
+            hospital: hospital.to_string(),
+            id: r.id.clone(),
+            session,
+            action,
+            reviewer: r.reviewer.clone(),
+            at: r.at,
+            note: r.note.clone(),
+        };
+        match self.store().apply_remote_review(&remote) {
+            Ok(Applied::Applied) => Ok(Taken::Applied),
+            Ok(Applied::AlreadyApplied) => Ok(Taken::AlreadyHad),
+            // No such session or cell here, an open session, a reviewer name
+            // the store does not take: skipped (and acknowledged).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::NotFound | ErrorKind::InvalidState | ErrorKind::InvalidArgument
+                ) =>
+            {
+                Ok(Taken::Skipped)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_devices_uids_name_a_local_session() {
+        let me = "19ce9d10e703a8bd";
+        assert_eq!(local_session("19ce9d10e703a8bd-1", me), Some(1));
+        assert_eq!(local_session("19ce9d10e703a8bd-420", me), Some(420));
+        for other in [
+            "0000000000000000-1",
+            "19ce9d10e703a8bd-0",
+            "19ce9d10e703a8bd--1",
+            "19ce9d10e703a8bd-01",
+            "19ce9d10e703a8bd-+1",
+            "19ce9d10e703a8bd-x",
+            "19ce9d10e703a8bd",
+            "x-19ce9d10e703a8bd-1",
+            "",
+        ] {
+            assert_eq!(local_session(other, me), None, "{other}");
+        }
     }
 }

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bundle;
+pub mod contents;
 mod error;
 pub mod fhir;
 pub mod identity;
 pub mod record;
 pub mod report;
+pub mod request;
+pub mod reviews;
 pub mod sms;
 #[doc(hidden)]
 pub mod testing;

@@ -132,6 +132,18 @@ impl Record {
     }
 
     /// The site profile the fields were read with, if any.
+    /// Whether the machine counted `cell` of `field` in the differential: a
+    /// familiar white cell (within the cell pack's embedding line, in a field
+    /// whose site profile was checked) at or above the cell model's confidence
+    /// threshold. The rest are "uncertain" and shown apart for review.
+    pub fn machine_counted(&self, field: &FieldRecord, cell: &hemalens_core::field::Cell) -> bool {
+        let min_conf =
+            self.summary().provenance.thresholds.get("wbc-type.min_confidence").copied().unwrap_or(0.0);
+        let unchecked = field.report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
+        let familiar = !unchecked && !cell.distance.is_some_and(|d| d > 1.0);
+        familiar && cell.confidence >= min_conf
+    }
+
     pub fn site(&self) -> Option<&hemalens_core::site::SiteRef> {
         self.result.summary.provenance.site.as_ref()
     }

@@ -5,7 +5,13 @@
 //! caller-supplied verdict function (the bundle checks), and it counts how
 //! often each bundle id was taken: exactly once is the requirement.
 //!
+//! On request it also checks that each creation is signed by a given device
+//! key (docs/wire-format.md, "Signed requests"), as the hospital's inbox does.
+//! [`reviews::ReviewServer`] plays the hospital's review API.
+//!
 //! Not for production: the hospital's inbox service is its own program.
+
+pub mod reviews;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,6 +22,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+
+use crate::request::{self, Signed};
 
 /// What goes wrong on the link, as probabilities per request (seeded, so a
 /// run is repeatable).
@@ -57,6 +66,11 @@ pub struct Stats {
     pub cut_chunks: u64,
     pub stale_replays: u64,
     pub uploads_created: u64,
+    /// Creations whose signature was checked and verified
+    /// ([`TusServer::require_signed_creation`]).
+    pub signed_creations: u64,
+    /// Creations refused for a missing, stale or bad signature (401, 403).
+    pub unsigned_creations: u64,
     /// The `Upload-Offset` of every PATCH read, in order.
     pub patch_offsets: Vec<u64>,
     /// Bundle id -> how many times it was taken (must be 1 each).
@@ -74,6 +88,8 @@ struct State {
     last_patch: Option<(String, u64, Vec<u8>)>,
     verdict: Verdict,
     next_id: u64,
+    /// The device key every creation must be signed with, when checked.
+    signer: Option<VerifyingKey>,
 }
 
 impl State {
@@ -126,6 +142,7 @@ impl TusServer {
             last_patch: None,
             verdict,
             next_id: 1,
+            signer: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
@@ -166,6 +183,16 @@ impl TusServer {
         }
     }
 
+    /// From now on, a creation must carry a valid signature by `key` (the
+    /// enrolled device's public key), checked against this machine's clock:
+    /// `401` when the headers are missing or the date is stale, `403` when it
+    /// does not verify (the phone then marks the item `refused: http_40x`).
+    pub fn require_signed_creation(&self, key: VerifyingKey) {
+        if let Ok(mut s) = self.state.lock() {
+            s.signer = Some(key);
+        }
+    }
+
     /// Forgets every upload in progress (a receiver restarted without its disk).
     pub fn forget_incomplete(&self) {
         if let Ok(mut s) = self.state.lock() {
@@ -189,14 +216,15 @@ impl Drop for TusServer {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>, state: &Arc<Mutex<State>>) -> Option<Request> {
+/// The request line and headers (names in lower case) of one HTTP/1.1 request.
+pub(crate) fn read_head(r: &mut BufReader<TcpStream>) -> Option<(String, String, HashMap<String, String>)> {
     let mut line = String::new();
     if r.read_line(&mut line).ok()? == 0 {
         return None;
     }
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
     let mut headers = HashMap::new();
     loop {
         let mut h = String::new();
@@ -211,6 +239,11 @@ fn read_request(r: &mut BufReader<TcpStream>, state: &Arc<Mutex<State>>) -> Opti
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    Some((method, target, headers))
+}
+
+fn read_request(r: &mut BufReader<TcpStream>, state: &Arc<Mutex<State>>) -> Option<Request> {
+    let (method, path, headers) = read_head(r)?;
     let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let (rate, cut_at) = {
         let mut s = state.lock().ok()?;
@@ -247,6 +280,8 @@ fn respond(s: &mut TcpStream, status: u16, headers: &[(&str, String)]) -> std::i
         201 => "Created",
         204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
         412 => "Precondition Failed",
@@ -352,10 +387,56 @@ fn handle_patch(s: &mut State, id: &str, offset: u64, body: &[u8]) -> (u16, Vec<
     (204, upload_headers(u))
 }
 
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Checks a request's signature headers against `key` as the inbox does:
+/// `Err(401)` for missing headers or a stale date, `Err(403)` for another
+/// device or a signature that does not verify.
+pub(crate) fn check_signature(
+    key: &VerifyingKey,
+    method: &str,
+    path: &str,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<(), u16> {
+    let h = |name: &str| headers.get(&name.to_ascii_lowercase()).map(String::as_str);
+    let (date_ms, sig) =
+        request::parse(h(request::DATE_HEADER), h(request::SIGNATURE_HEADER)).map_err(|_| 401u16)?;
+    let device_id = h(request::DEVICE_HEADER).ok_or(401u16)?;
+    if device_id != crate::identity::device_id(key) {
+        return Err(403);
+    }
+    let signed = Signed {
+        method,
+        path,
+        device_id,
+        date_ms,
+        body,
+        upload_length: h("Upload-Length"),
+        upload_metadata: h("Upload-Metadata"),
+    };
+    request::verify(&signed, &sig, key, now_ms()).map_err(|e| match e {
+        request::Rejected::BadSignature => 403,
+        _ => 401,
+    })
+}
+
 fn handle(s: &mut State, req: &Request) -> (u16, Vec<(&'static str, String)>) {
     let b64 = base64::engine::general_purpose::STANDARD;
     match req.method.as_str() {
         "POST" if req.path == "/files/" => {
+            if let Some(key) = s.signer {
+                if let Err(status) = check_signature(&key, &req.method, &req.path, &req.headers, &req.body) {
+                    s.stats.unsigned_creations += 1;
+                    return (status, vec![]);
+                }
+                s.stats.signed_creations += 1;
+            }
             let Some(length) = req.headers.get("upload-length").and_then(|v| v.parse::<u64>().ok()) else {
                 return (400, vec![]);
             };

@@ -8,10 +8,17 @@
 //! already has an upload for that id answers the creation with it, and takes
 //! each bundle id once. The hospital's verdict on a complete upload comes back
 //! in the `Hemalens-Verdict` header (`delivered`, or `refused <code>`).
+//!
+//! The creation is signed with the device key ([`Signer`], docs/wire-format.md,
+//! "Signed requests"): a hospital takes uploads from enrolled devices only.
+//! `PATCH` and `HEAD` go to the upload's own unguessable URL, unsigned.
 
 use std::time::Duration;
 
 use base64::Engine;
+
+use crate::identity::DeviceIdentity;
+use crate::request::Signed;
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const VERDICT_HEADER: &str = "Hemalens-Verdict";
@@ -30,6 +37,62 @@ impl Default for LinkOptions {
     fn default() -> Self {
         Self { chunk: 32 * 1024, timeout: Duration::from_secs(30) }
     }
+}
+
+/// The device key and clock that sign the requests which must come from an
+/// enrolled device: the tus creation here, the review pull and its
+/// acknowledgement in [`crate::reviews`].
+#[derive(Clone, Copy)]
+pub struct Signer<'a> {
+    pub identity: &'a DeviceIdentity,
+    /// The device's clock, ms since the Unix epoch (UTC), read as each signed
+    /// request leaves (an upload run may last longer than the hospital's
+    /// 5-minute tolerance).
+    pub clock: &'a dyn Fn() -> i64,
+}
+
+impl std::fmt::Debug for Signer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("identity", self.identity).finish_non_exhaustive()
+    }
+}
+
+impl Signer<'_> {
+    /// The three signature headers of a request to `target` (its path and
+    /// query as sent, [`target_of`]).
+    pub fn headers(
+        &self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+        upload_length: Option<&str>,
+        upload_metadata: Option<&str>,
+    ) -> [(&'static str, String); 3] {
+        let device_id = self.identity.id();
+        Signed {
+            method,
+            path: target,
+            device_id: &device_id,
+            date_ms: (self.clock)(),
+            body,
+            upload_length,
+            upload_metadata,
+        }
+        .headers(self.identity)
+    }
+}
+
+/// The request target the agent sends for `url` (its path and query: `/`
+/// when it has none), which is what a signature covers. `None`: not a URL.
+pub fn target_of(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    uri.scheme()?;
+    let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    Some(match pq {
+        "" => "/".to_string(),
+        q if q.starts_with('?') => format!("/{q}"),
+        p => p.to_string(),
+    })
 }
 
 /// The item being sent, as the outbox knows it.
@@ -111,40 +174,46 @@ fn resolve(base: &str, location: &str) -> Option<String> {
 
 fn status_failure(status: u16) -> Attempt {
     match status {
-        // Gone, conflict, locked, too many requests, timeouts, server trouble: passing.
-        404 | 408 | 409 | 410 | 423 | 425 | 429 | 500..=599 => Attempt::Retry(format!("http_{status}")),
+        // Not authenticated (the phone's clock is off: fixable), gone, conflict,
+        // locked, too many requests, timeouts, server trouble: passing.
+        401 | 404 | 408 | 409 | 410 | 423 | 425 | 429 | 500..=599 => Attempt::Retry(format!("http_{status}")),
         // Anything else is the hospital saying no to this bundle.
         s => Attempt::Refused(format!("http_{s}")),
     }
 }
 
+/// A transport failure as a code: `timeout`, `no_connection`,
+/// `link_dropped` or `network`.
+pub(crate) fn transport_code(e: &ureq::Error) -> &'static str {
+    match e {
+        ureq::Error::Timeout(_) => "timeout",
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => "no_connection",
+        ureq::Error::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::AddrNotAvailable
+            | std::io::ErrorKind::NetworkUnreachable
+            | std::io::ErrorKind::HostUnreachable => "no_connection",
+            std::io::ErrorKind::TimedOut => "timeout",
+            _ => "link_dropped",
+        },
+        _ => "network",
+    }
+}
+
 fn transport(e: &ureq::Error) -> Attempt {
-    Attempt::Retry(
-        match e {
-            ureq::Error::Timeout(_) => "timeout",
-            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => "no_connection",
-            ureq::Error::Io(e) => match e.kind() {
-                std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::AddrNotAvailable
-                | std::io::ErrorKind::NetworkUnreachable
-                | std::io::ErrorKind::HostUnreachable => "no_connection",
-                std::io::ErrorKind::TimedOut => "timeout",
-                _ => "link_dropped",
-            },
-            _ => "network",
-        }
-        .into(),
-    )
+    Attempt::Retry(transport_code(e).into())
 }
 
 /// One attempt to deliver `item` to the hospital's tus endpoint `create_url`:
 /// create the upload if needed, ask where it stands, send the rest chunk by
-/// chunk. Returns at the first failure; the outbox decides when to retry.
+/// chunk. The creation is signed by `signer`. Returns at the first failure;
+/// the outbox decides when to retry.
 pub fn send(
     agent: &ureq::Agent,
     create_url: &str,
     item: &Item,
     opts: &LinkOptions,
+    signer: &Signer<'_>,
     progress: &mut dyn Progress,
 ) -> Attempt {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -153,12 +222,18 @@ pub fn send(
     let mut offset = None;
     if url.is_none() {
         let meta = format!("bundle_id {},kind {}", b64.encode(&item.bundle_id), b64.encode(&item.kind));
-        let r = agent
+        let length = item.size.to_string();
+        // Not a URL: the hospital's address needs mending (`hospital add`); until then, wait.
+        let Some(target) = target_of(create_url) else { return Attempt::Retry("bad_url".into()) };
+        let mut req = agent
             .post(create_url)
             .header("Tus-Resumable", TUS_VERSION)
-            .header("Upload-Length", item.size.to_string())
-            .header("Upload-Metadata", meta)
-            .send_empty();
+            .header("Upload-Length", &length)
+            .header("Upload-Metadata", &meta);
+        for (name, value) in signer.headers("POST", &target, b"", Some(&length), Some(&meta)) {
+            req = req.header(name, value);
+        }
+        let r = req.send_empty();
         let r = match r {
             Ok(r) => r,
             Err(e) => return transport(&e),
@@ -294,6 +369,16 @@ mod tests {
         assert_eq!(backoff(3, b, c, 0.5), Duration::from_secs(16));
         assert_eq!(backoff(40, b, c, 0.5), c);
         assert!(backoff(3, b, c, 0.0) < backoff(3, b, c, 0.99));
+    }
+
+    #[test]
+    fn the_signed_target_is_what_the_agent_sends() {
+        assert_eq!(target_of("http://127.0.0.1:8080/files/").as_deref(), Some("/files/"));
+        assert_eq!(target_of("https://h.example/tus/?a=1&b=2").as_deref(), Some("/tus/?a=1&b=2"));
+        assert_eq!(target_of("https://h.example").as_deref(), Some("/"));
+        assert_eq!(target_of("https://h.example?x=1").as_deref(), Some("/?x=1"));
+        assert_eq!(target_of("/files/"), None);
+        assert_eq!(target_of("not a url"), None);
     }
 
     #[test]

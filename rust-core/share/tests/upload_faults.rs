@@ -1,10 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Sealed bundles over a loopback link that drops, duplicates, reorders and
 //! cuts requests: each is delivered exactly once, byte for byte, resuming
-//! where it stopped (never from zero).
+//! where it stopped (never from zero). Every creation is signed by the device
+//! key, and the receiver refuses one that is not.
 use hemalens_share::bundle::{self, Kind, Part, Receiver};
 use hemalens_share::testing::{Faults, TusServer};
-use hemalens_share::upload::{self, Attempt, Item, LinkOptions, Progress};
+use hemalens_share::upload::{self, Attempt, Item, LinkOptions, Progress, Signer};
 use hemalens_share::DeviceIdentity;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,10 @@ impl Progress for Mem {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
 fn pseudo_random(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 7) as u8).collect()
 }
@@ -84,6 +89,9 @@ fn every_bundle_arrives_exactly_once_over_a_bad_link() {
         }),
     )
     .unwrap();
+    // The hospital takes creations signed by the enrolled key only.
+    server.require_signed_creation(dev.public_key());
+    let signer = Signer { identity: &dev, clock: &now_ms };
     let opts = LinkOptions { chunk: 8 * 1024, timeout: Duration::from_secs(5) };
     let agent = upload::agent(&opts);
     let mut payload_total = 0u64;
@@ -109,7 +117,7 @@ fn every_bundle_arrives_exactly_once_over_a_bad_link() {
                 size: sealed.len() as u64,
                 upload_url: mem.url.clone(),
             };
-            match upload::send(&agent, &server.url(), &item, &opts, &mut mem) {
+            match upload::send(&agent, &server.url(), &item, &opts, &signer, &mut mem) {
                 Attempt::Delivered => break,
                 Attempt::Retry(_) => continue,
                 Attempt::Refused(code) => panic!("refused: {code}"),
@@ -125,6 +133,8 @@ fn every_bundle_arrives_exactly_once_over_a_bad_link() {
         assert_eq!(st.taken.get(id), Some(&1), "taken once");
     }
     assert_eq!(st.uploads_created, ids.len() as u64, "a repeated creation made a second upload");
+    assert_eq!(st.unsigned_creations, 0, "a creation was not signed right");
+    assert!(st.signed_creations >= st.uploads_created, "{st:?}");
     assert!(st.dropped > 0 && st.lost_answers > 0 && st.cut_chunks > 0 && st.stale_replays > 0, "{st:?}");
     // Overhead of the bad link: resent bytes are at most the cut chunks and lost answers.
     let ratio = st.body_bytes as f64 / payload_total as f64;
@@ -152,8 +162,39 @@ fn a_tampered_bundle_is_refused_with_a_reason_and_not_retried() {
     sealed[n - 20] ^= 1;
     let mut mem = Mem { data: sealed.clone(), url: None, sent: 0, max_resent_from: 0 };
     let item = Item { bundle_id: id, kind: "results".into(), size: n as u64, upload_url: None };
+    let signer = Signer { identity: &dev, clock: &now_ms };
     assert_eq!(
-        upload::send(&agent, &server.url(), &item, &opts, &mut mem),
+        upload::send(&agent, &server.url(), &item, &opts, &signer, &mut mem),
         Attempt::Refused("undecryptable".into())
     );
+}
+
+#[test]
+fn a_creation_not_signed_by_the_enrolled_key_is_refused() {
+    let dev = DeviceIdentity::from_seed(&[5; 32]);
+    let other = DeviceIdentity::from_seed(&[6; 32]);
+    let hospital_key = age::x25519::Identity::generate();
+    let server = TusServer::start(Faults::default(), Box::new(|_| Ok(()))).unwrap();
+    server.require_signed_creation(dev.public_key());
+    let opts = LinkOptions::default();
+    let agent = upload::agent(&opts);
+    let id = bundle::new_bundle_id();
+    let sealed = bundle::seal(&dev, &hospital_key.to_public(), Kind::Results, "d-1", 0, &id, &[]).unwrap();
+    let item =
+        Item { bundle_id: id.clone(), kind: "results".into(), size: sealed.len() as u64, upload_url: None };
+    let mut mem = Mem { data: sealed.clone(), url: None, sent: 0, max_resent_from: 0 };
+    let stale = || now_ms() - 10 * 60 * 1000;
+    // Another key: refused for good. A clock 10 minutes off: tried again
+    // later (the clock can be fixed).
+    for (signer, attempt) in [
+        (Signer { identity: &other, clock: &now_ms }, Attempt::Refused("http_403".into())),
+        (Signer { identity: &dev, clock: &stale }, Attempt::Retry("http_401".into())),
+    ] {
+        assert_eq!(upload::send(&agent, &server.url(), &item, &opts, &signer, &mut mem), attempt);
+    }
+    assert_eq!(server.stats().uploads_created, 0);
+    let signer = Signer { identity: &dev, clock: &now_ms };
+    assert_eq!(upload::send(&agent, &server.url(), &item, &opts, &signer, &mut mem), Attempt::Delivered);
+    assert_eq!(server.stats().signed_creations, 1);
+    assert_eq!(server.received(&id).unwrap(), sealed);
 }

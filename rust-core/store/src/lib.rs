@@ -12,6 +12,7 @@
 mod error;
 mod key;
 mod outbox;
+mod review;
 pub mod schema;
 mod site;
 #[doc(hidden)]
@@ -20,6 +21,7 @@ pub mod testing;
 pub use error::{Error, ErrorKind};
 pub use key::Key;
 pub use outbox::{Hospital, OutboxItem, OutboxState};
+pub use review::{Applied, RemoteReview, ReviewAction};
 pub use site::{ReviewedCell, SiteProfileRow};
 
 #[cfg(feature = "uniffi")]
@@ -166,6 +168,44 @@ pub(crate) fn now_ms() -> i64 {
 
 pub(crate) fn models_json(models: &[ModelRef]) -> String {
     serde_json::to_string(models).unwrap_or_else(|_| "[]".into())
+}
+
+/// The field reports of a session, in the order they were added.
+pub(crate) fn reports_in(conn: &Connection, session: i64) -> Result<Vec<FieldReport>, Error> {
+    let mut st = conn.prepare_cached("SELECT report FROM fields WHERE session_id = ?1 ORDER BY seq")?;
+    let rows = st.query_map([session], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(serde_json::from_str(&r?)?);
+    }
+    Ok(out)
+}
+
+/// The session replayed from its stored fields.
+pub(crate) fn replay_in(conn: &Connection, session: i64) -> Result<Session, Error> {
+    let (policy, app): (String, String) = conn
+        .query_row("SELECT policy, app_version FROM sessions WHERE id = ?1", [session], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or(Error::NotFound("session"))?;
+    let policy: SessionPolicy = serde_json::from_str(&policy)?;
+    let mut s = Session::new(policy, app);
+    for f in reports_in(conn, session)? {
+        s.add_field(&f);
+    }
+    Ok(s)
+}
+
+/// The machine's summary: the stored result once closed, else the running one.
+pub(crate) fn summary_in(conn: &Connection, session: i64) -> Result<Summary, Error> {
+    if let Some(s) = conn
+        .query_row("SELECT summary FROM results WHERE session_id = ?1", [session], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        return Ok(serde_json::from_str(&s)?);
+    }
+    Ok(replay_in(conn, session)?.summary())
 }
 
 pub(crate) fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
@@ -362,44 +402,16 @@ impl Store {
 
     /// The field reports of a session, in the order they were added.
     pub fn reports(&self, session: i64) -> Result<Vec<FieldReport>, Error> {
-        let mut st =
-            self.conn.prepare_cached("SELECT report FROM fields WHERE session_id = ?1 ORDER BY seq")?;
-        let rows = st.query_map([session], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(serde_json::from_str(&r?)?);
-        }
-        Ok(out)
+        reports_in(&self.conn, session)
     }
 
     /// The machine's summary: the stored result once closed, else the running one.
     pub fn summary(&self, session: i64) -> Result<Summary, Error> {
-        if let Some(s) = self
-            .conn
-            .query_row("SELECT summary FROM results WHERE session_id = ?1", [session], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()?
-        {
-            return Ok(serde_json::from_str(&s)?);
-        }
-        Ok(self.replay(session)?.summary())
+        summary_in(&self.conn, session)
     }
 
     fn replay(&self, session: i64) -> Result<Session, Error> {
-        let (policy, app): (String, String) = self
-            .conn
-            .query_row("SELECT policy, app_version FROM sessions WHERE id = ?1", [session], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?
-            .ok_or(Error::NotFound("session"))?;
-        let policy: SessionPolicy = serde_json::from_str(&policy)?;
-        let mut s = Session::new(policy, app);
-        for f in self.reports(session)? {
-            s.add_field(&f);
-        }
-        Ok(s)
+        replay_in(&self.conn, session)
     }
 
     /// Closes a session and stores the machine's result, which is never changed
@@ -473,11 +485,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn result_models(&self, session: i64) -> Result<String, Error> {
-        let s = self.summary(session)?;
-        Ok(models_json(&s.provenance.models))
-    }
-
     /// A reviewer's label for one cell (field `seq`, cell index `idx`); the
     /// machine's label stays as it was.
     pub fn relabel_cell(
@@ -489,36 +496,9 @@ impl Store {
         reviewer: &str,
         note: Option<&str>,
     ) -> Result<(), Error> {
-        check_text(reviewer, "reviewer must be 1 to 128 printable characters")?;
-        check_text(label, "label must be 1 to 128 printable characters")?;
-        let (cell_id, machine, report): (i64, String, String) = self
-            .conn
-            .query_row(
-                "SELECT c.id, c.label, f.report FROM cells c JOIN fields f ON f.id = c.field_id \
-                 WHERE f.session_id = ?1 AND f.seq = ?2 AND c.idx = ?3",
-                params![session, seq, idx],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?
-            .ok_or(Error::NotFound("cell"))?;
-        let report: FieldReport = serde_json::from_str(&report)?;
-        let now = now_ms();
+        let by = review::By::local(reviewer, now_ms(), note)?;
         let tx = self.conn.transaction()?;
-        let old: String = tx
-            .query_row(
-                "SELECT new_value FROM reviews WHERE cell_id = ?1 AND kind = 'relabel_cell' ORDER BY id DESC LIMIT 1",
-                [cell_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(machine);
-        tx.execute(
-            "INSERT INTO reviews(session_id, kind, cell_id, old_value, new_value, reviewer, at, note) \
-             VALUES (?1, 'relabel_cell', ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![session, cell_id, old, label, reviewer, now, note],
-        )?;
-        let detail = json!({ "field": seq, "cell": idx, "from": old, "to": label });
-        audit(&tx, now, reviewer, "relabel_cell", Some(session), detail, &models_json(&report.models))?;
+        review::relabel_cell(&tx, session, seq, idx, label, &by)?;
         tx.commit()?;
         Ok(())
     }
@@ -546,33 +526,9 @@ impl Store {
         reviewer: &str,
         note: Option<&str>,
     ) -> Result<(), Error> {
-        check_text(reviewer, "reviewer must be 1 to 128 printable characters")?;
-        let (closed, current): (Option<i64>, Option<String>) = self
-            .conn
-            .query_row("SELECT closed_at, outcome FROM sessions WHERE id = ?1", [session], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?
-            .ok_or(Error::NotFound("session"))?;
-        if closed.is_none() {
-            return Err(Error::InvalidState("close the session before reviewing its outcome"));
-        }
-        let models = self.result_models(session)?;
-        let now = now_ms();
-        let (kind, new) = match decision {
-            Some(d) => ("override_outcome", d.as_str().to_string()),
-            None => ("confirm", current.clone().unwrap_or_default()),
-        };
+        let by = review::By::local(reviewer, now_ms(), note)?;
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO reviews(session_id, kind, old_value, new_value, reviewer, at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![session, kind, current, new, reviewer, now, note],
-        )?;
-        tx.execute(
-            "UPDATE sessions SET outcome = ?2, review_state = 'reviewed' WHERE id = ?1",
-            params![session, new],
-        )?;
-        audit(&tx, now, reviewer, kind, Some(session), json!({ "from": current, "to": new }), &models)?;
+        review::outcome(&tx, session, decision, &by)?;
         tx.commit()?;
         Ok(())
     }

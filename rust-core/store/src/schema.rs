@@ -160,6 +160,21 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER outbox_delivered_final BEFORE UPDATE ON outbox WHEN OLD.state = 'delivered'
         BEGIN SELECT RAISE(ABORT, 'a delivered bundle is never changed'); END;
     "#,
+    // 7: the ids of the reviews taken from each hospital (docs/wire-format.md,
+    // "Reviews back to the device"): each is applied once, as the `reviews`
+    // row it names; a review sent again changes nothing.
+    r#"
+    CREATE TABLE remote_reviews (
+        hospital TEXT NOT NULL REFERENCES hospitals(name),
+        review_id TEXT NOT NULL,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        review INTEGER NOT NULL UNIQUE REFERENCES reviews(id),
+        at INTEGER NOT NULL,
+        PRIMARY KEY (hospital, review_id)
+    ) STRICT;
+    CREATE TRIGGER remote_reviews_no_update BEFORE UPDATE ON remote_reviews BEGIN SELECT RAISE(ABORT, 'remote review ids are append-only'); END;
+    CREATE TRIGGER remote_reviews_no_delete BEFORE DELETE ON remote_reviews BEGIN SELECT RAISE(ABORT, 'remote review ids are append-only'); END;
+    "#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

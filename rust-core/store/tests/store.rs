@@ -2,7 +2,10 @@
 //! The store's behaviour through its public API: records, reviews, audit,
 //! encryption at rest, wrong key, key rotation, full disk, migrations.
 use hemalens_core::session::{Decision, SessionPolicy};
-use hemalens_store::{schema, testing, Error, Key, Options, Query, ReviewState, Store, DB_FILE, PHOTO_DIR};
+use hemalens_store::{
+    schema, testing, Applied, Error, Hospital, Key, Options, Query, RemoteReview, ReviewAction, ReviewState,
+    Store, DB_FILE, PHOTO_DIR,
+};
 use std::path::Path;
 
 fn key() -> Key {
@@ -267,6 +270,13 @@ fn migrations_from_every_earlier_version() {
                 )
                 .unwrap();
             }
+            if version >= 6 {
+                conn.execute_batch(
+                    "INSERT INTO hospitals(name, url, recipient, photos_on_wifi_only, added_at) \
+                     VALUES ('district', 'https://inbox.example/files/', 'age1xyz', 1, 1);",
+                )
+                .unwrap();
+            }
         }
         let mut store = Store::open(dir.path(), &key()).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from version {version}");
@@ -290,11 +300,139 @@ fn migrations_from_every_earlier_version() {
                     (Some(Decision::Inconclusive), ReviewState::Pending)
                 );
             }
-            // The migrated store takes new data.
+            // The migrated store takes new data, and a hospital's review once.
             store.add_field(2, &testing::photo(8, 1), &testing::report(8, 1), "t").unwrap();
+            if version < 6 {
+                store.add_hospital(&hospital("district"), "t").unwrap();
+            }
+            let r = remote(1, "r-1", ReviewAction::RelabelCell { field: 0, cell: 0, label: "ig".into() });
+            assert_eq!(store.apply_remote_review(&r).unwrap(), Applied::Applied, "from version {version}");
+            assert_eq!(store.apply_remote_review(&r).unwrap(), Applied::AlreadyApplied);
+            store.integrity_check().unwrap();
         }
         session_with_fields(&mut store, 9, 1);
     }
+}
+
+fn hospital(name: &str) -> Hospital {
+    Hospital {
+        name: name.into(),
+        url: "https://inbox.example/files/".into(),
+        recipient: "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5sadz0".into(),
+        photos_on_wifi_only: true,
+    }
+}
+
+/// A review made at the hospital `district`, by Dr A. Mensah.
+fn remote(session: i64, id: &str, action: ReviewAction) -> RemoteReview {
+    RemoteReview {
+        hospital: "district".into(),
+        id: id.into(),
+        session,
+        action,
+        reviewer: "Dr A. Mensah".into(),
+        at: 1_765_000_000_000,
+        note: Some("seen at the hospital".into()),
+    }
+}
+
+#[test]
+fn a_hospitals_review_is_applied_once_beside_the_machine_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &key()).unwrap();
+    store.add_hospital(&hospital("district"), "t").unwrap();
+    store.add_hospital(&hospital("regional"), "t").unwrap();
+    let sid = session_with_fields(&mut store, 11, 2);
+    let open = session_with_fields(&mut store, 12, 1);
+    let machine = store.close_session(sid, "nurse").unwrap();
+    let reports = store.reports(sid).unwrap();
+    let machine_label = reports[1].cells[2].label.clone();
+
+    // A relabel, applied twice (an acknowledgement was lost): one review row.
+    let relabel = remote(sid, "9f0c01", ReviewAction::RelabelCell { field: 1, cell: 2, label: "ig".into() });
+    assert_eq!(store.apply_remote_review(&relabel).unwrap(), Applied::Applied);
+    let audit_after_one = store.audit_len().unwrap();
+    assert_eq!(store.apply_remote_review(&relabel).unwrap(), Applied::AlreadyApplied);
+    assert_eq!(store.audit_len().unwrap(), audit_after_one, "a repeat writes nothing");
+    assert!(store.remote_review_taken("district", "9f0c01").unwrap());
+    assert!(!store.remote_review_taken("regional", "9f0c01").unwrap(), "ids are the hospital's own");
+    let ex = store.export(sid).unwrap();
+    let reviews = ex["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0]["kind"], "relabel_cell");
+    assert_eq!((reviews[0]["field"].as_i64(), reviews[0]["cell"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(reviews[0]["from"], machine_label.as_str());
+    assert_eq!(reviews[0]["to"], "ig");
+    assert_eq!(reviews[0]["reviewer"], "Dr A. Mensah (district)");
+    assert_eq!(reviews[0]["at"], 1_765_000_000_000_i64, "the hospital's time");
+    assert_eq!(reviews[0]["note"], "seen at the hospital");
+    let last = ex["audit"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "relabel_cell");
+    assert_eq!(last["who"], "Dr A. Mensah (district)");
+    assert_eq!(last["at"], 1_765_000_000_000_i64);
+    assert_eq!(last["detail"]["hospital"], "district");
+    assert_eq!(last["detail"]["review_id"], "9f0c01");
+    assert_eq!(last["detail"]["to"], "ig");
+    assert_eq!(last["models"][0]["id"], "all-screen", "the audit names the model");
+
+    // A confirmation, then an override (from another hospital, reusing the id).
+    assert_eq!(
+        store.apply_remote_review(&remote(sid, "9f0c02", ReviewAction::Confirm)).unwrap(),
+        Applied::Applied
+    );
+    let over = RemoteReview {
+        hospital: "regional".into(),
+        ..remote(sid, "9f0c01", ReviewAction::OverrideOutcome(Decision::Refer))
+    };
+    assert_eq!(store.apply_remote_review(&over).unwrap(), Applied::Applied);
+    assert_eq!(store.apply_remote_review(&over).unwrap(), Applied::AlreadyApplied);
+    let ex = store.export(sid).unwrap();
+    let kinds: Vec<&str> =
+        ex["reviews"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["relabel_cell", "confirm", "override_outcome"]);
+    assert_eq!(ex["reviews"][1]["to"], machine.outcome.decision.as_str());
+    assert_eq!(ex["reviews"][2]["reviewer"], "Dr A. Mensah (regional)");
+    assert_eq!(ex["session"]["outcome"], "refer");
+    assert_eq!(ex["session"]["review_state"], "reviewed");
+    // The machine's result and cells are untouched.
+    assert_eq!(store.summary(sid).unwrap(), machine);
+    assert_eq!(store.reports(sid).unwrap(), reports);
+    assert_eq!(ex["result"]["summary"]["outcome"]["decision"], machine.outcome.decision.as_str());
+
+    // What the device does not have is refused and leaves nothing behind.
+    let before = store.audit_len().unwrap();
+    for (r, kind) in [
+        (remote(999, "x1", ReviewAction::Confirm), "not_found"),
+        (
+            remote(sid, "x2", ReviewAction::RelabelCell { field: 1, cell: 999, label: "ig".into() }),
+            "not_found",
+        ),
+        (remote(sid, "x3", ReviewAction::RelabelCell { field: 7, cell: 0, label: "ig".into() }), "not_found"),
+        (remote(open, "x4", ReviewAction::Confirm), "invalid_state"),
+        (
+            RemoteReview { hospital: "nowhere".into(), ..remote(sid, "x5", ReviewAction::Confirm) },
+            "not_found",
+        ),
+        (
+            RemoteReview { reviewer: " ".into(), ..remote(sid, "x6", ReviewAction::Confirm) },
+            "invalid_argument",
+        ),
+        (remote(sid, "", ReviewAction::Confirm), "invalid_argument"),
+    ] {
+        let e = store.apply_remote_review(&r).unwrap_err();
+        assert_eq!(e.kind().as_str(), kind, "{r:?}: {e:?}");
+        assert!(!e.to_string().contains("Mensah"), "{e}");
+        assert!(!store.remote_review_taken(&r.hospital, &r.id).unwrap());
+    }
+    assert_eq!(store.audit_len().unwrap(), before);
+    assert_eq!(store.export(sid).unwrap()["reviews"].as_array().unwrap().len(), 3);
+
+    // The record of taken ids refuses changes, as the reviews do.
+    let conn = store.connection();
+    for sql in ["UPDATE remote_reviews SET review_id = 'x'", "DELETE FROM remote_reviews"] {
+        assert!(conn.execute(sql, []).is_err(), "{sql}");
+    }
+    store.integrity_check().unwrap();
 }
 
 #[test]

@@ -1351,6 +1351,16 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
     
     func summary(session: Int64) throws  -> Summary
     
+    /**
+     * Takes each hospital's reviews of this device's sessions (blocking:
+     * call it from a background worker when a link exists; any link will
+     * do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+     * hospital's time, the machine's result untouched, and acknowledged.
+     * One record per hospital; a hospital that cannot be reached is reported
+     * in its `error` and the others go on.
+     */
+    func syncReviews() throws  -> [ReviewSync]
+    
 }
 /**
  * Packs, pipeline, the site's calibration and the encrypted records store.
@@ -1817,6 +1827,23 @@ open func summary(session: Int64)throws  -> Summary  {
 })
 }
     
+    /**
+     * Takes each hospital's reviews of this device's sessions (blocking:
+     * call it from a background worker when a link exists; any link will
+     * do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+     * hospital's time, the machine's result untouched, and acknowledged.
+     * One record per hospital; a hospital that cannot be reached is reported
+     * in its `error` and the others go on.
+     */
+open func syncReviews()throws  -> [ReviewSync]  {
+    return try  FfiConverterSequenceTypeReviewSync.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_sync_reviews(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -2119,6 +2146,105 @@ public func FfiConverterTypeModelTensors_lift(_ buf: RustBuffer) throws -> Model
 #endif
 public func FfiConverterTypeModelTensors_lower(_ value: ModelTensors) -> RustBuffer {
     return FfiConverterTypeModelTensors.lower(value)
+}
+
+
+/**
+ * What one hospital's review sync did ([`Screener::sync_reviews`]).
+ */
+public struct ReviewSync: Equatable, Hashable {
+    public var hospital: String
+    /**
+     * Reviews stored now.
+     */
+    public var applied: UInt32
+    /**
+     * Reviews taken before (sent again because an acknowledgement was lost).
+     */
+    public var alreadyHad: UInt32
+    /**
+     * Reviews this device cannot apply (another device's session, a session
+     * or cell it does not have, an unknown label or kind), acknowledged all the same.
+     */
+    public var skipped: UInt32
+    /**
+     * Why this hospital's sync stopped early, as a code (`no_connection`,
+     * `timeout`, `http_403`, `bad_answer`, ...); `None` when it went through.
+     * What it applied is kept; the rest comes next time.
+     */
+    public var error: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(hospital: String, 
+        /**
+         * Reviews stored now.
+         */applied: UInt32, 
+        /**
+         * Reviews taken before (sent again because an acknowledgement was lost).
+         */alreadyHad: UInt32, 
+        /**
+         * Reviews this device cannot apply (another device's session, a session
+         * or cell it does not have, an unknown label or kind), acknowledged all the same.
+         */skipped: UInt32, 
+        /**
+         * Why this hospital's sync stopped early, as a code (`no_connection`,
+         * `timeout`, `http_403`, `bad_answer`, ...); `None` when it went through.
+         * What it applied is kept; the rest comes next time.
+         */error: String?) {
+        self.hospital = hospital
+        self.applied = applied
+        self.alreadyHad = alreadyHad
+        self.skipped = skipped
+        self.error = error
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewSync: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewSync: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewSync {
+        return
+            try ReviewSync(
+                hospital: FfiConverterString.read(from: &buf), 
+                applied: FfiConverterUInt32.read(from: &buf), 
+                alreadyHad: FfiConverterUInt32.read(from: &buf), 
+                skipped: FfiConverterUInt32.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewSync, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.hospital, into: &buf)
+        FfiConverterUInt32.write(value.applied, into: &buf)
+        FfiConverterUInt32.write(value.alreadyHad, into: &buf)
+        FfiConverterUInt32.write(value.skipped, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewSync_lift(_ buf: RustBuffer) throws -> ReviewSync {
+    return try FfiConverterTypeReviewSync.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewSync_lower(_ value: ReviewSync) -> RustBuffer {
+    return FfiConverterTypeReviewSync.lower(value)
 }
 
 
@@ -2961,6 +3087,31 @@ fileprivate struct FfiConverterSequenceTypeModelRef: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeReviewSync: FfiConverterRustBuffer {
+    typealias SwiftType = [ReviewSync]
+
+    public static func write(_ value: [ReviewSync], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReviewSync.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReviewSync] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReviewSync]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReviewSync.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTensorDesc: FfiConverterRustBuffer {
     typealias SwiftType = [TensorDesc]
 
@@ -3238,6 +3389,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_summary() != 51072) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() != 46803) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_constructor_screener_open() != 3618) {

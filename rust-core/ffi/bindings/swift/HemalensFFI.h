@@ -509,6 +509,11 @@ int64_t uniffi_hemalens_ffi_fn_method_screener_start_session(uint64_t ptr, RustB
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_summary(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SYNC_REVIEWS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_SYNC_REVIEWS
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_sync_reviews(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_hemalens_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
@@ -1016,6 +1021,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_start_session(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SUMMARY
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SUMMARY
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_summary(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SYNC_REVIEWS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SYNC_REVIEWS
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_sync_reviews(void
     
 );
 #endif

@@ -342,3 +342,29 @@ async fn patch_upload(state: &AppState, id: &str, offset: i64, body: Body) -> Re
     let u = UploadRow { id: id.into(), device_id, length, offset: new_offset, verdict };
     Ok(state_answer(StatusCode::NO_CONTENT, &u))
 }
+
+/// Unfinished uploads untouched this long are dropped (with their chunks):
+/// a phone that comes back later starts that bundle again (HEAD answers 404).
+pub const ABANDONED_AFTER_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Drops abandoned unfinished uploads; returns how many.
+pub async fn sweep(db: &crate::Db, now: i64) -> Result<u64, Error> {
+    let mut tx = db.pool.begin().await?;
+    let cutoff = now - ABANDONED_AFTER_MS;
+    sqlx::query(
+        "DELETE FROM upload_chunks WHERE upload_id IN (SELECT id FROM uploads WHERE verdict IS NULL AND updated_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    let n = sqlx::query("DELETE FROM uploads WHERE verdict IS NULL AND updated_at < $1")
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    if n > 0 {
+        log::info!("dropped {n} abandoned unfinished uploads");
+    }
+    Ok(n)
+}

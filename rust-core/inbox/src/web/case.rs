@@ -115,6 +115,8 @@ struct CellView<'a> {
     idx: usize,
     machine: &'a str,
     confidence: f64,
+    /// Counted by the machine (a familiar, confident white cell).
+    counted: bool,
     relabel: Option<&'a Stored>,
 }
 
@@ -162,6 +164,7 @@ pub async fn page_(state: &AppState, who: &Authed, id: i64, sel: Option<&str>) -
                     idx: i,
                     machine: &c.label,
                     confidence: c.confidence,
+                    counted: rec.machine_counted(f, c),
                     relabel: relabels.get(&(f.seq, i as i64)).copied(),
                 });
             }
@@ -169,9 +172,15 @@ pub async fn page_(state: &AppState, who: &Authed, id: i64, sel: Option<&str>) -
     }
     let mut groups: BTreeMap<usize, (String, Vec<&CellView>)> = BTreeMap::new();
     for c in &cells {
-        let l = c.label();
-        let k = labels.iter().position(|x| x == l).unwrap_or(labels.len());
-        groups.entry(k).or_insert_with(|| (l.to_string(), Vec::new())).1.push(c);
+        // Cells the machine was unsure of (and no reviewer has labelled) come
+        // last, apart: they are the ones to look at.
+        let (k, l) = if c.counted || c.relabel.is_some() {
+            let l = c.label();
+            (labels.iter().position(|x| x == l).unwrap_or(labels.len()), l.to_string())
+        } else {
+            (usize::MAX, "Uncertain (not counted)".to_string())
+        };
+        groups.entry(k).or_insert_with(|| (l, Vec::new())).1.push(c);
     }
     let selected = sel
         .and_then(|s| s.split_once('-'))
@@ -283,11 +292,12 @@ pub async fn page_(state: &AppState, who: &Authed, id: i64, sel: Option<&str>) -
                         @for c in group {
                             a.cell href=(format!("/cases/{id}?sel={}-{}#gallery", c.seq, c.idx))
                                 data-cell=(format!("{}-{}", c.seq, c.idx))
-                                class=[selected.is_some_and(|s| s.seq == c.seq && s.idx == c.idx).then_some("selected")] {
+                                class=[selected.is_some_and(|s| s.seq == c.seq && s.idx == c.idx).then_some("selected")]
+                                data-uncertain=[(!c.counted && c.relabel.is_none()).then_some("1")] {
                                 img src=(format!("/cases/{id}/files/{}", cell_name(c.seq, c.idx))) alt=(format!("{} cell", c.label())) loading="lazy" width="224" height="224";
                                 span.caption {
                                     @if let Some(r) = c.relabel { s { (c.machine) } " → " strong.relabelled { (c.label()) } " (" (r.reviewer) ")" }
-                                    @else { (c.machine) " " span.muted { (format!("{:.0}%", c.confidence * 100.0)) } }
+                                    @else { (c.machine) " " span.muted { (format!("{:.0}%", c.confidence * 100.0)) @if !c.counted { " · uncertain" } } }
                                 }
                             }
                         }

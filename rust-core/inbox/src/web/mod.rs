@@ -22,6 +22,7 @@ use auth::Authed;
 
 const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/app.js");
+const FAVICON: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><circle cx='8' cy='8' r='7' fill='#b3261e'/><circle cx='8' cy='8' r='3' fill='#fff'/></svg>";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/devices", post(admin::enrol))
         .route("/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/admin/users", post(admin::add_user))
+        .route("/favicon.ico", get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON) }))
         .route(
             "/assets/style.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
@@ -58,6 +60,7 @@ pub fn layout(title: &str, who: Option<&Authed>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Hemalens inbox" }
                 link rel="stylesheet" href="/assets/style.css";
+                link rel="icon" href="/favicon.ico" type="image/svg+xml";
                 script src="/assets/app.js" defer {}
             }
             body {

@@ -312,8 +312,6 @@ fn num(x: f64) -> String {
 
 /// The cells of every accepted field with their standing labels.
 fn cells(record: &Record) -> Vec<Vec<CellView>> {
-    let thresholds = &record.summary().provenance.thresholds;
-    let min_conf = thresholds.get("wbc-type.min_confidence").copied().unwrap_or(0.0);
     // The latest relabel of each cell wins.
     let relabel = |seq: i64, idx: usize| {
         record
@@ -330,7 +328,6 @@ fn cells(record: &Record) -> Vec<Vec<CellView>> {
             if !f.report.quality.ok {
                 return Vec::new();
             }
-            let unchecked = f.report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
             f.report
                 .cells
                 .iter()
@@ -338,8 +335,7 @@ fn cells(record: &Record) -> Vec<Vec<CellView>> {
                 .map(|(ci, c): (usize, &Cell)| {
                     let review = relabel(f.seq, ci);
                     let label = review.and_then(|r| r.to.clone()).unwrap_or_else(|| c.label.clone());
-                    let familiar = !unchecked && !c.distance.is_some_and(|d| d > 1.0);
-                    let counted = review.is_some() || (familiar && c.confidence >= min_conf);
+                    let counted = review.is_some() || record.machine_counted(f, c);
                     CellView {
                         field: fi,
                         cell: ci,

@@ -600,6 +600,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_summary() != 51072:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() != 46803:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() != 3618:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_constructor_screener_open_with_engine() != 19442:
@@ -744,6 +746,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_start_session.restype = 
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_summary.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_summary.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_constructor_screener_open.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_constructor_screener_open.restype = ctypes.c_uint16
@@ -985,6 +990,11 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_summary.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_summary.restype = hemalens_core._UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sync_reviews.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sync_reviews.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_constructor_screener_open.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1555,6 +1565,63 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterString.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class ReviewSync:
+    """
+    What one hospital's review sync did ([`Screener::sync_reviews`]).
+"""
+    def __init__(self, *, hospital:str, applied:int, already_had:int, skipped:int, error:typing.Optional[str]):
+        self.hospital = hospital
+        self.applied = applied
+        self.already_had = already_had
+        self.skipped = skipped
+        self.error = error
+        
+        
+
+    
+    def __str__(self):
+        return "ReviewSync(hospital={}, applied={}, already_had={}, skipped={}, error={})".format(self.hospital, self.applied, self.already_had, self.skipped, self.error)
+    def __eq__(self, other):
+        if self.hospital != other.hospital:
+            return False
+        if self.applied != other.applied:
+            return False
+        if self.already_had != other.already_had:
+            return False
+        if self.skipped != other.skipped:
+            return False
+        if self.error != other.error:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeReviewSync(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return ReviewSync(
+            hospital=_UniffiFfiConverterString.read(buf),
+            applied=_UniffiFfiConverterUInt32.read(buf),
+            already_had=_UniffiFfiConverterUInt32.read(buf),
+            skipped=_UniffiFfiConverterUInt32.read(buf),
+            error=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.hospital)
+        _UniffiFfiConverterUInt32.check_lower(value.applied)
+        _UniffiFfiConverterUInt32.check_lower(value.already_had)
+        _UniffiFfiConverterUInt32.check_lower(value.skipped)
+        _UniffiFfiConverterOptionalString.check_lower(value.error)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.hospital, buf)
+        _UniffiFfiConverterUInt32.write(value.applied, buf)
+        _UniffiFfiConverterUInt32.write(value.already_had, buf)
+        _UniffiFfiConverterUInt32.write(value.skipped, buf)
+        _UniffiFfiConverterOptionalString.write(value.error, buf)
 
 class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
     @staticmethod
@@ -2703,6 +2770,29 @@ class _UniffiFfiConverterOptionalTypeEvidence(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterSequenceTypeReviewSync(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeReviewSync.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeReviewSync.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeReviewSync.read(buf) for i in range(count)
+        ]
+
 
 class ScreenerProtocol(typing.Protocol):
     """
@@ -2851,6 +2941,16 @@ class ScreenerProtocol(typing.Protocol):
 """
         raise NotImplementedError
     def summary(self, session: int) -> hemalens_core.Summary:
+        raise NotImplementedError
+    def sync_reviews(self, ) -> typing.List[ReviewSync]:
+        """
+        Takes each hospital's reviews of this device's sessions (blocking:
+        call it from a background worker when a link exists; any link will
+        do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+        hospital's time, the machine's result untouched, and acknowledged.
+        One record per hospital; a hospital that cannot be reached is reported
+        in its `error` and the others go on.
+"""
         raise NotImplementedError
 
 class Screener(ScreenerProtocol):
@@ -3477,6 +3577,26 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def sync_reviews(self, ) -> typing.List[ReviewSync]:
+        """
+        Takes each hospital's reviews of this device's sessions (blocking:
+        call it from a background worker when a link exists; any link will
+        do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+        hospital's time, the machine's result untouched, and acknowledged.
+        One record per hospital; a hospital that cannot be reached is reported
+        in its `error` and the others go on.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeReviewSync.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sync_reviews,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
 
 
 
@@ -3601,6 +3721,7 @@ __all__ = [
     "Evidence",
     "TensorDesc",
     "ModelTensors",
+    "ReviewSync",
     "ScreenerConfig",
     "SessionQuery",
     "core_version",

@@ -832,6 +832,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_summary(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_sync_reviews(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_constructor_screener_open(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_constructor_screener_open_with_engine(
@@ -944,6 +946,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hemalens_ffi_fn_method_screener_summary(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferSummary.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_sync_reviews(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_func_debug_panic(uniffi_out_err: UniffiRustCallStatus, 
@@ -1182,6 +1186,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_summary() and 0xFFFF) != 51072) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() and 0xFFFF) != 46803) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() and 0xFFFF) != 3618) {
@@ -2621,6 +2628,16 @@ public interface ScreenerInterface {
     
     fun `summary`(`session`: kotlin.Long): Summary
     
+    /**
+     * Takes each hospital's reviews of this device's sessions (blocking:
+     * call it from a background worker when a link exists; any link will
+     * do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+     * hospital's time, the machine's result untouched, and acknowledged.
+     * One record per hospital; a hospital that cannot be reached is reported
+     * in its `error` and the others go on.
+     */
+    fun `syncReviews`(): List<ReviewSync>
+    
     companion object
 }
 
@@ -3230,6 +3247,28 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
     
 
     
+    /**
+     * Takes each hospital's reviews of this device's sessions (blocking:
+     * call it from a background worker when a link exists; any link will
+     * do). Each review is stored once, as `<reviewer> (<hospital>)` at the
+     * hospital's time, the machine's result untouched, and acknowledged.
+     * One record per hospital; a hospital that cannot be reached is reported
+     * in its `error` and the others go on.
+     */
+    @Throws(HemalensException::class)override fun `syncReviews`(): List<ReviewSync> {
+            return FfiConverterSequenceTypeReviewSync.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_sync_reviews(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -3485,6 +3524,77 @@ public object FfiConverterTypeModelTensors: FfiConverterRustBuffer<ModelTensors>
     override fun write(value: ModelTensors, buf: ByteBuffer) {
             FfiConverterSequenceTypeTensorDesc.write(value.`inputs`, buf)
             FfiConverterSequenceTypeTensorDesc.write(value.`outputs`, buf)
+    }
+}
+
+
+
+/**
+ * What one hospital's review sync did ([`Screener::sync_reviews`]).
+ */
+data class ReviewSync (
+    var `hospital`: kotlin.String
+    , 
+    /**
+     * Reviews stored now.
+     */
+    var `applied`: kotlin.UInt
+    , 
+    /**
+     * Reviews taken before (sent again because an acknowledgement was lost).
+     */
+    var `alreadyHad`: kotlin.UInt
+    , 
+    /**
+     * Reviews this device cannot apply (another device's session, a session
+     * or cell it does not have, an unknown label or kind), acknowledged all the same.
+     */
+    var `skipped`: kotlin.UInt
+    , 
+    /**
+     * Why this hospital's sync stopped early, as a code (`no_connection`,
+     * `timeout`, `http_403`, `bad_answer`, ...); `None` when it went through.
+     * What it applied is kept; the rest comes next time.
+     */
+    var `error`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewSync: FfiConverterRustBuffer<ReviewSync> {
+    override fun read(buf: ByteBuffer): ReviewSync {
+        return ReviewSync(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewSync) = (
+            FfiConverterString.allocationSize(value.`hospital`) +
+            FfiConverterUInt.allocationSize(value.`applied`) +
+            FfiConverterUInt.allocationSize(value.`alreadyHad`) +
+            FfiConverterUInt.allocationSize(value.`skipped`) +
+            FfiConverterOptionalString.allocationSize(value.`error`)
+    )
+
+    override fun write(value: ReviewSync, buf: ByteBuffer) {
+            FfiConverterString.write(value.`hospital`, buf)
+            FfiConverterUInt.write(value.`applied`, buf)
+            FfiConverterUInt.write(value.`alreadyHad`, buf)
+            FfiConverterUInt.write(value.`skipped`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
     }
 }
 
@@ -4291,6 +4401,34 @@ public object FfiConverterSequenceTypeModelRef: FfiConverterRustBuffer<List<Mode
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeModelRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReviewSync: FfiConverterRustBuffer<List<ReviewSync>> {
+    override fun read(buf: ByteBuffer): List<ReviewSync> {
+        val len = buf.getInt()
+        return List<ReviewSync>(len) {
+            FfiConverterTypeReviewSync.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReviewSync>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReviewSync.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReviewSync>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReviewSync.write(it, buf)
         }
     }
 }
