@@ -117,9 +117,10 @@ trap 'exit 130' INT TERM
 say() { printf '\n=== %s\n' "$*" >&2; }
 
 if [ "$build" = 1 ]; then
-  say "build (release): hemalens-inbox, then the load example"
-  (cd "$root" && timeout 3600 cargo build --release -p hemalens-inbox)
-  (cd "$root" && timeout 3600 cargo build --release -p hemalens-inbox --example load)
+  # Workspace-wide, so the features match the rest of the build and CI's
+  # earlier `cargo build/test --workspace --release` is reused, not redone.
+  say "build (release): the workspace's binaries and examples (hemalens-inbox, the load example)"
+  (cd "$root" && timeout 3600 cargo build --release --workspace --bins --examples)
 fi
 [ -x "$inbox" ] && [ -x "$load" ] || { echo "inbox_load.sh: build $inbox and $load first" >&2; exit 2; }
 

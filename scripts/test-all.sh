@@ -39,6 +39,9 @@ bash scripts/inbox_load.sh --quick
 step "Kotlin bindings: a whole screening on the desktop JVM (kotlinc + JNA)"
 bash tests/kotlin/run.sh
 
+step "Android shell logic: a screening through ScreeningFlow on the desktop JVM (kotlinc + JNA); Compose/CameraX, APK and NDK library not built here"
+bash android/logic/run-tests.sh
+
 step "JNI camera-preview path: Java calls every entry point"
 bash tests/jni/run.sh "$root/target/release/libhemalens_ffi.so"
 

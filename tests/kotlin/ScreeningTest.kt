@@ -8,48 +8,9 @@ import org.hemalens.store.Hospital
 import org.hemalens.store.OutboxState
 import org.hemalens.store.ReviewState
 import java.io.File
+import org.hemalens.testing.*
 import java.nio.ByteBuffer
 import java.nio.file.Files
-
-var passed = 0
-var failed = 0
-
-fun check(name: String, body: () -> Unit) {
-    try {
-        body()
-        passed++
-        println("ok   $name")
-    } catch (e: Throwable) {
-        failed++
-        println("FAIL $name: $e")
-    }
-}
-
-fun assertTrue(cond: Boolean, what: String) {
-    if (!cond) throw AssertionError(what)
-}
-
-inline fun <reified E : Throwable> assertThrows(what: String, body: () -> Unit): E {
-    try {
-        body()
-    } catch (e: Throwable) {
-        if (e is E) return e
-        throw AssertionError("$what: expected ${E::class.simpleName}, got $e")
-    }
-    throw AssertionError("$what: expected ${E::class.simpleName}, nothing thrown")
-}
-
-fun bccd(split: String, n: Int): List<ByteArray> {
-    val data = File(System.getenv("HEMALENS_DATA") ?: "../shared/data", "bccd_fields")
-    return File(data, "labels.csv").readLines().drop(1)
-        .map { it.split(",") }
-        .filter { it[3] == split }
-        .take(n)
-        .map { File(data, it[0]).readBytes() }
-}
-
-/** Photos cross as direct ByteBuffers, read in place (a CameraX JPEG plane already is one). */
-fun direct(b: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(b.size).put(b).flip()
 
 fun config(threads: UInt = 2u) = ScreenerConfig(threads = threads, packDir = null)
 
@@ -156,6 +117,5 @@ fun main() {
         assertThrows<IllegalStateException>("destroyed") { s2.packs() }
     }
     dir.deleteRecursively()
-    println("$passed passed, $failed failed")
-    if (failed > 0) kotlin.system.exitProcess(1)
+    finish()
 }

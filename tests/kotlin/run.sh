@@ -10,7 +10,7 @@ jna=${JNA_JAR:-/usr/share/java/jna.jar}
 out=$root/target/kotlin-test
 mkdir -p "$out"
 "$kotlinc" -nowarn -cp "$jna" -d "$out/test.jar" \
-  $(find rust-core/ffi/bindings/kotlin -name '*.kt') tests/kotlin/ScreeningTest.kt 2>&1 | grep -v '^warning' || true
+  $(find rust-core/ffi/bindings/kotlin -name '*.kt') tests/kotlin/ScreeningTest.kt tests/kotlin/harness/Harness.kt 2>&1 | grep -v '^warning' || true
 [ -f "$out/test.jar" ] || { echo "kotlinc failed" >&2; exit 1; }
 stdlib=$(dirname "$kotlinc")/../lib/kotlin-stdlib.jar
 HEMALENS_DATA=${HEMALENS_DATA:-$root/../shared/data} \

@@ -14,7 +14,7 @@ use super::auth::{self, Authed, Login};
 use super::{html_page, layout};
 use crate::{AppState, Error};
 
-fn form(message: Option<&str>) -> Markup {
+fn form(message: Option<&str>, login: &str) -> Markup {
     layout(
         "Log in",
         None,
@@ -24,8 +24,8 @@ fn form(message: Option<&str>) -> Markup {
                 p.muted { "Blood-smear screening results from the clinics. Log in to review." }
                 @if let Some(m) = message { p.error role="alert" { (m) } }
                 form method="post" action="/login" {
-                    label { "Login" input name="login" autocomplete="username" required autofocus; }
-                    label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                    label { "Login" input name="login" value=(login) autocomplete="username" required autofocus[login.is_empty()]; }
+                    label { "Password" input name="password" type="password" autocomplete="current-password" required autofocus[!login.is_empty()]; }
                     button.primary type="submit" { "Log in" }
                 }
             }
@@ -40,7 +40,7 @@ pub async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
         }
     }
     let expired = auth::token(&headers).is_some();
-    Ok(html_page(form(expired.then_some("Your session has expired. Please log in again."))))
+    Ok(html_page(form(expired.then_some("Your session has expired. Please log in again."), "")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,13 +82,15 @@ pub async fn submit(
         )
             .into_response(),
         Login::Wrong => {
-            let mut r = html_page(form(Some("Wrong login or password.")));
+            let mut r = html_page(form(Some("Wrong login or password."), &c.login));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
         Login::Locked => {
-            let mut r =
-                html_page(form(Some("Too many failed attempts. Wait 15 minutes, or ask an administrator.")));
+            let mut r = html_page(form(
+                Some("Too many failed attempts. Wait 15 minutes, or ask an administrator."),
+                &c.login,
+            ));
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             r
         }

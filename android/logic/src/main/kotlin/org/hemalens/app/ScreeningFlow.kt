@@ -1,0 +1,217 @@
+package org.hemalens.app
+
+import org.hemalens.AddedPhoto
+import org.hemalens.Evidence
+import org.hemalens.HemalensException
+import org.hemalens.Screener
+import org.hemalens.ScreenerConfig
+import org.hemalens.SessionQuery
+import org.hemalens.core.Decision
+import org.hemalens.store.Hospital
+import java.nio.ByteBuffer
+
+/** What the first run asks once: the app's language, the site and who operates the phone. */
+data class Setup(val language: String, val site: String, val operator: String)
+
+/**
+ * What the phone keeps outside the records store: the setup (preferences) and
+ * the store's 32-byte key (created once, wrapped by the Android Keystore).
+ */
+interface DeviceVault {
+    fun loadSetup(): Setup?
+    fun saveSetup(setup: Setup)
+    fun storeKey(): ByteArray
+}
+
+/** The screens, in the order a screening walks through them. */
+sealed interface FlowState {
+    data class FirstRun(val error: String? = null) : FlowState
+    data class PatientCode(val error: String? = null) : FlowState
+    data class Capturing(
+        val sessionId: Long,
+        val patient: String,
+        val progress: CaptureProgress,
+        /** Every photo's verdict so far, the latest last. */
+        val verdicts: List<FieldVerdict>,
+        /** The core's record of the latest stored photo (for the overlay). */
+        val lastAdded: AddedPhoto?,
+    ) : FlowState
+    data class Result(val sessionId: Long, val patient: String, val model: ResultModel) : FlowState
+    data class Review(val sessionId: Long, val patient: String, val model: ResultModel) : FlowState
+    data class Sharing(
+        val sessionId: Long,
+        val patient: String,
+        val pdf: ByteArray,
+        val fhirJson: String,
+        val sms: String,
+        val outbox: List<OutboxRow>,
+    ) : FlowState
+}
+
+/**
+ * The screening session as a state machine over the real [Screener]. Every
+ * call blocks on the core: the app calls it from a background coroutine, one
+ * call at a time, and draws [state]. A call that does not fit the current
+ * state throws [IllegalStateException] (a bug in the shell, not the user's).
+ */
+class ScreeningFlow(
+    private val storeDir: String,
+    private val vault: DeviceVault,
+    strings: Strings,
+    private val appVersion: String,
+    /** Cell target and field limit; null takes the core's default. */
+    private val evidence: Evidence? = null,
+    private val config: ScreenerConfig = ScreenerConfig(threads = 2u, packDir = null),
+) : AutoCloseable {
+    private val present = Presenter(strings)
+    private val s = strings
+    private var opened: Screener? = null
+    private var setup: Setup? = vault.loadSetup()
+
+    /** The open core, for the outbox worker and the history screen. */
+    val screener: Screener get() = opened ?: error("first run not completed")
+
+    var state: FlowState = FlowState.FirstRun()
+        private set
+
+    init {
+        if (setup != null) {
+            open()
+            state = FlowState.PatientCode()
+        }
+    }
+
+    private fun open() {
+        opened = Screener.open(storeDir, vault.storeKey(), config)
+    }
+
+    private val operator: String get() = setup?.operator ?: error("first run not completed")
+
+    fun completeFirstRun(setup: Setup): FlowState {
+        check(state is FlowState.FirstRun) { "not on the first run" }
+        state = when {
+            setup.site.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_SITE_MISSING))
+            setup.operator.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_OPERATOR_MISSING))
+            else -> {
+                val clean = Setup(setup.language, setup.site.trim(), setup.operator.trim())
+                vault.saveSetup(clean)
+                this.setup = clean
+                open()
+                FlowState.PatientCode()
+            }
+        }
+        return state
+    }
+
+    /** Enrol a hospital (its public key scanned or pasted); optional, any time after the first run. */
+    fun enrol(hospital: Hospital) = screener.addHospital(hospital, operator)
+
+    fun startScreening(patientCode: String): FlowState {
+        check(state is FlowState.PatientCode) { "not asking for a patient code" }
+        val code = patientCode.trim()
+        if (!PATIENT_CODE.matches(code)) {
+            state = FlowState.PatientCode(s.get(Str.ERROR_PATIENT_CODE))
+            return state
+        }
+        val sid = screener.startSession(code, evidence, appVersion, operator)
+        state = FlowState.Capturing(sid, code, present.progress(screener.summary(sid)), emptyList(), null)
+        return state
+    }
+
+    /** One photo from the eyepiece (a direct buffer: CameraX's JPEG plane is one). */
+    fun addPhoto(jpeg: ByteBuffer): FlowState {
+        val c = state as? FlowState.Capturing ?: error("not capturing")
+        state = try {
+            val added = screener.addPhoto(c.sessionId, jpeg, operator)
+            val verdict = present.verdict(added.field.toInt() + 1, added.report.quality)
+            c.copy(progress = present.progress(added.summary), verdicts = c.verdicts + verdict, lastAdded = added)
+        } catch (e: HemalensException.BadPhoto) {
+            c.copy(verdicts = c.verdicts + present.unreadable())
+        }
+        return state
+    }
+
+    /** Close the session: the core decides, and the decision is stored for good. */
+    fun finish(): FlowState {
+        val c = state as? FlowState.Capturing ?: error("not capturing")
+        screener.closeSession(c.sessionId, operator)
+        state = FlowState.Result(c.sessionId, c.patient, result(c.sessionId, c.patient, c.verdicts.filter { it.number != null }))
+        return state
+    }
+
+    fun startReview(): FlowState {
+        val r = state as? FlowState.Result ?: error("no result to review")
+        state = FlowState.Review(r.sessionId, r.patient, r.model)
+        return state
+    }
+
+    /** A reviewer replaces the outcome; the core keeps the machine's. */
+    fun overrideOutcome(decision: Decision, reviewer: String, note: String?): FlowState {
+        val r = state as? FlowState.Review ?: error("not reviewing")
+        screener.overrideOutcome(r.sessionId, decision, reviewer, note)
+        return backToResult(r)
+    }
+
+    /** A reviewer agrees with the machine. */
+    fun confirm(reviewer: String, note: String?): FlowState {
+        val r = state as? FlowState.Review ?: error("not reviewing")
+        screener.confirm(r.sessionId, reviewer, note)
+        return backToResult(r)
+    }
+
+    private fun backToResult(r: FlowState.Review): FlowState {
+        state = FlowState.Result(r.sessionId, r.patient, result(r.sessionId, r.patient, r.model.fields))
+        return state
+    }
+
+    /**
+     * The share screen: the report PDF (system share sheet), the FHIR file, the
+     * one-SMS summary; with [hospital], the sealed bundles wait in the outbox.
+     */
+    fun share(hospital: String?): FlowState {
+        val r = state as? FlowState.Result ?: error("no result to share")
+        if (hospital != null) screener.share(r.sessionId, hospital, operator)
+        state = FlowState.Sharing(
+            r.sessionId,
+            r.patient,
+            screener.reportPdf(r.sessionId),
+            screener.fhirJson(r.sessionId),
+            screener.sms(r.sessionId),
+            outboxOf(r.sessionId),
+        )
+        return state
+    }
+
+    /** Re-read the case's outbox (after the background worker's delivery pass). */
+    fun refreshOutbox(): FlowState {
+        val sh = state as? FlowState.Sharing ?: error("not sharing")
+        state = sh.copy(outbox = outboxOf(sh.sessionId))
+        return state
+    }
+
+    /** Back to a new patient code, from the result or the share screen. */
+    fun newScreening(): FlowState {
+        check(state is FlowState.Result || state is FlowState.Sharing) { "a screening is not finished" }
+        state = FlowState.PatientCode()
+        return state
+    }
+
+    fun history(query: SessionQuery = SessionQuery()): List<HistoryRow> = screener.list(query).map(present::history)
+
+    private fun outboxOf(sid: Long) = screener.outbox().filter { it.sessionId == sid }.map(present::outbox)
+
+    private fun result(sid: Long, patient: String, fields: List<FieldVerdict>): ResultModel {
+        val row = screener.list(SessionQuery(patient = patient, limit = 1000u)).firstOrNull { it.id == sid }
+        return present.result(screener.summary(sid), fields, row)
+    }
+
+    override fun close() {
+        opened?.shutdown()
+        opened = null
+    }
+
+    companion object {
+        /** A pseudonymous code (letters, digits, dashes); the app never asks for a name. */
+        val PATIENT_CODE = Regex("[A-Za-z0-9][A-Za-z0-9-]{2,19}")
+    }
+}
