@@ -166,9 +166,16 @@ pub async fn add(
     if note.is_some_and(|n| n.chars().count() > 2000) {
         return Err(Error::BadRequest("the note is longer than 2000 characters"));
     }
-    let now = now_ms();
     let id = random_hex(16)?;
     let mut tx = db.pool.begin().await?;
+    // A case's reviews keep the order they were made in, also within one
+    // millisecond (a relabel and a confirm in quick succession): each is
+    // stamped after the case's last.
+    let (last,): (Option<i64>,) = sqlx::query_as("SELECT MAX(at) FROM reviews WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let now = now_ms().max(last.map_or(0, |l| l + 1));
     let case: Option<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT machine_outcome, final_outcome FROM cases WHERE id = $1")
             .bind(case_id)
