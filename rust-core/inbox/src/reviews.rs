@@ -176,12 +176,11 @@ pub async fn add(
         .fetch_one(&mut *tx)
         .await?;
     let now = now_ms().max(last.map_or(0, |l| l + 1));
-    let case: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT machine_outcome, final_outcome FROM cases WHERE id = $1")
-            .bind(case_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (machine, _) = case.ok_or(Error::NotFound)?;
+    let case: Option<(Option<String>,)> = sqlx::query_as("SELECT machine_outcome FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (machine,) = case.ok_or(Error::NotFound)?;
     let (kind, field, cell, label, outcome) = match &decision {
         Decision::Relabel { field, cell, label } => {
             ("relabel_cell", Some(*field), Some(*cell), Some(label.as_str()), None)

@@ -145,18 +145,7 @@ impl TusServer {
             signer: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let handle = thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let st = st.clone();
-                        thread::spawn(move || serve(s, st));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
+        let handle = accept_loop(listener, stop.clone(), state.clone(), serve);
         Ok(Self { addr, state, stop, handle: Some(handle) })
     }
 
@@ -214,6 +203,26 @@ impl Drop for TusServer {
             let _ = h.join();
         }
     }
+}
+
+/// Accepts connections until `stop`, serving each on its own thread.
+pub(crate) fn accept_loop<S: Send + Sync + 'static>(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    state: Arc<S>,
+    serve: fn(TcpStream, Arc<S>),
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    let st = state.clone();
+                    thread::spawn(move || serve(s, st));
+                }
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    })
 }
 
 /// The request line and headers (names in lower case) of one HTTP/1.1 request.

@@ -83,20 +83,11 @@ async fn take_sms(state: &AppState, incoming: &Incoming) -> Result<Response, Err
     let now = now_ms();
     let sender: String = incoming.from.chars().filter(|c| c.is_ascii_graphic()).take(32).collect();
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO cases (session_uid, device_id, urgency, status, received_at) VALUES ($1, $2, 3, 'open', $3) \
-         ON CONFLICT (session_uid) DO NOTHING",
-    )
-    .bind(&uid)
-    .bind(&sms.device)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let (case_id, results_at): (i64, Option<i64>) =
-        sqlx::query_as("SELECT id, results_at FROM cases WHERE session_uid = $1")
-            .bind(&uid)
-            .fetch_one(&mut *tx)
-            .await?;
+    let case_id = crate::ingest::take::case_id(&mut tx, &uid, &sms.device).await?;
+    let (results_at,): (Option<i64>,) = sqlx::query_as("SELECT results_at FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let fresh = sqlx::query(
         "INSERT INTO sms_messages (received_at, sender, body, session_uid, case_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (session_uid, body) DO NOTHING",

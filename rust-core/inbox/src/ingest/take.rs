@@ -125,8 +125,9 @@ fn part<'a>(o: &'a Opened, name: &str) -> Result<&'a [u8], Refused> {
     o.part(name).map(|p| p.data.as_slice()).ok_or(Refused::Malformed("a required part is missing"))
 }
 
-/// The case for `uid`, made if it is not there yet.
-async fn case_id(tx: &mut Transaction<'_, Any>, uid: &str, device_id: &str) -> Result<i64, Error> {
+/// The case for `uid`, made if it is not there yet (by a bundle or an SMS,
+/// whichever comes first); an SMS that came first is matched to it.
+pub(crate) async fn case_id(tx: &mut Transaction<'_, Any>, uid: &str, device_id: &str) -> Result<i64, Error> {
     sqlx::query(
         "INSERT INTO cases (session_uid, device_id, urgency, status, received_at) VALUES ($1, $2, 3, 'open', $3) \
          ON CONFLICT (session_uid) DO NOTHING",

@@ -15,7 +15,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 
 use crate::AppState;
 use auth::Authed;
@@ -125,8 +125,4 @@ pub fn outcome_badge(o: Option<&str>) -> Markup {
 pub fn when(ms: i64) -> String {
     let t = hemalens_share::time::Utc::from_ms(ms);
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year, t.month, t.day, t.hour, t.minute)
-}
-
-pub fn raw(s: &str) -> PreEscaped<&str> {
-    PreEscaped(s)
 }

@@ -95,7 +95,6 @@ impl Inbox {
     }
 
     pub fn identity(&self) -> age::x25519::Identity {
-        self.state.recipient.parse::<age::x25519::Recipient>().unwrap();
         // The same secret, re-read (Identity is not Clone).
         use age::secrecy::ExposeSecret;
         self.state.identity.to_string().expose_secret().parse().unwrap()

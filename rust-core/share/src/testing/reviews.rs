@@ -76,18 +76,7 @@ impl ReviewServer {
             stats: ReviewStats::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let handle = thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let st = st.clone();
-                        thread::spawn(move || serve(s, st));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
+        let handle = super::accept_loop(listener, stop.clone(), state.clone(), serve);
         Ok(Self { addr, state, stop, handle: Some(handle) })
     }
 
