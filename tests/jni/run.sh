@@ -14,7 +14,8 @@ root=$(cd "$here/../.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-javac -Xlint:all -Werror --release 17 -d "$out" $(find "$here/org" -name '*.java' | sort)
+# The app's Java class lives with the library (rust-core/ffi/java); the test beside this script.
+javac -Xlint:all -Werror --release 17 -d "$out" $(find "$root/rust-core/ffi/java" "$here/org" -name '*.java' | sort)
 
 # JNI short names: '_' in a name is written "_1" (no overloads here, so no signatures).
 declared=$(javap -p -cp "$out" org.hemalens.camera.PreviewGuide | grep -E ' native ' \

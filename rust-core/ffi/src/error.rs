@@ -130,6 +130,7 @@ impl From<hemalens_screener::Error> for HemalensError {
                 hemalens_share::Error::Record(_) => {
                     storage_code("bad_record", "the session's stored record cannot be read")
                 }
+                hemalens_share::Error::Invalid(detail) => HemalensError::InvalidInput { detail },
                 _ => HemalensError::internal("the session could not be prepared for sharing"),
             },
             _ => HemalensError::internal("unexpected error"),

@@ -5,12 +5,16 @@ uniffi::setup_scaffolding!("hemalens");
 mod engine;
 mod error;
 mod logging;
+mod preview;
 mod screener;
 
 pub use engine::{ModelTensors, PlatformEngine, TensorDesc, TensorElement};
 pub use error::HemalensError;
 pub use logging::{set_log_sink, LogLevel, LogSink};
-pub use screener::{AddedPhoto, Evidence, ReviewSync, Screener, ScreenerConfig, SessionQuery};
+pub use preview::FrameGuide;
+pub use screener::{
+    AddedPhoto, CellMark, CellTile, Evidence, FieldView, ReviewSync, Screener, ScreenerConfig, SessionQuery,
+};
 
 /// A fresh random 32-byte key for a new records store, from the operating
 /// system (store it in the Android Keystore or iOS Keychain).

@@ -95,6 +95,57 @@ pub fn outbox_status(item: OutboxItem) -> String {
     item.status()
 }
 
+/// An accepted field's picture (cut to its eyepiece circle) and where its
+/// cells lie on it, to draw their boxes over it ([`Screener::field_view`]).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FieldView {
+    /// The field's number in the session (0, 1, ...).
+    pub field: i64,
+    /// A baseline JPEG.
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub marks: Vec<CellMark>,
+}
+
+/// One cell's box on a [`FieldView`], in its pixels.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CellMark {
+    /// The cell's index in its field (what `relabel_cell` takes).
+    pub cell: i64,
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    /// The label that stands: a reviewer's, else the machine's.
+    pub label: String,
+    pub machine_label: String,
+    /// The machine's confidence in its label, 0..1.
+    pub confidence: f32,
+    /// Counted in the differential (draw solid); false: uncertain (draw dashed).
+    pub counted: bool,
+    /// A reviewer has relabelled it.
+    pub relabelled: bool,
+}
+
+/// One cell's square crop for the review gallery ([`Screener::cell_tiles`]).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CellTile {
+    pub field: i64,
+    pub cell: i64,
+    /// A baseline JPEG.
+    pub jpeg: Vec<u8>,
+    /// The label that stands: a reviewer's, else the machine's.
+    pub label: String,
+    pub machine_label: String,
+    /// The machine's confidence in its label, 0..1.
+    pub confidence: f32,
+    /// Counted in the differential; false: uncertain, shown apart for review.
+    pub counted: bool,
+    /// A reviewer has relabelled it.
+    pub relabelled: bool,
+}
+
 /// One photo added to a session.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct AddedPhoto {
@@ -434,6 +485,57 @@ impl Screener {
     /// A closed session as a FHIR R4 Bundle (JSON text), results only.
     pub fn fhir_json(&self, session: i64) -> Result<String, HemalensError> {
         self.with(|s| Ok(s.fhir_bundle(session)?.to_string()))
+    }
+
+    /// Accepted field `field` of a closed session as a picture at most
+    /// `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+    /// labels, uncertain cells and relabels as the report.
+    pub fn field_view(&self, session: i64, field: i64, long_side: u32) -> Result<FieldView, HemalensError> {
+        self.with(|s| {
+            let p = s.field_picture(session, field, long_side)?;
+            Ok(FieldView {
+                field: p.field,
+                jpeg: p.jpeg,
+                width: p.width,
+                height: p.height,
+                marks: p
+                    .marks
+                    .into_iter()
+                    .map(|m| CellMark {
+                        cell: m.cell,
+                        x: m.x,
+                        y: m.y,
+                        w: m.w,
+                        h: m.h,
+                        label: m.label,
+                        machine_label: m.machine_label,
+                        confidence: m.confidence as f32,
+                        counted: m.counted,
+                        relabelled: m.relabelled,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Every cell of a closed session's accepted fields as a square crop of
+    /// `side` pixels (32 to 512), in field and cell order.
+    pub fn cell_tiles(&self, session: i64, side: u32) -> Result<Vec<CellTile>, HemalensError> {
+        self.with(|s| {
+            Ok(s.cell_pictures(session, side)?
+                .into_iter()
+                .map(|c| CellTile {
+                    field: c.field,
+                    cell: c.cell,
+                    jpeg: c.jpeg,
+                    label: c.label,
+                    machine_label: c.machine_label,
+                    confidence: c.confidence as f32,
+                    counted: c.counted,
+                    relabelled: c.relabelled,
+                })
+                .collect())
+        })
     }
 
     /// A closed session as one SMS (at most 160 GSM-7 characters).

@@ -257,6 +257,29 @@ impl Screener {
         Ok(hemalens_share::fhir::bundle(&record, &media))
     }
 
+    /// Accepted field `field` of a closed session, at most `long_side` pixels
+    /// long, with its cells' boxes to draw over it (as the report draws them).
+    pub fn field_picture(
+        &self,
+        session: i64,
+        field: i64,
+        long_side: u32,
+    ) -> Result<hemalens_share::report::pictures::FieldPicture, Error> {
+        let record = self.record(session)?;
+        Ok(hemalens_share::report::pictures::field(&record, &self.photos(), field, long_side)?)
+    }
+
+    /// Every cell of a closed session as a square crop of `side` pixels, with
+    /// its standing and machine labels, for the review gallery.
+    pub fn cell_pictures(
+        &self,
+        session: i64,
+        side: u32,
+    ) -> Result<Vec<hemalens_share::report::pictures::CellPicture>, Error> {
+        let record = self.record(session)?;
+        Ok(hemalens_share::report::pictures::cells(&record, &self.photos(), side)?)
+    }
+
     /// A closed session as one SMS.
     pub fn sms(&self, session: i64) -> Result<String, Error> {
         Ok(hemalens_share::sms::encode(&self.record(session)?))

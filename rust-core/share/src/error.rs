@@ -20,6 +20,9 @@ pub enum Error {
     /// A bundle could not be made (a bad hospital key, too large, encryption failed).
     #[error("the bundle could not be made: {0}")]
     Bundle(String),
+    /// A request out of range (a picture size, a field the session lacks).
+    #[error("invalid request: {0}")]
+    Invalid(String),
 }
 
 impl Error {
@@ -30,6 +33,7 @@ impl Error {
             Self::Photo(_) => "bad_photo",
             Self::Report(_) => "report",
             Self::Bundle(_) => "bundle",
+            Self::Invalid(_) => "invalid_argument",
         })
     }
 }

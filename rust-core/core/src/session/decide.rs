@@ -276,12 +276,12 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
     let room = policy.max_fields.saturating_sub(f.added);
     let next_step = match more_fields {
         _ if unsure.iter().any(|r| r.code == "too_many_rejected") && room > 0 => format!(
-            "Check focus and lighting, then capture {} more fields.",
-            more_fields.unwrap_or(3).clamp(1, room)
+            "Check focus and lighting, then capture {}.",
+            more_fields_text(more_fields.unwrap_or(3).clamp(1, room))
         ),
         Some(k) if room > 0 => {
             more_fields = Some(k.min(room));
-            format!("Capture {} more fields.", k.min(room))
+            format!("Capture {}.", more_fields_text(k.min(room)))
         }
         _ if room == 0 => {
             more_fields = None;
@@ -291,6 +291,15 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
         _ => "Send the slide for expert review: the models are unsure on this slide.".into(),
     };
     Outcome { decision: Decision::Inconclusive, reasons: unsure, next_step, more_fields }
+}
+
+/// "1 more field", "3 more fields".
+fn more_fields_text(n: u32) -> String {
+    if n == 1 {
+        "1 more field".into()
+    } else {
+        format!("{n} more fields")
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +432,11 @@ mod tests {
         // 57 cells in 3 fields (19 a field): 43 more need 3 more fields.
         assert_eq!(o.more_fields, Some(3));
         assert_eq!(o.next_step, "Capture 3 more fields.");
+        // 95 cells in 5 fields: one more field, said in the singular.
+        let fields: Vec<_> = (0..5).map(|_| normal_field(20)).collect();
+        let o = session_of(&fields).summary().outcome;
+        assert_eq!(o.more_fields, Some(1));
+        assert_eq!(o.next_step, "Capture 1 more field.");
     }
 
     #[test]

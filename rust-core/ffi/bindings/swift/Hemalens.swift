@@ -640,6 +640,176 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * One camera session's guide: it measures the red-cell scale on the first
+ * frame and then on every `rescale_every`th, and reuses it in between.
+ * Thread-safe (calls are taken one at a time).
+ */
+public protocol FrameGuideProtocol: AnyObject, Sendable {
+    
+    /**
+     * Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+     * and strides. Android's `YUV_420_888` gives three planes; iOS's
+     * bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+     * `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+     * that does not fit its strides is `InvalidInput`.
+     */
+    func analyzeYuv(width: UInt32, height: UInt32, y: Data, yRowStride: UInt32, u: Data, v: Data, uvRowStride: UInt32, uvPixelStride: UInt32) throws  -> Guidance
+    
+}
+/**
+ * One camera session's guide: it measures the red-cell scale on the first
+ * frame and then on every `rescale_every`th, and reuses it in between.
+ * Thread-safe (calls are taken one at a time).
+ */
+open class FrameGuide: FrameGuideProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_hemalens_ffi_fn_clone_frameguide(self.handle, $0) }
+    }
+    /**
+     * Frames are reduced by a whole factor to at most `long_side` pixels
+     * (64 to 4096; 480 is the default of the JNI path); the scale is
+     * measured on every `rescale_every`th frame (at least 1; 15 there).
+     */
+public convenience init(longSide: UInt32, rescaleEvery: UInt32)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_constructor_frameguide_new(
+        FfiConverterUInt32.lower(longSide),
+        FfiConverterUInt32.lower(rescaleEvery),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_hemalens_ffi_fn_free_frameguide(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+     * and strides. Android's `YUV_420_888` gives three planes; iOS's
+     * bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+     * `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+     * that does not fit its strides is `InvalidInput`.
+     */
+open func analyzeYuv(width: UInt32, height: UInt32, y: Data, yRowStride: UInt32, u: Data, v: Data, uvRowStride: UInt32, uvPixelStride: UInt32)throws  -> Guidance  {
+    return try  FfiConverterTypeGuidance_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(y) { yFb in
+        FfiConverterByRefBytes.lower(u) { uFb in
+        FfiConverterByRefBytes.lower(v) { vFb in
+    uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(width),
+        FfiConverterUInt32.lower(height),
+        yFb,
+        FfiConverterUInt32.lower(yRowStride),
+        uFb,
+        vFb,
+        FfiConverterUInt32.lower(uvRowStride),
+        FfiConverterUInt32.lower(uvPixelStride),uniffiCallStatus
+    )
+        }
+        }
+        }
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFrameGuide: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = FrameGuide
+
+    public static func lift(_ handle: UInt64) throws -> FrameGuide {
+        return FrameGuide(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: FrameGuide) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameGuide {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: FrameGuide, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameGuide_lift(_ handle: UInt64) throws -> FrameGuide {
+    return try FfiConverterTypeFrameGuide.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameGuide_lower(_ value: FrameGuide) -> UInt64 {
+    return FfiConverterTypeFrameGuide.lower(value)
+}
+
+
+
+
+
+
+/**
  * The host's logger. Called on whatever thread logs: keep it quick.
  */
 public protocol LogSink: AnyObject, Sendable {
@@ -1245,6 +1415,12 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
     func benchCrossing(photo: Data) throws  -> FieldReport
     
     /**
+     * Every cell of a closed session's accepted fields as a square crop of
+     * `side` pixels (32 to 512), in field and cell order.
+     */
+    func cellTiles(session: Int64, side: UInt32) throws  -> [CellTile]
+    
+    /**
      * Decides and stores the machine's result (never changed afterwards).
      */
     func closeSession(session: Int64, actor: String) throws  -> Summary
@@ -1274,6 +1450,13 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
      * A closed session as a FHIR R4 Bundle (JSON text), results only.
      */
     func fhirJson(session: Int64) throws  -> String
+    
+    /**
+     * Accepted field `field` of a closed session as a picture at most
+     * `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+     * labels, uncertain cells and relabels as the report.
+     */
+    func fieldView(session: Int64, field: Int64, longSide: UInt32) throws  -> FieldView
     
     func hospitals() throws  -> [Hospital]
     
@@ -1538,6 +1721,21 @@ open func benchCrossing(photo: Data)throws  -> FieldReport  {
 }
     
     /**
+     * Every cell of a closed session's accepted fields as a square crop of
+     * `side` pixels (32 to 512), in field and cell order.
+     */
+open func cellTiles(session: Int64, side: UInt32)throws  -> [CellTile]  {
+    return try  FfiConverterSequenceTypeCellTile.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_cell_tiles(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),
+        FfiConverterUInt32.lower(side),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Decides and stores the machine's result (never changed afterwards).
      */
 open func closeSession(session: Int64, actor: String)throws  -> Summary  {
@@ -1612,6 +1810,23 @@ open func fhirJson(session: Int64)throws  -> String  {
     uniffi_hemalens_ffi_fn_method_screener_fhir_json(
             self.uniffiCloneHandle(),
         FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Accepted field `field` of a closed session as a picture at most
+     * `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+     * labels, uncertain cells and relabels as the report.
+     */
+open func fieldView(session: Int64, field: Int64, longSide: UInt32)throws  -> FieldView  {
+    return try  FfiConverterTypeFieldView_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_field_view(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),
+        FfiConverterInt64.lower(field),
+        FfiConverterUInt32.lower(longSide),uniffiCallStatus
     )
 })
 }
@@ -1966,6 +2181,236 @@ public func FfiConverterTypeAddedPhoto_lower(_ value: AddedPhoto) -> RustBuffer 
 
 
 /**
+ * One cell's box on a [`FieldView`], in its pixels.
+ */
+public struct CellMark: Equatable, Hashable {
+    /**
+     * The cell's index in its field (what `relabel_cell` takes).
+     */
+    public var cell: Int64
+    public var x: Float
+    public var y: Float
+    public var w: Float
+    public var h: Float
+    /**
+     * The label that stands: a reviewer's, else the machine's.
+     */
+    public var label: String
+    public var machineLabel: String
+    /**
+     * The machine's confidence in its label, 0..1.
+     */
+    public var confidence: Float
+    /**
+     * Counted in the differential (draw solid); false: uncertain (draw dashed).
+     */
+    public var counted: Bool
+    /**
+     * A reviewer has relabelled it.
+     */
+    public var relabelled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The cell's index in its field (what `relabel_cell` takes).
+         */cell: Int64, x: Float, y: Float, w: Float, h: Float, 
+        /**
+         * The label that stands: a reviewer's, else the machine's.
+         */label: String, machineLabel: String, 
+        /**
+         * The machine's confidence in its label, 0..1.
+         */confidence: Float, 
+        /**
+         * Counted in the differential (draw solid); false: uncertain (draw dashed).
+         */counted: Bool, 
+        /**
+         * A reviewer has relabelled it.
+         */relabelled: Bool) {
+        self.cell = cell
+        self.x = x
+        self.y = y
+        self.w = w
+        self.h = h
+        self.label = label
+        self.machineLabel = machineLabel
+        self.confidence = confidence
+        self.counted = counted
+        self.relabelled = relabelled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CellMark: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCellMark: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CellMark {
+        return
+            try CellMark(
+                cell: FfiConverterInt64.read(from: &buf), 
+                x: FfiConverterFloat.read(from: &buf), 
+                y: FfiConverterFloat.read(from: &buf), 
+                w: FfiConverterFloat.read(from: &buf), 
+                h: FfiConverterFloat.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                machineLabel: FfiConverterString.read(from: &buf), 
+                confidence: FfiConverterFloat.read(from: &buf), 
+                counted: FfiConverterBool.read(from: &buf), 
+                relabelled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CellMark, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.cell, into: &buf)
+        FfiConverterFloat.write(value.x, into: &buf)
+        FfiConverterFloat.write(value.y, into: &buf)
+        FfiConverterFloat.write(value.w, into: &buf)
+        FfiConverterFloat.write(value.h, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.machineLabel, into: &buf)
+        FfiConverterFloat.write(value.confidence, into: &buf)
+        FfiConverterBool.write(value.counted, into: &buf)
+        FfiConverterBool.write(value.relabelled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellMark_lift(_ buf: RustBuffer) throws -> CellMark {
+    return try FfiConverterTypeCellMark.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellMark_lower(_ value: CellMark) -> RustBuffer {
+    return FfiConverterTypeCellMark.lower(value)
+}
+
+
+/**
+ * One cell's square crop for the review gallery ([`Screener::cell_tiles`]).
+ */
+public struct CellTile: Equatable, Hashable {
+    public var field: Int64
+    public var cell: Int64
+    /**
+     * A baseline JPEG.
+     */
+    public var jpeg: Data
+    /**
+     * The label that stands: a reviewer's, else the machine's.
+     */
+    public var label: String
+    public var machineLabel: String
+    /**
+     * The machine's confidence in its label, 0..1.
+     */
+    public var confidence: Float
+    /**
+     * Counted in the differential; false: uncertain, shown apart for review.
+     */
+    public var counted: Bool
+    /**
+     * A reviewer has relabelled it.
+     */
+    public var relabelled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(field: Int64, cell: Int64, 
+        /**
+         * A baseline JPEG.
+         */jpeg: Data, 
+        /**
+         * The label that stands: a reviewer's, else the machine's.
+         */label: String, machineLabel: String, 
+        /**
+         * The machine's confidence in its label, 0..1.
+         */confidence: Float, 
+        /**
+         * Counted in the differential; false: uncertain, shown apart for review.
+         */counted: Bool, 
+        /**
+         * A reviewer has relabelled it.
+         */relabelled: Bool) {
+        self.field = field
+        self.cell = cell
+        self.jpeg = jpeg
+        self.label = label
+        self.machineLabel = machineLabel
+        self.confidence = confidence
+        self.counted = counted
+        self.relabelled = relabelled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CellTile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCellTile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CellTile {
+        return
+            try CellTile(
+                field: FfiConverterInt64.read(from: &buf), 
+                cell: FfiConverterInt64.read(from: &buf), 
+                jpeg: FfiConverterData.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                machineLabel: FfiConverterString.read(from: &buf), 
+                confidence: FfiConverterFloat.read(from: &buf), 
+                counted: FfiConverterBool.read(from: &buf), 
+                relabelled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CellTile, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.field, into: &buf)
+        FfiConverterInt64.write(value.cell, into: &buf)
+        FfiConverterData.write(value.jpeg, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.machineLabel, into: &buf)
+        FfiConverterFloat.write(value.confidence, into: &buf)
+        FfiConverterBool.write(value.counted, into: &buf)
+        FfiConverterBool.write(value.relabelled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellTile_lift(_ buf: RustBuffer) throws -> CellTile {
+    return try FfiConverterTypeCellTile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCellTile_lower(_ value: CellTile) -> RustBuffer {
+    return FfiConverterTypeCellTile.lower(value)
+}
+
+
+/**
  * This device's signing identity, for enrolment at a hospital.
  */
 public struct DeviceKey: Equatable, Hashable {
@@ -2088,6 +2533,88 @@ public func FfiConverterTypeEvidence_lift(_ buf: RustBuffer) throws -> Evidence 
 #endif
 public func FfiConverterTypeEvidence_lower(_ value: Evidence) -> RustBuffer {
     return FfiConverterTypeEvidence.lower(value)
+}
+
+
+/**
+ * An accepted field's picture (cut to its eyepiece circle) and where its
+ * cells lie on it, to draw their boxes over it ([`Screener::field_view`]).
+ */
+public struct FieldView: Equatable, Hashable {
+    /**
+     * The field's number in the session (0, 1, ...).
+     */
+    public var field: Int64
+    /**
+     * A baseline JPEG.
+     */
+    public var jpeg: Data
+    public var width: UInt32
+    public var height: UInt32
+    public var marks: [CellMark]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field's number in the session (0, 1, ...).
+         */field: Int64, 
+        /**
+         * A baseline JPEG.
+         */jpeg: Data, width: UInt32, height: UInt32, marks: [CellMark]) {
+        self.field = field
+        self.jpeg = jpeg
+        self.width = width
+        self.height = height
+        self.marks = marks
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldView {
+        return
+            try FieldView(
+                field: FfiConverterInt64.read(from: &buf), 
+                jpeg: FfiConverterData.read(from: &buf), 
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                marks: FfiConverterSequenceTypeCellMark.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldView, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.field, into: &buf)
+        FfiConverterData.write(value.jpeg, into: &buf)
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterSequenceTypeCellMark.write(value.marks, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldView_lift(_ buf: RustBuffer) throws -> FieldView {
+    return try FfiConverterTypeFieldView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldView_lower(_ value: FieldView) -> RustBuffer {
+    return FfiConverterTypeFieldView.lower(value)
 }
 
 
@@ -3087,6 +3614,56 @@ fileprivate struct FfiConverterSequenceTypeModelRef: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCellMark: FfiConverterRustBuffer {
+    typealias SwiftType = [CellMark]
+
+    public static func write(_ value: [CellMark], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCellMark.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CellMark] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CellMark]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCellMark.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCellTile: FfiConverterRustBuffer {
+    typealias SwiftType = [CellTile]
+
+    public static func write(_ value: [CellTile], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCellTile.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CellTile] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CellTile]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCellTile.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeReviewSync: FfiConverterRustBuffer {
     typealias SwiftType = [ReviewSync]
 
@@ -3310,6 +3887,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv() != 63677) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hemalens_ffi_checksum_method_screener_add_hospital() != 44564) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3323,6 +3903,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() != 5008) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_cell_tiles() != 24151) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_close_session() != 51388) {
@@ -3341,6 +3924,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_fhir_json() != 18781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_field_view() != 17909) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_hospitals() != 29751) {
@@ -3392,6 +3978,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() != 46803) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_constructor_frameguide_new() != 62662) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_constructor_screener_open() != 3618) {

@@ -354,6 +354,26 @@ void uniffi_hemalens_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallb
 void uniffi_hemalens_ffi_fn_method_logsink_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_FRAMEGUIDE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_FRAMEGUIDE
+uint64_t uniffi_hemalens_ffi_fn_clone_frameguide(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FREE_FRAMEGUIDE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FREE_FRAMEGUIDE
+void uniffi_hemalens_ffi_fn_free_frameguide(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CONSTRUCTOR_FRAMEGUIDE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CONSTRUCTOR_FRAMEGUIDE_NEW
+uint64_t uniffi_hemalens_ffi_fn_constructor_frameguide_new(uint32_t long_side, uint32_t rescale_every, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_FRAMEGUIDE_ANALYZE_YUV
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_FRAMEGUIDE_ANALYZE_YUV
+RustBuffer uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv(uint64_t ptr, uint32_t width, uint32_t height, ForeignBytes y, uint32_t y_row_stride, ForeignBytes u, ForeignBytes v, uint32_t uv_row_stride, uint32_t uv_pixel_stride, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_SCREENER
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_CLONE_SCREENER
 uint64_t uniffi_hemalens_ffi_fn_clone_screener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -399,6 +419,11 @@ double uniffi_hemalens_ffi_fn_method_screener_analyze_timed_ms(uint64_t ptr, For
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_bench_crossing(uint64_t ptr, ForeignBytes photo, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_CELL_TILES
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_CELL_TILES
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_cell_tiles(uint64_t ptr, int64_t session, uint32_t side, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_CLOSE_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_CLOSE_SESSION
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_close_session(uint64_t ptr, int64_t session, RustBuffer actor, RustCallStatus *_Nonnull out_status
@@ -427,6 +452,11 @@ RustBuffer uniffi_hemalens_ffi_fn_method_screener_export_json(uint64_t ptr, int6
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FHIR_JSON
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FHIR_JSON
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_fhir_json(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FIELD_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_FIELD_VIEW
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_field_view(uint64_t ptr, int64_t session, int64_t field, uint32_t long_side, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_HOSPITALS
@@ -862,6 +892,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_logsink_log(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_FRAMEGUIDE_ANALYZE_YUV
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_FRAMEGUIDE_ANALYZE_YUV
+uint16_t uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ADD_HOSPITAL
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_ADD_HOSPITAL
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_add_hospital(void
@@ -889,6 +925,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_BENCH_CROSSING
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_BENCH_CROSSING
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_bench_crossing(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_CELL_TILES
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_CELL_TILES
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_cell_tiles(void
     
 );
 #endif
@@ -925,6 +967,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_export_json(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FHIR_JSON
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FHIR_JSON
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_fhir_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FIELD_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_FIELD_VIEW
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_field_view(void
     
 );
 #endif
@@ -1027,6 +1075,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_summary(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SYNC_REVIEWS
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_SYNC_REVIEWS
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_sync_reviews(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_CONSTRUCTOR_FRAMEGUIDE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_CONSTRUCTOR_FRAMEGUIDE_NEW
+uint16_t uniffi_hemalens_ffi_checksum_constructor_frameguide_new(void
     
 );
 #endif

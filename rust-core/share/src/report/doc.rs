@@ -310,8 +310,13 @@ fn num(x: f64) -> String {
     s.to_string()
 }
 
+/// The labels in the order that picks their colours (every picture the same).
+pub(crate) fn colour_labels() -> Vec<String> {
+    WHITE_CELL_LABELS.iter().copied().chain([PLATELET]).map(str::to_string).collect()
+}
+
 /// The cells of every accepted field with their standing labels.
-fn cells(record: &Record) -> Vec<Vec<CellView>> {
+pub(crate) fn cells(record: &Record) -> Vec<Vec<CellView>> {
     // The latest relabel of each cell wins.
     let relabel = |seq: i64, idx: usize| {
         record
@@ -633,8 +638,7 @@ pub(crate) fn build(record: &Record) -> Doc {
     if record.device.app_version != p.app_version {
         provenance.push(("Reporting app version".into(), record.device.app_version.clone()));
     }
-    let mut colour_labels: Vec<String> = WHITE_CELL_LABELS.iter().map(|l| l.to_string()).collect();
-    colour_labels.push(PLATELET.into());
+    let colour_labels = colour_labels();
 
     Doc {
         patient: record.session.patient.clone(),

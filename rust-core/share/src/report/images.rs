@@ -75,22 +75,29 @@ pub(crate) fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Jpeg, Error> {
 
 /// The square crop of one cell, a little wider than its box (grey beyond
 /// the photo's edge).
-fn crop(photo: &Photo, report: &FieldReport, cell: &CellView) -> Result<Jpeg, Error> {
+pub(crate) fn crop(
+    photo: &Photo,
+    report: &FieldReport,
+    cell: &CellView,
+    side_px: u32,
+) -> Result<Jpeg, Error> {
     let b = report.cells[cell.cell].bbox;
     let side = (f64::from(b.w.max(b.h)) * 1.3).max(24.0);
     let (cx, cy) = (f64::from(b.x) + f64::from(b.w) / 2.0, f64::from(b.y) + f64::from(b.h) / 2.0);
     let img =
-        photo.window(cx, cy, side, CROP_PX, [226, 226, 230]).map_err(|e| Error::Photo(e.to_string()))?;
+        photo.window(cx, cy, side, side_px, [226, 226, 230]).map_err(|e| Error::Photo(e.to_string()))?;
     encode_jpeg(&img, CROP_QUALITY)
 }
 
-/// The field's picture (cut to the eyepiece circle when there is one) within
-/// `budget` bytes, or None when it cannot be made that small and legible.
-fn overlay(
+/// The field's picture (cut to the eyepiece circle when there is one, at most
+/// `max_long` pixels on its longer side) within `budget` bytes, or None when
+/// it cannot be made that small and legible.
+pub(crate) fn overlay(
     photo: &Photo,
     report: &FieldReport,
     cells: &[CellView],
     labels: &[String],
+    max_long: u32,
     budget: usize,
 ) -> Result<Option<Overlay>, Error> {
     let (w, h) = photo.displayed();
@@ -105,7 +112,7 @@ fn overlay(
     }
     let (rw, rh) = (x1 - x0, y1 - y0);
     let long = rw.max(rh);
-    let mut target = (long.round() as u32).clamp(1, OVERLAY_LONG);
+    let mut target = (long.round() as u32).clamp(1, max_long);
     let mut quality = OVERLAY_QUALITY;
     for _ in 0..4 {
         let n = target;
@@ -179,7 +186,7 @@ pub(crate) fn attach(doc: &mut Doc, record: &Record, photos: &dyn Photos) -> Res
         };
         for &(g, k) in &wanted[i] {
             let c = &mut doc.gallery[g].crops[k];
-            let jpeg = crop(&photo, report, &c.cell)?;
+            let jpeg = crop(&photo, report, &c.cell, CROP_PX)?;
             used += jpeg.bytes.len();
             c.image = Some(jpeg);
             reserve = reserve.saturating_sub(CROP_RESERVE);
@@ -189,7 +196,7 @@ pub(crate) fn attach(doc: &mut Doc, record: &Record, photos: &dyn Photos) -> Res
             continue;
         }
         let budget = IMAGE_BUDGET.saturating_sub(used + reserve) / (shown - j);
-        match overlay(&photo, report, &fv.cells, &doc.colour_labels, budget)? {
+        match overlay(&photo, report, &fv.cells, &doc.colour_labels, OVERLAY_LONG, budget)? {
             Some(o) => {
                 used += o.image.bytes.len();
                 fv.overlay = Some(o);

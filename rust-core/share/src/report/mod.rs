@@ -14,6 +14,7 @@ mod font;
 mod html;
 mod images;
 mod pdf;
+pub mod pictures;
 
 use crate::{Error, Record};
 

@@ -205,3 +205,67 @@ fn a_long_patient_code_is_shown_whole_on_the_first_page() {
     }
     assert!(has(&doc, &format!("Patient {}", &code[..20])));
 }
+
+#[test]
+fn an_apps_field_picture_has_every_cell_of_its_field_where_the_report_puts_it() {
+    let r = sample();
+    let f = r.fields.iter().find(|f| f.report.quality.ok).expect("an accepted field");
+    let p = pictures::field(&r, &demo, f.seq, 800).expect("picture");
+    assert!(p.jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    assert!(p.width.max(p.height) <= 800 && p.width.max(p.height) >= 600, "{}x{}", p.width, p.height);
+    assert_eq!(p.marks.len(), f.report.cells.len(), "one mark per cell");
+    let cells = doc::cells(&r);
+    let index = r.fields.iter().position(|x| x.seq == f.seq).expect("index");
+    for (m, c) in p.marks.iter().zip(&cells[index]) {
+        assert_eq!(
+            (m.cell as usize, &m.label, m.counted),
+            (c.cell, &c.label, c.counted),
+            "as the report says"
+        );
+        assert!(m.x >= -1.0 && m.y >= -1.0 && m.x + m.w <= p.width as f32 + 1.0, "on the picture: {m:?}");
+    }
+    // Twice the size: the marks scale with it.
+    let big = pictures::field(&r, &demo, f.seq, 1600).expect("picture");
+    let (a, b) = (&p.marks[0], &big.marks[0]);
+    let k = big.width as f32 / p.width as f32;
+    assert!((b.x - a.x * k).abs() < 2.0 && (b.w - a.w * k).abs() < 2.0, "{a:?} {b:?}");
+}
+
+#[test]
+fn an_apps_cell_pictures_follow_the_relabels_and_sizes_asked() {
+    let r = sample();
+    let tiles = pictures::cells(&r, &demo, 128).expect("tiles");
+    let all: usize = doc::cells(&r).iter().map(Vec::len).sum();
+    assert_eq!(tiles.len(), all, "every cell of every accepted field");
+    for t in &tiles {
+        let img = image::load_from_memory(&t.jpeg).expect("a JPEG");
+        assert_eq!((img.width(), img.height()), (128, 128));
+    }
+    let relabelled: Vec<_> = r.reviews.iter().filter(|v| v.kind == "relabel_cell").collect();
+    assert!(!relabelled.is_empty(), "the fixture has a relabel");
+    for v in relabelled {
+        let t = tiles.iter().find(|t| Some(t.field) == v.field && Some(t.cell) == v.cell).expect("its tile");
+        assert!(t.relabelled && Some(&t.label) == v.to.as_ref() && t.counted, "{t:?}");
+    }
+}
+
+#[test]
+fn an_apps_pictures_refuse_sizes_and_fields_out_of_range() {
+    let r = sample();
+    for side in [0, 31, 513] {
+        assert!(matches!(pictures::cells(&r, &demo, side), Err(Error::Invalid(_))), "side {side}");
+    }
+    let seq = r.fields.iter().find(|f| f.report.quality.ok).expect("accepted").seq;
+    for long in [0, 63, 2049] {
+        assert!(matches!(pictures::field(&r, &demo, seq, long), Err(Error::Invalid(_))), "long {long}");
+    }
+    assert!(matches!(pictures::field(&r, &demo, 999, 800), Err(Error::Invalid(_))), "no such field");
+    if let Some(rejected) = r.fields.iter().find(|f| !f.report.quality.ok) {
+        assert!(
+            matches!(pictures::field(&r, &demo, rejected.seq, 800), Err(Error::Invalid(_))),
+            "a rejected field"
+        );
+    }
+    let broken = |_: &str| -> Result<Vec<u8>, Error> { Ok(b"not a jpeg".to_vec()) };
+    assert!(matches!(pictures::field(&r, &broken, seq, 800), Err(Error::Photo(_))), "an unreadable photo");
+}

@@ -536,6 +536,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv() != 63677:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_constructor_frameguide_new() != 62662:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_logsink_log() != 11949:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_platformengine_load() != 1670:
@@ -556,6 +560,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() != 5008:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_cell_tiles() != 24151:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_close_session() != 51388:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_confirm() != 23712:
@@ -567,6 +573,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_hemalens_ffi_checksum_method_screener_export_json() != 63956:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json() != 18781:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_field_view() != 17909:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_hospitals() != 29751:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -650,6 +658,12 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_func_outbox_status.restype = ctypes.c_ui
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_set_log_sink.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_constructor_frameguide_new.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_constructor_frameguide_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_logsink_log.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_logsink_log.restype = ctypes.c_uint16
@@ -680,6 +694,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms.restype
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_cell_tiles.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_cell_tiles.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_close_session.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_close_session.restype = ctypes.c_uint16
@@ -698,6 +715,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_export_json.restype = ct
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_field_view.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_field_view.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_hospitals.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_hospitals.restype = ctypes.c_uint16
@@ -778,6 +798,25 @@ _UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_func_set_log_sink.restype = None
+_UniffiLib.uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    _UniffiForeignBytes,
+    ctypes.c_uint32,
+    _UniffiForeignBytes,
+    _UniffiForeignBytes,
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv.restype = hemalens_core._UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_constructor_frameguide_new.argtypes = (
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_constructor_frameguide_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_hemalens_ffi_fn_method_logsink_log.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -845,6 +884,13 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_bench_crossing.restype = hemalens_core._UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_cell_tiles.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_cell_tiles.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_close_session.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -882,6 +928,14 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_field_view.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_uint32,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_field_view.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_hospitals.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1010,6 +1064,16 @@ _UniffiLib.uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine.argtypes
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_constructor_screener_open_with_engine.restype = ctypes.c_uint64
+_UniffiLib.uniffi_hemalens_ffi_fn_clone_frameguide.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_clone_frameguide.restype = ctypes.c_uint64
+_UniffiLib.uniffi_hemalens_ffi_fn_free_frameguide.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_free_frameguide.restype = None
 _UniffiLib.uniffi_hemalens_ffi_fn_clone_logsink.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -1157,6 +1221,15 @@ class _UniffiFfiConverterTypeAddedPhoto(_UniffiConverterRustBuffer):
         hemalens_core._UniffiFfiConverterTypeFieldReport.write(value.report, buf)
         hemalens_core._UniffiFfiConverterTypeSummary.write(value.summary, buf)
 
+class _UniffiFfiConverterFloat32(_UniffiConverterPrimitiveFloat):
+    @staticmethod
+    def read(buf):
+        return buf.read_float()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_float(value)
+
 class _UniffiFfiConverterString:
     @staticmethod
     def check_lower(value):
@@ -1188,6 +1261,209 @@ class _UniffiFfiConverterString:
         with _UniffiRustBuffer.alloc_with_builder() as builder:
             builder.write(value.encode("utf-8"))
             return builder.finalize()
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class CellMark:
+    """
+    One cell's box on a [`FieldView`], in its pixels.
+"""
+    def __init__(self, *, cell:int, x:float, y:float, w:float, h:float, label:str, machine_label:str, confidence:float, counted:bool, relabelled:bool):
+        self.cell = cell
+        self.x = x
+        self.y = y
+        self.w = w
+        self.h = h
+        self.label = label
+        self.machine_label = machine_label
+        self.confidence = confidence
+        self.counted = counted
+        self.relabelled = relabelled
+        
+        
+
+    
+    def __str__(self):
+        return "CellMark(cell={}, x={}, y={}, w={}, h={}, label={}, machine_label={}, confidence={}, counted={}, relabelled={})".format(self.cell, self.x, self.y, self.w, self.h, self.label, self.machine_label, self.confidence, self.counted, self.relabelled)
+    def __eq__(self, other):
+        if self.cell != other.cell:
+            return False
+        if self.x != other.x:
+            return False
+        if self.y != other.y:
+            return False
+        if self.w != other.w:
+            return False
+        if self.h != other.h:
+            return False
+        if self.label != other.label:
+            return False
+        if self.machine_label != other.machine_label:
+            return False
+        if self.confidence != other.confidence:
+            return False
+        if self.counted != other.counted:
+            return False
+        if self.relabelled != other.relabelled:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCellMark(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CellMark(
+            cell=_UniffiFfiConverterInt64.read(buf),
+            x=_UniffiFfiConverterFloat32.read(buf),
+            y=_UniffiFfiConverterFloat32.read(buf),
+            w=_UniffiFfiConverterFloat32.read(buf),
+            h=_UniffiFfiConverterFloat32.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            machine_label=_UniffiFfiConverterString.read(buf),
+            confidence=_UniffiFfiConverterFloat32.read(buf),
+            counted=_UniffiFfiConverterBoolean.read(buf),
+            relabelled=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.cell)
+        _UniffiFfiConverterFloat32.check_lower(value.x)
+        _UniffiFfiConverterFloat32.check_lower(value.y)
+        _UniffiFfiConverterFloat32.check_lower(value.w)
+        _UniffiFfiConverterFloat32.check_lower(value.h)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterString.check_lower(value.machine_label)
+        _UniffiFfiConverterFloat32.check_lower(value.confidence)
+        _UniffiFfiConverterBoolean.check_lower(value.counted)
+        _UniffiFfiConverterBoolean.check_lower(value.relabelled)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.cell, buf)
+        _UniffiFfiConverterFloat32.write(value.x, buf)
+        _UniffiFfiConverterFloat32.write(value.y, buf)
+        _UniffiFfiConverterFloat32.write(value.w, buf)
+        _UniffiFfiConverterFloat32.write(value.h, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterString.write(value.machine_label, buf)
+        _UniffiFfiConverterFloat32.write(value.confidence, buf)
+        _UniffiFfiConverterBoolean.write(value.counted, buf)
+        _UniffiFfiConverterBoolean.write(value.relabelled, buf)
+
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
+
+    @staticmethod
+    def check_lower(value):
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(len(value))
+        buf.write(value)
+
+@dataclass
+class CellTile:
+    """
+    One cell's square crop for the review gallery ([`Screener::cell_tiles`]).
+"""
+    def __init__(self, *, field:int, cell:int, jpeg:bytes, label:str, machine_label:str, confidence:float, counted:bool, relabelled:bool):
+        self.field = field
+        self.cell = cell
+        self.jpeg = jpeg
+        self.label = label
+        self.machine_label = machine_label
+        self.confidence = confidence
+        self.counted = counted
+        self.relabelled = relabelled
+        
+        
+
+    
+    def __str__(self):
+        return "CellTile(field={}, cell={}, jpeg={}, label={}, machine_label={}, confidence={}, counted={}, relabelled={})".format(self.field, self.cell, self.jpeg, self.label, self.machine_label, self.confidence, self.counted, self.relabelled)
+    def __eq__(self, other):
+        if self.field != other.field:
+            return False
+        if self.cell != other.cell:
+            return False
+        if self.jpeg != other.jpeg:
+            return False
+        if self.label != other.label:
+            return False
+        if self.machine_label != other.machine_label:
+            return False
+        if self.confidence != other.confidence:
+            return False
+        if self.counted != other.counted:
+            return False
+        if self.relabelled != other.relabelled:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCellTile(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CellTile(
+            field=_UniffiFfiConverterInt64.read(buf),
+            cell=_UniffiFfiConverterInt64.read(buf),
+            jpeg=_UniffiFfiConverterBytes.read(buf),
+            label=_UniffiFfiConverterString.read(buf),
+            machine_label=_UniffiFfiConverterString.read(buf),
+            confidence=_UniffiFfiConverterFloat32.read(buf),
+            counted=_UniffiFfiConverterBoolean.read(buf),
+            relabelled=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.field)
+        _UniffiFfiConverterInt64.check_lower(value.cell)
+        _UniffiFfiConverterBytes.check_lower(value.jpeg)
+        _UniffiFfiConverterString.check_lower(value.label)
+        _UniffiFfiConverterString.check_lower(value.machine_label)
+        _UniffiFfiConverterFloat32.check_lower(value.confidence)
+        _UniffiFfiConverterBoolean.check_lower(value.counted)
+        _UniffiFfiConverterBoolean.check_lower(value.relabelled)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.field, buf)
+        _UniffiFfiConverterInt64.write(value.cell, buf)
+        _UniffiFfiConverterBytes.write(value.jpeg, buf)
+        _UniffiFfiConverterString.write(value.label, buf)
+        _UniffiFfiConverterString.write(value.machine_label, buf)
+        _UniffiFfiConverterFloat32.write(value.confidence, buf)
+        _UniffiFfiConverterBoolean.write(value.counted, buf)
+        _UniffiFfiConverterBoolean.write(value.relabelled, buf)
 
 @dataclass
 class DeviceKey:
@@ -1280,6 +1556,87 @@ class _UniffiFfiConverterTypeEvidence(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.target_cells, buf)
         _UniffiFfiConverterUInt32.write(value.max_fields, buf)
 
+class _UniffiFfiConverterSequenceTypeCellMark(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeCellMark.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeCellMark.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeCellMark.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class FieldView:
+    """
+    An accepted field's picture (cut to its eyepiece circle) and where its
+    cells lie on it, to draw their boxes over it ([`Screener::field_view`]).
+"""
+    def __init__(self, *, field:int, jpeg:bytes, width:int, height:int, marks:typing.List[CellMark]):
+        self.field = field
+        self.jpeg = jpeg
+        self.width = width
+        self.height = height
+        self.marks = marks
+        
+        
+
+    
+    def __str__(self):
+        return "FieldView(field={}, jpeg={}, width={}, height={}, marks={})".format(self.field, self.jpeg, self.width, self.height, self.marks)
+    def __eq__(self, other):
+        if self.field != other.field:
+            return False
+        if self.jpeg != other.jpeg:
+            return False
+        if self.width != other.width:
+            return False
+        if self.height != other.height:
+            return False
+        if self.marks != other.marks:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeFieldView(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return FieldView(
+            field=_UniffiFfiConverterInt64.read(buf),
+            jpeg=_UniffiFfiConverterBytes.read(buf),
+            width=_UniffiFfiConverterUInt32.read(buf),
+            height=_UniffiFfiConverterUInt32.read(buf),
+            marks=_UniffiFfiConverterSequenceTypeCellMark.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.field)
+        _UniffiFfiConverterBytes.check_lower(value.jpeg)
+        _UniffiFfiConverterUInt32.check_lower(value.width)
+        _UniffiFfiConverterUInt32.check_lower(value.height)
+        _UniffiFfiConverterSequenceTypeCellMark.check_lower(value.marks)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.field, buf)
+        _UniffiFfiConverterBytes.write(value.jpeg, buf)
+        _UniffiFfiConverterUInt32.write(value.width, buf)
+        _UniffiFfiConverterUInt32.write(value.height, buf)
+        _UniffiFfiConverterSequenceTypeCellMark.write(value.marks, buf)
+
 class _UniffiFfiConverterSequenceUInt32(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1361,15 +1718,6 @@ class _UniffiFfiConverterTypeTensorElement(_UniffiConverterRustBuffer):
             buf.write_i32(4)
 
 
-
-class _UniffiFfiConverterFloat32(_UniffiConverterPrimitiveFloat):
-    @staticmethod
-    def read(buf):
-        return buf.read_float()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_float(value)
 
 class _UniffiFfiConverterOptionalFloat32(_UniffiConverterRustBuffer):
     @classmethod
@@ -1623,26 +1971,6 @@ class _UniffiFfiConverterTypeReviewSync(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt32.write(value.skipped, buf)
         _UniffiFfiConverterOptionalString.write(value.error, buf)
 
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
-
-    @staticmethod
-    def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
-
 class _UniffiFfiConverterOptionalBytes(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1745,27 +2073,6 @@ class _UniffiFfiConverterOptionalTypeDecision(_UniffiConverterRustBuffer):
             return hemalens_core._UniffiFfiConverterTypeDecision.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
 
 @dataclass
 class SessionQuery:
@@ -2161,6 +2468,147 @@ class _UniffiFfiConverterTypeLogLevel(_UniffiConverterRustBuffer):
             buf.write_i32(5)
 
 
+
+
+
+
+class FrameGuideProtocol(typing.Protocol):
+    """
+    One camera session's guide: it measures the red-cell scale on the first
+    frame and then on every `rescale_every`th, and reuses it in between.
+    Thread-safe (calls are taken one at a time).
+"""
+    
+    def analyze_yuv(self, width: int,height: int,y: bytes,y_row_stride: int,u: bytes,v: bytes,uv_row_stride: int,uv_pixel_stride: int) -> hemalens_core.Guidance:
+        """
+        Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+        and strides. Android's `YUV_420_888` gives three planes; iOS's
+        bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+        `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+        that does not fit its strides is `InvalidInput`.
+"""
+        raise NotImplementedError
+
+class FrameGuide(FrameGuideProtocol):
+    """
+    One camera session's guide: it measures the red-cell scale on the first
+    frame and then on every `rescale_every`th, and reuses it in between.
+    Thread-safe (calls are taken one at a time).
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, long_side: int,rescale_every: int):
+        """
+        Frames are reduced by a whole factor to at most `long_side` pixels
+        (64 to 4096; 480 is the default of the JNI path); the scale is
+        measured on every `rescale_every`th frame (at least 1; 15 there).
+"""
+        
+        _UniffiFfiConverterUInt32.check_lower(long_side)
+
+        _UniffiFfiConverterUInt32.check_lower(rescale_every)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterUInt32.lower(long_side),
+            _UniffiFfiConverterUInt32.lower(rescale_every),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeFrameGuide.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_constructor_frameguide_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_hemalens_ffi_fn_free_frameguide, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_hemalens_ffi_fn_clone_frameguide, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def analyze_yuv(self, width: int,height: int,y: bytes,y_row_stride: int,u: bytes,v: bytes,uv_row_stride: int,uv_pixel_stride: int) -> hemalens_core.Guidance:
+        """
+        Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+        and strides. Android's `YUV_420_888` gives three planes; iOS's
+        bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+        `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+        that does not fit its strides is `InvalidInput`.
+"""
+        
+        _UniffiFfiConverterUInt32.check_lower(width)
+
+        _UniffiFfiConverterUInt32.check_lower(height)
+
+        _UniffiFfiConverterByRefBytes.check_lower(y)
+
+        _UniffiFfiConverterUInt32.check_lower(y_row_stride)
+
+        _UniffiFfiConverterByRefBytes.check_lower(u)
+
+        _UniffiFfiConverterByRefBytes.check_lower(v)
+
+        _UniffiFfiConverterUInt32.check_lower(uv_row_stride)
+
+        _UniffiFfiConverterUInt32.check_lower(uv_pixel_stride)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterUInt32.lower(width),
+            _UniffiFfiConverterUInt32.lower(height),
+            _UniffiFfiConverterByRefBytes.lower(y),
+            _UniffiFfiConverterUInt32.lower(y_row_stride),
+            _UniffiFfiConverterByRefBytes.lower(u),
+            _UniffiFfiConverterByRefBytes.lower(v),
+            _UniffiFfiConverterUInt32.lower(uv_row_stride),
+            _UniffiFfiConverterUInt32.lower(uv_pixel_stride),
+        )
+        _uniffi_lift_return = hemalens_core._UniffiFfiConverterTypeGuidance.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeFrameGuide:
+    @staticmethod
+    def lift(value: int) -> FrameGuide:
+        return FrameGuide._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: FrameGuide):
+        if not isinstance(value, FrameGuide):
+            raise TypeError("Expected FrameGuide instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: FrameGuide) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> FrameGuide:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: FrameGuide, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
 
 
 class LogSink():
@@ -2647,6 +3095,29 @@ class _UniffiFfiConverterFloat64(_UniffiConverterPrimitiveFloat):
     def write(value, buf):
         buf.write_double(value)
 
+class _UniffiFfiConverterSequenceTypeCellTile(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeCellTile.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeCellTile.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeCellTile.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeHospital(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2835,6 +3306,12 @@ class ScreenerProtocol(typing.Protocol):
         [`Self::analyze_timed_ms`] made last, without analysing anything.
 """
         raise NotImplementedError
+    def cell_tiles(self, session: int,side: int) -> typing.List[CellTile]:
+        """
+        Every cell of a closed session's accepted fields as a square crop of
+        `side` pixels (32 to 512), in field and cell order.
+"""
+        raise NotImplementedError
     def close_session(self, session: int,actor: str) -> hemalens_core.Summary:
         """
         Decides and stores the machine's result (never changed afterwards).
@@ -2864,6 +3341,13 @@ class ScreenerProtocol(typing.Protocol):
     def fhir_json(self, session: int) -> str:
         """
         A closed session as a FHIR R4 Bundle (JSON text), results only.
+"""
+        raise NotImplementedError
+    def field_view(self, session: int,field: int,long_side: int) -> FieldView:
+        """
+        Accepted field `field` of a closed session as a picture at most
+        `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+        labels, uncertain cells and relabels as the report.
 """
         raise NotImplementedError
     def hospitals(self, ) -> typing.List[hemalens_store.Hospital]:
@@ -3145,6 +3629,28 @@ class Screener(ScreenerProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def cell_tiles(self, session: int,side: int) -> typing.List[CellTile]:
+        """
+        Every cell of a closed session's accepted fields as a square crop of
+        `side` pixels (32 to 512), in field and cell order.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+
+        _UniffiFfiConverterUInt32.check_lower(side)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+            _UniffiFfiConverterUInt32.lower(side),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeCellTile.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_cell_tiles,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def close_session(self, session: int,actor: str) -> hemalens_core.Summary:
         """
         Decides and stores the machine's result (never changed afterwards).
@@ -3254,6 +3760,32 @@ class Screener(ScreenerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_fhir_json,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def field_view(self, session: int,field: int,long_side: int) -> FieldView:
+        """
+        Accepted field `field` of a closed session as a picture at most
+        `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+        labels, uncertain cells and relabels as the report.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+
+        _UniffiFfiConverterInt64.check_lower(field)
+
+        _UniffiFfiConverterUInt32.check_lower(long_side)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+            _UniffiFfiConverterInt64.lower(field),
+            _UniffiFfiConverterUInt32.lower(long_side),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeFieldView.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_field_view,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3717,8 +4249,11 @@ __all__ = [
     "HemalensError",
     "LogLevel",
     "AddedPhoto",
+    "CellMark",
+    "CellTile",
     "DeviceKey",
     "Evidence",
+    "FieldView",
     "TensorDesc",
     "ModelTensors",
     "ReviewSync",
@@ -3729,6 +4264,8 @@ __all__ = [
     "generate_key",
     "outbox_status",
     "set_log_sink",
+    "FrameGuide",
+    "FrameGuideProtocol",
     "LogSinkImpl",
     "LogSink",
     "PlatformEngineImpl",

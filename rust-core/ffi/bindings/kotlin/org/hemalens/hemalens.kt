@@ -34,12 +34,15 @@ import java.util.concurrent.atomic.AtomicLong
 import org.hemalens.core.Decision
 import org.hemalens.core.FfiConverterTypeDecision
 import org.hemalens.core.FfiConverterTypeFieldReport
+import org.hemalens.core.FfiConverterTypeGuidance
 import org.hemalens.core.FfiConverterTypeModelRef
 import org.hemalens.core.FfiConverterTypeSummary
 import org.hemalens.core.FieldReport
+import org.hemalens.core.Guidance
 import org.hemalens.core.ModelRef
 import org.hemalens.core.RustBuffer as RustBufferDecision
 import org.hemalens.core.RustBuffer as RustBufferFieldReport
+import org.hemalens.core.RustBuffer as RustBufferGuidance
 import org.hemalens.core.RustBuffer as RustBufferModelRef
 import org.hemalens.core.RustBuffer as RustBufferSummary
 import org.hemalens.core.Summary
@@ -778,6 +781,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_logsink_log(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_add_hospital(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_add_photo(
@@ -787,6 +792,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hemalens_ffi_checksum_method_screener_analyze_timed_ms(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_bench_crossing(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_cell_tiles(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_close_session(
     ): Int
@@ -799,6 +806,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hemalens_ffi_checksum_method_screener_export_json(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_fhir_json(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_field_view(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_hospitals(
     ): Int
@@ -833,6 +842,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hemalens_ffi_checksum_method_screener_summary(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_sync_reviews(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_constructor_frameguide_new(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_constructor_screener_open(
     ): Int
@@ -884,6 +895,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_hemalens_ffi_fn_method_logsink_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hemalens_ffi_fn_clone_frameguide(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_hemalens_ffi_fn_free_frameguide(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hemalens_ffi_fn_constructor_frameguide_new(`longSide`: Int,`rescaleEvery`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv(`ptr`: Long,`width`: Int,`height`: Int,`y`: ForeignBytes.ByValue,`yRowStride`: Int,`u`: ForeignBytes.ByValue,`v`: ForeignBytes.ByValue,`uvRowStride`: Int,`uvPixelStride`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferGuidance.ByValue
     external fun uniffi_hemalens_ffi_fn_clone_screener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_hemalens_ffi_fn_free_screener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -902,6 +921,8 @@ internal object UniffiLib {
     ): Double
     external fun uniffi_hemalens_ffi_fn_method_screener_bench_crossing(`ptr`: Long,`photo`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferFieldReport.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_cell_tiles(`ptr`: Long,`session`: Long,`side`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_close_session(`ptr`: Long,`session`: Long,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferSummary.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_confirm(`ptr`: Long,`session`: Long,`reviewer`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -913,6 +934,8 @@ internal object UniffiLib {
     external fun uniffi_hemalens_ffi_fn_method_screener_export_json(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_fhir_json(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_field_view(`ptr`: Long,`session`: Long,`field`: Long,`longSide`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_hospitals(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1107,6 +1130,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_method_logsink_log() and 0xFFFF) != 11949) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_frameguide_analyze_yuv() and 0xFFFF) != 63677) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_add_hospital() and 0xFFFF) != 44564) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1120,6 +1146,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_bench_crossing() and 0xFFFF) != 5008) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_cell_tiles() and 0xFFFF) != 24151) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_close_session() and 0xFFFF) != 51388) {
@@ -1138,6 +1167,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_fhir_json() and 0xFFFF) != 18781) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_field_view() and 0xFFFF) != 17909) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_hospitals() and 0xFFFF) != 29751) {
@@ -1189,6 +1221,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() and 0xFFFF) != 46803) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_constructor_frameguide_new() and 0xFFFF) != 62662) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() and 0xFFFF) != 3618) {
@@ -1596,6 +1631,309 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One camera session's guide: it measures the red-cell scale on the first
+ * frame and then on every `rescale_every`th, and reuses it in between.
+ * Thread-safe (calls are taken one at a time).
+ */
+public interface FrameGuideInterface {
+    
+    /**
+     * Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+     * and strides. Android's `YUV_420_888` gives three planes; iOS's
+     * bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+     * `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+     * that does not fit its strides is `InvalidInput`.
+     */
+    fun `analyzeYuv`(`width`: kotlin.UInt, `height`: kotlin.UInt, `y`: java.nio.ByteBuffer, `yRowStride`: kotlin.UInt, `u`: java.nio.ByteBuffer, `v`: java.nio.ByteBuffer, `uvRowStride`: kotlin.UInt, `uvPixelStride`: kotlin.UInt): Guidance
+    
+    companion object
+}
+
+/**
+ * One camera session's guide: it measures the red-cell scale on the first
+ * frame and then on every `rescale_every`th, and reuses it in between.
+ * Thread-safe (calls are taken one at a time).
+ */
+open class FrameGuide: Disposable, AutoCloseable, FrameGuideInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Frames are reduced by a whole factor to at most `long_side` pixels
+     * (64 to 4096; 480 is the default of the JNI path); the scale is
+     * measured on every `rescale_every`th frame (at least 1; 15 there).
+     */
+    constructor(`longSide`: kotlin.UInt, `rescaleEvery`: kotlin.UInt) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_constructor_frameguide_new(
+    
+        
+        FfiConverterUInt.lower(`longSide`),
+        FfiConverterUInt.lower(`rescaleEvery`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_hemalens_ffi_fn_free_frameguide(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_hemalens_ffi_fn_clone_frameguide(handle, status)
+        }
+    }
+
+    
+    /**
+     * Guidance for the next frame: a YUV 4:2:0 image as its planes' bytes
+     * and strides. Android's `YUV_420_888` gives three planes; iOS's
+     * bi-planar `420YpCbCr8BiPlanarFullRange` gives `u` = the CbCr plane,
+     * `v` = the same bytes from offset 1, `uv_pixel_stride` = 2. A frame
+     * that does not fit its strides is `InvalidInput`.
+     */
+    @Throws(HemalensException::class)override fun `analyzeYuv`(`width`: kotlin.UInt, `height`: kotlin.UInt, `y`: java.nio.ByteBuffer, `yRowStride`: kotlin.UInt, `u`: java.nio.ByteBuffer, `v`: java.nio.ByteBuffer, `uvRowStride`: kotlin.UInt, `uvPixelStride`: kotlin.UInt): Guidance {
+            return FfiConverterTypeGuidance.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_frameguide_analyze_yuv(
+        it,
+        
+        FfiConverterUInt.lower(`width`),
+        FfiConverterUInt.lower(`height`),
+        FfiConverterByRefBytes.lower(`y`),
+        FfiConverterUInt.lower(`yRowStride`),
+        FfiConverterByRefBytes.lower(`u`),
+        FfiConverterByRefBytes.lower(`v`),
+        FfiConverterUInt.lower(`uvRowStride`),
+        FfiConverterUInt.lower(`uvPixelStride`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFrameGuide: FfiConverter<FrameGuide, Long> {
+    override fun lower(value: FrameGuide): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): FrameGuide {
+        return FrameGuide(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): FrameGuide {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: FrameGuide) = 8UL
+
+    override fun write(value: FrameGuide, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2522,6 +2860,12 @@ public interface ScreenerInterface {
     fun `benchCrossing`(`photo`: java.nio.ByteBuffer): FieldReport
     
     /**
+     * Every cell of a closed session's accepted fields as a square crop of
+     * `side` pixels (32 to 512), in field and cell order.
+     */
+    fun `cellTiles`(`session`: kotlin.Long, `side`: kotlin.UInt): List<CellTile>
+    
+    /**
      * Decides and stores the machine's result (never changed afterwards).
      */
     fun `closeSession`(`session`: kotlin.Long, `actor`: kotlin.String): Summary
@@ -2551,6 +2895,13 @@ public interface ScreenerInterface {
      * A closed session as a FHIR R4 Bundle (JSON text), results only.
      */
     fun `fhirJson`(`session`: kotlin.Long): kotlin.String
+    
+    /**
+     * Accepted field `field` of a closed session as a picture at most
+     * `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+     * labels, uncertain cells and relabels as the report.
+     */
+    fun `fieldView`(`session`: kotlin.Long, `field`: kotlin.Long, `longSide`: kotlin.UInt): FieldView
     
     fun `hospitals`(): List<Hospital>
     
@@ -2850,6 +3201,26 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
 
     
     /**
+     * Every cell of a closed session's accepted fields as a square crop of
+     * `side` pixels (32 to 512), in field and cell order.
+     */
+    @Throws(HemalensException::class)override fun `cellTiles`(`session`: kotlin.Long, `side`: kotlin.UInt): List<CellTile> {
+            return FfiConverterSequenceTypeCellTile.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_cell_tiles(
+        it,
+        
+        FfiConverterLong.lower(`session`),
+        FfiConverterUInt.lower(`side`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Decides and stores the machine's result (never changed afterwards).
      */
     @Throws(HemalensException::class)override fun `closeSession`(`session`: kotlin.Long, `actor`: kotlin.String): Summary {
@@ -2950,6 +3321,28 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
         it,
         
         FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Accepted field `field` of a closed session as a picture at most
+     * `long_side` pixels long (64 to 2048), with its cells' boxes: the same
+     * labels, uncertain cells and relabels as the report.
+     */
+    @Throws(HemalensException::class)override fun `fieldView`(`session`: kotlin.Long, `field`: kotlin.Long, `longSide`: kotlin.UInt): FieldView {
+            return FfiConverterTypeFieldView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_field_view(
+        it,
+        
+        FfiConverterLong.lower(`session`),
+        FfiConverterLong.lower(`field`),
+        FfiConverterUInt.lower(`longSide`),_status)
 }
     }
     )
@@ -3400,6 +3793,188 @@ public object FfiConverterTypeAddedPhoto: FfiConverterRustBuffer<AddedPhoto> {
 
 
 /**
+ * One cell's box on a [`FieldView`], in its pixels.
+ */
+data class CellMark (
+    /**
+     * The cell's index in its field (what `relabel_cell` takes).
+     */
+    var `cell`: kotlin.Long
+    , 
+    var `x`: kotlin.Float
+    , 
+    var `y`: kotlin.Float
+    , 
+    var `w`: kotlin.Float
+    , 
+    var `h`: kotlin.Float
+    , 
+    /**
+     * The label that stands: a reviewer's, else the machine's.
+     */
+    var `label`: kotlin.String
+    , 
+    var `machineLabel`: kotlin.String
+    , 
+    /**
+     * The machine's confidence in its label, 0..1.
+     */
+    var `confidence`: kotlin.Float
+    , 
+    /**
+     * Counted in the differential (draw solid); false: uncertain (draw dashed).
+     */
+    var `counted`: kotlin.Boolean
+    , 
+    /**
+     * A reviewer has relabelled it.
+     */
+    var `relabelled`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCellMark: FfiConverterRustBuffer<CellMark> {
+    override fun read(buf: ByteBuffer): CellMark {
+        return CellMark(
+            FfiConverterLong.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CellMark) = (
+            FfiConverterLong.allocationSize(value.`cell`) +
+            FfiConverterFloat.allocationSize(value.`x`) +
+            FfiConverterFloat.allocationSize(value.`y`) +
+            FfiConverterFloat.allocationSize(value.`w`) +
+            FfiConverterFloat.allocationSize(value.`h`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`machineLabel`) +
+            FfiConverterFloat.allocationSize(value.`confidence`) +
+            FfiConverterBoolean.allocationSize(value.`counted`) +
+            FfiConverterBoolean.allocationSize(value.`relabelled`)
+    )
+
+    override fun write(value: CellMark, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`cell`, buf)
+            FfiConverterFloat.write(value.`x`, buf)
+            FfiConverterFloat.write(value.`y`, buf)
+            FfiConverterFloat.write(value.`w`, buf)
+            FfiConverterFloat.write(value.`h`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`machineLabel`, buf)
+            FfiConverterFloat.write(value.`confidence`, buf)
+            FfiConverterBoolean.write(value.`counted`, buf)
+            FfiConverterBoolean.write(value.`relabelled`, buf)
+    }
+}
+
+
+
+/**
+ * One cell's square crop for the review gallery ([`Screener::cell_tiles`]).
+ */
+data class CellTile (
+    var `field`: kotlin.Long
+    , 
+    var `cell`: kotlin.Long
+    , 
+    /**
+     * A baseline JPEG.
+     */
+    var `jpeg`: kotlin.ByteArray
+    , 
+    /**
+     * The label that stands: a reviewer's, else the machine's.
+     */
+    var `label`: kotlin.String
+    , 
+    var `machineLabel`: kotlin.String
+    , 
+    /**
+     * The machine's confidence in its label, 0..1.
+     */
+    var `confidence`: kotlin.Float
+    , 
+    /**
+     * Counted in the differential; false: uncertain, shown apart for review.
+     */
+    var `counted`: kotlin.Boolean
+    , 
+    /**
+     * A reviewer has relabelled it.
+     */
+    var `relabelled`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCellTile: FfiConverterRustBuffer<CellTile> {
+    override fun read(buf: ByteBuffer): CellTile {
+        return CellTile(
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CellTile) = (
+            FfiConverterLong.allocationSize(value.`field`) +
+            FfiConverterLong.allocationSize(value.`cell`) +
+            FfiConverterByteArray.allocationSize(value.`jpeg`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`machineLabel`) +
+            FfiConverterFloat.allocationSize(value.`confidence`) +
+            FfiConverterBoolean.allocationSize(value.`counted`) +
+            FfiConverterBoolean.allocationSize(value.`relabelled`)
+    )
+
+    override fun write(value: CellTile, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`field`, buf)
+            FfiConverterLong.write(value.`cell`, buf)
+            FfiConverterByteArray.write(value.`jpeg`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`machineLabel`, buf)
+            FfiConverterFloat.write(value.`confidence`, buf)
+            FfiConverterBoolean.write(value.`counted`, buf)
+            FfiConverterBoolean.write(value.`relabelled`, buf)
+    }
+}
+
+
+
+/**
  * This device's signing identity, for enrolment at a hospital.
  */
 data class DeviceKey (
@@ -3482,6 +4057,69 @@ public object FfiConverterTypeEvidence: FfiConverterRustBuffer<Evidence> {
     override fun write(value: Evidence, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`targetCells`, buf)
             FfiConverterUInt.write(value.`maxFields`, buf)
+    }
+}
+
+
+
+/**
+ * An accepted field's picture (cut to its eyepiece circle) and where its
+ * cells lie on it, to draw their boxes over it ([`Screener::field_view`]).
+ */
+data class FieldView (
+    /**
+     * The field's number in the session (0, 1, ...).
+     */
+    var `field`: kotlin.Long
+    , 
+    /**
+     * A baseline JPEG.
+     */
+    var `jpeg`: kotlin.ByteArray
+    , 
+    var `width`: kotlin.UInt
+    , 
+    var `height`: kotlin.UInt
+    , 
+    var `marks`: List<CellMark>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldView: FfiConverterRustBuffer<FieldView> {
+    override fun read(buf: ByteBuffer): FieldView {
+        return FieldView(
+            FfiConverterLong.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeCellMark.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldView) = (
+            FfiConverterLong.allocationSize(value.`field`) +
+            FfiConverterByteArray.allocationSize(value.`jpeg`) +
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterSequenceTypeCellMark.allocationSize(value.`marks`)
+    )
+
+    override fun write(value: FieldView, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`field`, buf)
+            FfiConverterByteArray.write(value.`jpeg`, buf)
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterSequenceTypeCellMark.write(value.`marks`, buf)
     }
 }
 
@@ -4411,6 +5049,62 @@ public object FfiConverterSequenceTypeModelRef: FfiConverterRustBuffer<List<Mode
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCellMark: FfiConverterRustBuffer<List<CellMark>> {
+    override fun read(buf: ByteBuffer): List<CellMark> {
+        val len = buf.getInt()
+        return List<CellMark>(len) {
+            FfiConverterTypeCellMark.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CellMark>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCellMark.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CellMark>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCellMark.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCellTile: FfiConverterRustBuffer<List<CellTile>> {
+    override fun read(buf: ByteBuffer): List<CellTile> {
+        val len = buf.getInt()
+        return List<CellTile>(len) {
+            FfiConverterTypeCellTile.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CellTile>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCellTile.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CellTile>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCellTile.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeReviewSync: FfiConverterRustBuffer<List<ReviewSync>> {
     override fun read(buf: ByteBuffer): List<ReviewSync> {
         val len = buf.getInt()
@@ -4544,6 +5238,8 @@ public object FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer<List<Se
         }
     }
 }
+
+
 
 
 

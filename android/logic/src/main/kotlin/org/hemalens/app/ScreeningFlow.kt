@@ -1,6 +1,7 @@
 package org.hemalens.app
 
 import org.hemalens.AddedPhoto
+import org.hemalens.DeviceKey
 import org.hemalens.Evidence
 import org.hemalens.HemalensException
 import org.hemalens.Screener
@@ -9,18 +10,47 @@ import org.hemalens.SessionQuery
 import org.hemalens.core.Decision
 import org.hemalens.store.Hospital
 import java.nio.ByteBuffer
+import java.time.LocalDate
+import java.time.ZoneId
 
 /** What the first run asks once: the app's language, the site and who operates the phone. */
 data class Setup(val language: String, val site: String, val operator: String)
 
 /**
- * What the phone keeps outside the records store: the setup (preferences) and
- * the store's 32-byte key (created once, wrapped by the Android Keystore).
+ * What the phone keeps outside the records store: the setup (preferences),
+ * the store's 32-byte key and the device's 32-byte signing seed (each made
+ * once on first use and wrapped by the Android Keystore / kept in the iOS
+ * Keychain, so a copied store is useless without the phone).
  */
 interface DeviceVault {
     fun loadSetup(): Setup?
     fun saveSetup(setup: Setup)
     fun storeKey(): ByteArray
+    fun deviceSeed(): ByteArray
+}
+
+/** The history screen's search: every filter optional; newest first. */
+data class HistoryFilter(
+    /** The exact patient code. */
+    val patient: String? = null,
+    /** Started on or after this day (in the phone's time zone). */
+    val from: LocalDate? = null,
+    /** Started on or before this day. */
+    val to: LocalDate? = null,
+    /** The outcome that stands (after any override). */
+    val outcome: Decision? = null,
+    /** Only closed screenings waiting for a reviewer. */
+    val pendingReview: Boolean = false,
+    val limit: Int = 50,
+) {
+    fun query(zone: ZoneId = ZoneId.systemDefault()): SessionQuery = SessionQuery(
+        patient = patient?.trim()?.takeIf { it.isNotEmpty() },
+        fromMs = from?.atStartOfDay(zone)?.toInstant()?.toEpochMilli(),
+        toMs = to?.plusDays(1)?.atStartOfDay(zone)?.toInstant()?.toEpochMilli(),
+        outcome = outcome,
+        pendingReview = pendingReview,
+        limit = limit.toUInt(),
+    )
 }
 
 /** The screens, in the order a screening walks through them. */
@@ -64,6 +94,7 @@ class ScreeningFlow(
     private val config: ScreenerConfig = ScreenerConfig(threads = 2u, packDir = null),
 ) : AutoCloseable {
     private val present = Presenter(strings)
+    private val pictures = GalleryPresenter(strings)
     private val s = strings
     private var opened: Screener? = null
     private var setup: Setup? = vault.loadSetup()
@@ -82,13 +113,14 @@ class ScreeningFlow(
     }
 
     private fun open() {
-        opened = Screener.open(storeDir, vault.storeKey(), config)
+        opened = Screener.open(storeDir, vault.storeKey(), config.copy(deviceSeed = vault.deviceSeed()))
     }
 
     private val operator: String get() = setup?.operator ?: error("first run not completed")
 
     fun completeFirstRun(setup: Setup): FlowState {
         check(state is FlowState.FirstRun) { "not on the first run" }
+        require(LANGUAGES.any { it.tag == setup.language }) { "not a language of the app: ${setup.language}" }
         state = when {
             setup.site.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_SITE_MISSING))
             setup.operator.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_OPERATOR_MISSING))
@@ -103,8 +135,18 @@ class ScreeningFlow(
         return state
     }
 
-    /** Enrol a hospital (its public key scanned or pasted); optional, any time after the first run. */
+    /** Enrol a hospital; optional, any time after the first run. */
     fun enrol(hospital: Hospital) = screener.addHospital(hospital, operator)
+
+    /** Enrol the hospital of a scanned or pasted card ([HospitalCard]); the error to show, or null when enrolled. */
+    fun enrol(card: String): String? {
+        val h = HospitalCard.parse(card) ?: return s.get(Str.ERROR_HOSPITAL_CARD)
+        enrol(h)
+        return null
+    }
+
+    /** What the hospital enrols: this phone's id and public key (shown as text and as a QR code). */
+    fun deviceKey(): DeviceKey = screener.deviceKey()
 
     fun startScreening(patientCode: String): FlowState {
         check(state is FlowState.PatientCode) { "not asking for a patient code" }
@@ -159,6 +201,34 @@ class ScreeningFlow(
         return backToResult(r)
     }
 
+    /** A reviewer's label for one cell (from the gallery); the machine's label is kept. */
+    fun relabelCell(field: Long, cell: Long, label: String, reviewer: String, note: String?): FlowState {
+        val r = state as? FlowState.Review ?: error("not reviewing")
+        screener.relabelCell(r.sessionId, field, cell, label, reviewer, note)
+        state = r.copy(model = result(r.sessionId, r.patient, r.model.fields))
+        return state
+    }
+
+    /** The finished screening's cells, uncertain ones first, then by class (result and review screens). */
+    fun gallery(): List<GalleryGroup> {
+        val sid = finishedSession()
+        return pictures.gallery(screener.cellTiles(sid, GalleryPresenter.TILE_PX.toUInt()), screener.summary(sid).differential.map { it.label })
+    }
+
+    /** Each accepted field's picture with its cells' boxes. */
+    fun fieldOverlays(): List<FieldOverlayModel> {
+        val sid = finishedSession()
+        val accepted = (state as? FlowState.Result)?.model?.fields ?: (state as FlowState.Review).model.fields
+        return accepted.filter { it.accepted && it.number != null }
+            .map { pictures.field(screener.fieldView(sid, it.number!!.toLong() - 1, GalleryPresenter.FIELD_PX.toUInt())) }
+    }
+
+    private fun finishedSession(): Long = when (val st = state) {
+        is FlowState.Result -> st.sessionId
+        is FlowState.Review -> st.sessionId
+        else -> error("no finished screening")
+    }
+
     private fun backToResult(r: FlowState.Review): FlowState {
         state = FlowState.Result(r.sessionId, r.patient, result(r.sessionId, r.patient, r.model.fields))
         return state
@@ -196,7 +266,7 @@ class ScreeningFlow(
         return state
     }
 
-    fun history(query: SessionQuery = SessionQuery()): List<HistoryRow> = screener.list(query).map(present::history)
+    fun history(filter: HistoryFilter = HistoryFilter()): List<HistoryRow> = screener.list(filter.query()).map(present::history)
 
     private fun outboxOf(sid: Long) = screener.outbox().filter { it.sessionId == sid }.map(present::outbox)
 

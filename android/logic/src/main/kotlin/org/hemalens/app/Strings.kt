@@ -9,12 +9,22 @@ enum class Str {
     ERROR_SITE_MISSING,
     ERROR_OPERATOR_MISSING,
     ERROR_PATIENT_CODE,
+    ERROR_HOSPITAL_CARD,
     CAPTURE_CELLS,
     CAPTURE_FIELDS,
     CAPTURE_ENOUGH,
     FIELD_ACCEPTED,
     FIELD_REJECTED,
     PHOTO_UNREADABLE,
+    GUIDE_NO_APERTURE,
+    GUIDE_READY,
+    GUIDE_FRAME_ERROR,
+    GUIDE_FOCUS,
+    GUIDE_LIGHT,
+    GUIDE_APERTURE,
+    GUIDE_CELLS,
+    GUIDE_CHECK_OK,
+    GUIDE_CHECK_FIX,
     ISSUE_NOT_A_SMEAR,
     ISSUE_NO_CELLS,
     ISSUE_TOO_DARK,
@@ -48,6 +58,11 @@ enum class Str {
     CELL_IG,
     CELL_ERYTHROBLAST,
     CELL_PLATELET,
+    GALLERY_UNCERTAIN,
+    CELL_TILE,
+    CELL_TILE_UNCERTAIN,
+    CELL_TILE_RELABELLED,
+    FIELD_OVERLAY,
     REVIEW_OPEN,
     REVIEW_PENDING,
     REVIEW_REVIEWED,
@@ -62,9 +77,34 @@ enum class Str {
 
     /** The resource name: `ERROR_SITE_MISSING` is `R.string.error_site_missing`. */
     val key: String get() = name.lowercase()
+
+    /**
+     * A quantity string (`<plurals>`, `R.plurals.x`): its first argument is
+     * the count that picks the form ("1 more field", "3 more fields").
+     */
+    val plural: Boolean get() = this in PLURALS
+
+    private companion object {
+        val PLURALS = setOf(NEXT_CAPTURE_MORE, NEXT_CHECK_THEN_CAPTURE, FIELD_OVERLAY)
+    }
 }
 
-/** The string catalogue in the user's language; `args` fill `%1$s`, `%2$d`... */
+/** A language the app speaks, by its BCP 47 tag and its own name (never translated). */
+data class Language(val tag: String, val name: String)
+
+/** The first run's choice; each has the whole catalogue (checked by the logic test). */
+val LANGUAGES = listOf(
+    Language("en", "English"),
+    Language("fr", "Français"),
+    Language("sw", "Kiswahili"),
+    Language("hi", "हिन्दी"),
+)
+
+/**
+ * The string catalogue in the user's language; `args` fill `%1$s`, `%2$d`...
+ * For a [Str.plural] key the first argument (an Int) also picks the form: on
+ * the phone `getQuantityString(R.plurals.x, count, *args)`.
+ */
 fun interface Strings {
     fun get(key: Str, vararg args: Any): String
 }

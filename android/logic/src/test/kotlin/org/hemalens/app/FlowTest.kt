@@ -24,19 +24,42 @@ import javax.xml.parsers.DocumentBuilderFactory
 import org.w3c.dom.Element
 import org.hemalens.testing.*
 
-fun readStrings(file: File): Map<String, String> {
+private fun unescape(t: String) = t.replace("\\'", "'").replace("\\\"", "\"").replace("\\n", "\n")
+
+/**
+ * Every string of a `values*` folder (all its XML files): `<string>` by
+ * name, and each `<plurals>` form as `name#quantity`.
+ */
+fun readStrings(dir: File): Map<String, String> = dir.listFiles { f -> f.name.endsWith(".xml") }!!.sorted().flatMap { file ->
     val doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(file)
-    val nodes = doc.getElementsByTagName("string")
-    return (0 until nodes.length).associate { i ->
-        val e = nodes.item(i) as Element
-        e.getAttribute("name") to e.textContent.replace("\\'", "'").replace("\\\"", "\"").replace("\\n", "\n")
+    val strings = doc.getElementsByTagName("string").let { n -> (0 until n.length).map { n.item(it) as Element } }
+        .map { it.getAttribute("name") to unescape(it.textContent) }
+    val plurals = doc.getElementsByTagName("plurals").let { n -> (0 until n.length).map { n.item(it) as Element } }
+        .flatMap { p ->
+            val items = p.getElementsByTagName("item")
+            (0 until items.length).map { items.item(it) as Element }
+                .map { "${p.getAttribute("name")}#${it.getAttribute("quantity")}" to unescape(it.textContent) }
+        }
+    strings + plurals
+}.toMap()
+
+/** The catalogue from the XML, as the phone's Resources would answer (CLDR plural forms of the four languages). */
+class XmlStrings(val table: Map<String, String>, val lang: String = "en") : Strings {
+    override fun get(key: Str, vararg args: Any): String {
+        val name = if (key.plural) {
+            val n = args[0] as Int
+            // one: n = 1 in English and Swahili; n = 0 or 1 in French and Hindi.
+            val one = if (lang == "fr" || lang == "hi") n == 0 || n == 1 else n == 1
+            "${key.key}#${if (one) "one" else "other"}"
+        } else {
+            key.key
+        }
+        return String.format(table[name] ?: throw AssertionError("no string $name"), *args)
     }
 }
 
-class XmlStrings(val table: Map<String, String>) : Strings {
-    override fun get(key: Str, vararg args: Any): String =
-        String.format(table[key.key] ?: throw AssertionError("no string ${key.key}"), *args)
-}
+/** The catalogue's keys: plurals by their name. */
+fun keysOf(table: Map<String, String>) = table.keys.map { it.substringBefore('#') }.toSet()
 
 fun placeholders(text: String): List<String> =
     Regex("%(\\d+\\$)?[sdf%]").findAll(text).map { it.value }.sorted().toList()
@@ -57,15 +80,18 @@ fun dimmed(jpeg: ByteArray): ByteArray {
 class MemoryVault : DeviceVault {
     var setup: Setup? = null
     private val key = generateKey()
+    var seed: ByteArray = generateKey()
     var keyReads = 0
     override fun loadSetup() = setup
     override fun saveSetup(setup: Setup) { this.setup = setup }
     override fun storeKey(): ByteArray { keyReads++; return key }
+    override fun deviceSeed(): ByteArray = seed
 }
 
 fun main() {
     val res = File(System.getenv("ANDROID_RES") ?: "android/app/src/main/res")
-    val langs = listOf("values", "values-fr", "values-sw", "values-hi").associateWith { readStrings(File(res, "$it/strings.xml")) }
+    val langs = listOf("values", "values-fr", "values-sw", "values-hi").associateWith { readStrings(File(res, it)) }
+    val tagOf = { dir: String -> dir.removePrefix("values").removePrefix("-").ifEmpty { "en" } }
     val en = XmlStrings(langs.getValue("values"))
     val enP = Presenter(en)
     val dir = Files.createTempDirectory("hemalens-app").toFile()
@@ -79,16 +105,25 @@ fun main() {
     val flow = ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config)
     var sid = 0L
 
-    check("every key is in all four languages, with the same placeholders") {
-        val want = Str.values().map { it.key }.toSet()
+    check("every key is in all four languages, with the same placeholders; the logic's keys all there") {
         val english = langs.getValue("values")
-        val problems = langs.flatMap { (lang, table) ->
-            (want - table.keys).map { "$lang lacks $it" } + (table.keys - want).map { "$lang has unused $it" } +
+        val want = keysOf(english)
+        val missing = Str.values().filter { s -> if (s.plural) "${s.key}#other" !in english else s.key !in english }
+        val problems = missing.map { "values lacks ${it.key}" } + langs.flatMap { (lang, table) ->
+            (want - keysOf(table)).map { "$lang lacks $it" } + (keysOf(table) - want).map { "$lang has unknown $it" } +
                 table.filter { (k, v) -> v.isBlank() }.map { "$lang/${it.key} is blank" } +
-                table.filter { (k, v) -> k in english && placeholders(v) != placeholders(english.getValue(k)) }
+                table.filter { (k, v) -> placeholders(v) != placeholders(english[k] ?: english.getValue("${k.substringBefore('#')}#other")) }
                     .map { "$lang/${it.key} placeholders ${placeholders(it.value)}" }
         }
         assertTrue(problems.isEmpty(), problems.joinToString("; "))
+        assertEq(LANGUAGES.map { it.tag }, langs.keys.map(tagOf), "the first run offers the languages the catalogue has")
+    }
+    check("plurals: one field, three fields, in the language's own rule") {
+        assertEq(en.get(Str.NEXT_CAPTURE_MORE, 1), "Capture 1 more field.", "en one")
+        assertEq(en.get(Str.NEXT_CAPTURE_MORE, 3), "Capture 3 more fields.", "en other")
+        val fr = XmlStrings(langs.getValue("values-fr"), "fr")
+        assertTrue(fr.get(Str.NEXT_CAPTURE_MORE, 1).endsWith("1 champ."), fr.get(Str.NEXT_CAPTURE_MORE, 1))
+        assertEq(en.get(Str.FIELD_OVERLAY, 1, 4), "Photo 4: 1 cell marked", "count first, photo second")
     }
     check("each outcome has its own icon and words, not colour alone, in every language") {
         val styles = OutcomeStyle.values()
@@ -96,7 +131,7 @@ fun main() {
         assertEq(styles.map { it.iconId }.toSet().size, styles.size, "distinct icons")
         assertTrue(styles.all { it.iconId.startsWith("ic_") && it.colourToken.isNotBlank() }, "icon ids and colour tokens")
         langs.forEach { (lang, table) ->
-            val words = styles.map { XmlStrings(table).get(it.headline) }
+            val words = styles.map { XmlStrings(table, tagOf(lang)).get(it.headline) }
             assertTrue(words.all { it.isNotBlank() }, "$lang headline")
             assertEq(words.toSet().size, styles.size, "$lang headlines differ")
         }
@@ -149,7 +184,7 @@ fun main() {
         assertTrue(refused.isNotEmpty(), "the dimmed photo was refused")
         val q = flow.screener.analyze(direct(photos[0])).quality
         langs.forEach { (lang, table) ->
-            val v = Presenter(XmlStrings(table)).verdict(1, q)
+            val v = Presenter(XmlStrings(table, tagOf(lang))).verdict(1, q)
             assertTrue(!v.accepted && v.text.length > 20, "$lang: ${v.text}")
             if (lang != "values") assertTrue(v.text != refused.first().text, "$lang is translated")
         }
@@ -178,13 +213,43 @@ fun main() {
         println("     ${o.headline} [${o.iconId}] ${o.nextStep}")
         r.model.differential.forEach { println("     ${it.text}") }
         langs.forEach { (lang, table) ->
-            val m = Presenter(XmlStrings(table)).result(sum, r.model.fields, null)
+            val m = Presenter(XmlStrings(table, tagOf(lang))).result(sum, r.model.fields, null)
             val all = listOf(m.outcome.headline, m.outcome.nextStep, m.review) + m.differential.map { it.text }
             assertTrue(all.all { it.isNotBlank() && !it.contains('%' + "1") }, "$lang result texts")
         }
     }
-    check("review: the override shows, the machine's outcome is named, the report agrees") {
+    check("result pictures: every cell's crop grouped (uncertain first), each field with its boxes, named for the screen reader") {
+        val groups = flow.gallery()
+        val tiles = groups.flatMap { it.tiles }
+        val fields = flow.screener.summary(sid).fields
+        val accepted = (flow.state as FlowState.Result).model.fields.filter { it.accepted }
+        assertEq(accepted.size, fields.accepted.toInt(), "accepted fields")
+        assertTrue(tiles.isNotEmpty(), "cells to show")
+        assertTrue(tiles.all { String(it.jpeg.copyOfRange(6, 10)) == "JFIF" || (it.jpeg[0] == 0xFF.toByte() && it.jpeg[1] == 0xD8.toByte()) }, "JPEG crops")
+        val uncertain = tiles.filter { it.uncertain }
+        if (uncertain.isNotEmpty()) assertEq(groups.first().title, en.get(Str.GALLERY_UNCERTAIN), "uncertain first")
+        assertTrue(groups.filter { it.label != null }.all { g -> g.tiles.all { it.label == g.label && !it.uncertain } }, "one class a group")
+        assertTrue(uncertain.all { it.description.contains("perhaps") }, "uncertain said as such")
+        val overlays = flow.fieldOverlays()
+        assertEq(overlays.size, accepted.size, "one picture per accepted field")
+        assertEq(overlays.sumOf { it.marks.size }, tiles.size, "the same cells on the pictures as in the gallery")
+        assertTrue(overlays.all { o -> o.width in 64..1280 && o.height in 64..1280 && o.marks.all { it.left in -0.01f..1f && it.top in -0.01f..1f } }, "boxes within the picture")
+        assertTrue(overlays.flatMap { it.marks }.count { it.dashed } == uncertain.size, "uncertain boxes dashed")
+        println("     gallery: ${groups.map { "${it.title} ${it.tiles.size}" }}; ${overlays.first().description}")
+    }
+    check("review a cell from the gallery: the reviewer's label stands, the machine's is named") {
         flow.startReview() as FlowState.Review
+        val t = flow.gallery().flatMap { it.tiles }.first()
+        val to = if (t.label == "lymphocyte") "monocyte" else "lymphocyte"
+        assertTrue(flow.relabelCell(t.field, t.cell, to, "dr-a", null) is FlowState.Review, "still reviewing")
+        val after = flow.gallery().flatMap { it.tiles }.single { it.field == t.field && it.cell == t.cell }
+        assertTrue(after.relabelled && after.label == to && !after.uncertain, "relabelled: $after")
+        assertEq(after.description, en.get(Str.CELL_TILE_RELABELLED, t.field.toInt() + 1, t.cell.toInt() + 1, enP.cellName(to), enP.cellName(t.label)), "said so")
+        val mark = flow.fieldOverlays().flatMap { it.marks }.single { it.field == t.field && it.cell == t.cell }
+        assertEq(mark.name, enP.cellName(to), "the box says the same")
+    }
+    check("review: the override shows, the machine's outcome is named, the report agrees") {
+        assertTrue(flow.state is FlowState.Review, "still reviewing")
         val machine = flow.screener.summary(sid).outcome.decision
         val other = if (machine == Decision.REFER) Decision.INCONCLUSIVE else Decision.REFER
         val r = flow.overrideOutcome(other, "dr-a", "checked at the hospital") as FlowState.Result
@@ -197,7 +262,10 @@ fun main() {
     }
     check("share: PDF, FHIR, SMS, and the outbox per case as the core words it") {
         val recipient = "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz"
-        flow.enrol(Hospital("h", "http://127.0.0.1:9/files/", recipient, true))
+        val card = HospitalCard.format(Hospital("h", "http://127.0.0.1:9/files/", recipient, true))
+        assertEq(flow.enrol(card.replace("key=age1", "key=age2")), en.get(Str.ERROR_HOSPITAL_CARD), "a spoilt card")
+        assertEq(flow.enrol(card), null, "enrolled from its card")
+        assertEq(flow.screener.hospitals().map { it.url }, listOf("http://127.0.0.1:9/files/"), "as the card says")
         val sh = flow.share("h") as FlowState.Sharing
         assertEq(String(sh.pdf.copyOfRange(0, 5)), "%PDF-", "pdf")
         assertTrue(sh.fhirJson.contains("\"resourceType\":\"Bundle\""), "fhir")
@@ -214,7 +282,7 @@ fun main() {
     }
     check("history rows: patient code, outcome words and icon, review state") {
         assertTrue(flow.newScreening() is FlowState.PatientCode, "back to a patient code")
-        val rows = flow.history(SessionQuery(patient = "PT-A1"))
+        val rows = flow.history(HistoryFilter(patient = "PT-A1"))
         val row = rows.single()
         assertEq(row.sessionId, sid, "session")
         val stored = flow.screener.list(SessionQuery(patient = "PT-A1")).single()
@@ -224,17 +292,49 @@ fun main() {
         assertEq(row.photos, "Photos: ${photos.size}", "photos")
         assertTrue(Regex("\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}").matches(row.date), "date ${row.date}")
     }
+    check("history search: by patient, outcome, pending review and days") {
+        val today = java.time.LocalDate.now()
+        val stored = flow.screener.list(SessionQuery(patient = "PT-A1")).single()
+        assertEq(flow.history(HistoryFilter(patient = " PT-A1 ")).map { it.sessionId }, listOf(sid), "patient, trimmed")
+        assertEq(flow.history(HistoryFilter(patient = "PT-ZZ")).size, 0, "another patient")
+        assertEq(flow.history(HistoryFilter(outcome = stored.outcome)).map { it.sessionId }, listOf(sid), "its outcome")
+        val other = Decision.values().first { it != stored.outcome }
+        assertEq(flow.history(HistoryFilter(outcome = other)).size, 0, "another outcome")
+        assertEq(flow.history(HistoryFilter(from = today, to = today)).map { it.sessionId }, listOf(sid), "today")
+        assertEq(flow.history(HistoryFilter(from = today.plusDays(1))).size, 0, "from tomorrow")
+        assertEq(flow.history(HistoryFilter(to = today.minusDays(1))).size, 0, "until yesterday")
+        assertEq(flow.history(HistoryFilter(pendingReview = true)).size, 0, "reviewed, so not pending")
+    }
+    check("the background pass: offline, the results wait and it asks to run again") {
+        val report = Delivery(flow.screener).run(onWifi = false)
+        assertTrue(report.retry && report.waiting >= 1 && report.delivered == 0, "$report")
+    }
+    check("hospital cards: round trip; anything else is not a card") {
+        val h = Hospital("Central & Co", "https://inbox.example/tus/", "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz", false)
+        assertEq(HospitalCard.parse(HospitalCard.format(h)), h, "round trip")
+        for (bad in listOf("", "age1wnf0", "hemalens:hospital?name=x", "hemalens:hospital?name=x&url=ftp%3A%2F%2Fa%2F&key=${h.recipient}",
+            HospitalCard.format(h).replace("photos=any", "photos=sometimes"))) {
+            assertEq(HospitalCard.parse(bad), null, "not a card: $bad")
+        }
+    }
     check("out-of-order calls are refused") {
         val e = runCatching { flow.finish() }.exceptionOrNull()
         assertTrue(e is IllegalStateException, "finish without capture: $e")
     }
-    check("a second launch skips the first run and keeps the records") {
+    check("a second launch skips the first run, keeps the records and signs with the vault's seed") {
+        val id = flow.deviceKey()
         flow.close()
         ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config).use { again ->
             assertTrue(again.state is FlowState.PatientCode, "straight to a patient code")
             assertEq(again.history().map { it.sessionId }, listOf(sid), "records kept")
+            assertEq(again.deviceKey(), id, "the same device key")
+        }
+        vault.seed = generateKey()
+        ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config).use { again ->
+            assertTrue(again.deviceKey() != id, "the key comes from the vault's seed, not the store")
         }
     }
+    previewChecks(File(System.getenv("HEMALENS_ROOT") ?: "."), en)
     dir.deleteRecursively()
     finish()
 }
