@@ -208,8 +208,13 @@ fn a_long_patient_code_is_shown_whole_on_the_first_page() {
 
 #[test]
 fn an_apps_field_picture_has_every_cell_of_its_field_where_the_report_puts_it() {
-    let r = sample();
-    let f = r.fields.iter().find(|f| f.report.quality.ok).expect("an accepted field");
+    let mut r = sample();
+    // One cell below the cell model's confidence threshold: uncertain, drawn dashed.
+    let i = r.fields.iter().position(|f| f.report.quality.ok).expect("a field");
+    let cell = r.fields[i].report.cells[0].clone();
+    r.fields[i].report.cells.push(cell);
+    r.fields[i].report.cells[0].confidence = 0.01;
+    let f = &r.fields[i];
     let p = pictures::field(&r, &demo, f.seq, 800).expect("picture");
     assert!(p.jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
     assert!(p.width.max(p.height) <= 800 && p.width.max(p.height) >= 600, "{}x{}", p.width, p.height);
