@@ -42,11 +42,17 @@ bash tests/kotlin/run.sh
 step "Android shell logic: a screening through ScreeningFlow on the desktop JVM (kotlinc + JNA); Compose/CameraX, APK and NDK library not built here"
 bash android/logic/run-tests.sh
 
+step "Android shell (android/app): ktlint and resource checks; NOT compiled (no Android SDK here)"
+bash scripts/android_shell_check.sh
+
 step "JNI camera-preview path: Java calls every entry point"
 bash tests/jni/run.sh "$root/target/release/libhemalens_ffi.so"
 
-step "Swift bindings: syntax only (no Swift compiler here)"
+step "Swift (bindings and the iOS shell in ios/): syntax only, tree-sitter (no Swift compiler here)"
 .venv/bin/python scripts/check_swift.py
+
+step "iOS string tables: generated from the Android catalogue, Str/UiStr cases in step (scripts/ios_strings.py --check)"
+.venv/bin/python scripts/ios_strings.py --check
 
 step "phone targets (best effort; SKIPPED where an SDK is needed)"
 bash scripts/check_phone_targets.sh

@@ -36,14 +36,29 @@ data class MarkModel(
 )
 
 /** An accepted field's picture with its cells' boxes. */
-data class FieldOverlayModel(val field: Long, val jpeg: ByteArray, val width: Int, val height: Int, val marks: List<MarkModel>, val description: String)
+data class FieldOverlayModel(
+    val field: Long,
+    val jpeg: ByteArray,
+    val width: Int,
+    val height: Int,
+    val marks: List<MarkModel>,
+    val description: String,
+)
 
 /** The result screen's pictures, made by the core (the same crops and boxes as the report's). */
 class GalleryPresenter(private val s: Strings) {
     private val present = Presenter(s)
 
     /** The screen reader's words for one cell (and the tile's caption below it). */
-    private fun describe(field: Long, cell: Long, label: String, machine: String, confidence: Float, counted: Boolean, relabelled: Boolean): Pair<String, String> {
+    private fun describe(
+        field: Long,
+        cell: Long,
+        label: String,
+        machine: String,
+        confidence: Float,
+        counted: Boolean,
+        relabelled: Boolean,
+    ): Pair<String, String> {
         val name = present.cellName(label)
         val sure = present.percent(confidence.toDouble())
         val (photo, n) = field.toInt() + 1 to cell.toInt() + 1
@@ -85,12 +100,24 @@ class GalleryPresenter(private val s: Strings) {
                 description = describe(v.field, m.cell, m.label, m.machineLabel, m.confidence, m.counted, m.relabelled).first,
             )
         }
-        return FieldOverlayModel(v.field, v.jpeg, v.width.toInt(), v.height.toInt(), marks, s.get(Str.FIELD_OVERLAY, marks.size, v.field.toInt() + 1))
+        return FieldOverlayModel(
+            v.field,
+            v.jpeg,
+            v.width.toInt(),
+            v.height.toInt(),
+            marks,
+            s.get(
+                Str.FIELD_OVERLAY,
+                marks.size,
+                v.field.toInt() + 1,
+            ),
+        )
     }
 
     companion object {
         /** Gallery crops: 160 px squares (a 3-column grid on a 360 dp phone at 1.5x). */
         const val TILE_PX = 160
+
         /** Field pictures: 1280 px on the long side (sharp on a phone, quick to make). */
         const val FIELD_PX = 1280
     }

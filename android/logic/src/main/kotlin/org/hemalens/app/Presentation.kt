@@ -119,12 +119,17 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
         val room = summary.provenance.maxFields.toInt() - summary.fields.added.toInt()
         return when (o.decision) {
             Decision.REFER -> s.get(Str.NEXT_REFER)
+
             Decision.NO_ABNORMALITY_DETECTED -> s.get(Str.NEXT_NO_ABNORMALITY)
+
             Decision.INCONCLUSIVE -> when {
                 o.reasons.any { it.code == "too_many_rejected" } && room > 0 ->
                     s.get(Str.NEXT_CHECK_THEN_CAPTURE, (o.moreFields?.toInt() ?: 3).coerceIn(1, room))
+
                 o.moreFields != null && room > 0 -> s.get(Str.NEXT_CAPTURE_MORE, o.moreFields!!.toInt())
+
                 room <= 0 -> s.get(Str.NEXT_FIELD_LIMIT)
+
                 else -> s.get(Str.NEXT_EXPERT_REVIEW)
             }
         }

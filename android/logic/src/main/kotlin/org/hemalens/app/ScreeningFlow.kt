@@ -123,7 +123,9 @@ class ScreeningFlow(
         require(LANGUAGES.any { it.tag == setup.language }) { "not a language of the app: ${setup.language}" }
         state = when {
             setup.site.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_SITE_MISSING))
+
             setup.operator.isBlank() -> FlowState.FirstRun(s.get(Str.ERROR_OPERATOR_MISSING))
+
             else -> {
                 val clean = Setup(setup.language, setup.site.trim(), setup.operator.trim())
                 vault.saveSetup(clean)
@@ -187,6 +189,13 @@ class ScreeningFlow(
         return state
     }
 
+    /** Back to the result without a review (a review opened by mistake). */
+    fun leaveReview(): FlowState {
+        val r = state as? FlowState.Review ?: error("not reviewing")
+        state = FlowState.Result(r.sessionId, r.patient, r.model)
+        return state
+    }
+
     /** A reviewer replaces the outcome; the core keeps the machine's. */
     fun overrideOutcome(decision: Decision, reviewer: String, note: String?): FlowState {
         val r = state as? FlowState.Review ?: error("not reviewing")
@@ -212,7 +221,12 @@ class ScreeningFlow(
     /** The finished screening's cells, uncertain ones first, then by class (result and review screens). */
     fun gallery(): List<GalleryGroup> {
         val sid = finishedSession()
-        return pictures.gallery(screener.cellTiles(sid, GalleryPresenter.TILE_PX.toUInt()), screener.summary(sid).differential.map { it.label })
+        return pictures.gallery(
+            screener.cellTiles(sid, GalleryPresenter.TILE_PX.toUInt()),
+            screener.summary(sid).differential.map {
+                it.label
+            },
+        )
     }
 
     /** Each accepted field's picture with its cells' boxes. */

@@ -73,7 +73,8 @@ enum class Str {
     OUTBOX_SENDING,
     OUTBOX_DELIVERED,
     OUTBOX_REFUSED,
-    HISTORY_PHOTOS;
+    HISTORY_PHOTOS,
+    ;
 
     /** The resource name: `ERROR_SITE_MISSING` is `R.string.error_site_missing`. */
     val key: String get() = name.lowercase()

@@ -6,23 +6,28 @@
 package org.hemalens.app
 
 import org.hemalens.Evidence
-import org.hemalens.SessionQuery
 import org.hemalens.ScreenerConfig
+import org.hemalens.SessionQuery
 import org.hemalens.core.Decision
 import org.hemalens.generateKey
 import org.hemalens.outboxStatus
 import org.hemalens.store.Hospital
 import org.hemalens.store.OutboxState
 import org.hemalens.store.ReviewState
+import org.hemalens.testing.assertEq
+import org.hemalens.testing.assertTrue
+import org.hemalens.testing.bccd
+import org.hemalens.testing.check
+import org.hemalens.testing.direct
+import org.hemalens.testing.finish
+import org.w3c.dom.Element
 import java.io.ByteArrayInputStream
 import java.io.ByteArrayOutputStream
 import java.io.File
-import javax.imageio.ImageIO
 import java.nio.ByteBuffer
 import java.nio.file.Files
+import javax.imageio.ImageIO
 import javax.xml.parsers.DocumentBuilderFactory
-import org.w3c.dom.Element
-import org.hemalens.testing.*
 
 private fun unescape(t: String) = t.replace("\\'", "'").replace("\\\"", "\"").replace("\\n", "\n")
 
@@ -61,18 +66,19 @@ class XmlStrings(val table: Map<String, String>, val lang: String = "en") : Stri
 /** The catalogue's keys: plurals by their name. */
 fun keysOf(table: Map<String, String>) = table.keys.map { it.substringBefore('#') }.toSet()
 
-fun placeholders(text: String): List<String> =
-    Regex("%(\\d+\\$)?[sdf%]").findAll(text).map { it.value }.sorted().toList()
+fun placeholders(text: String): List<String> = Regex("%(\\d+\\$)?[sdf%]").findAll(text).map { it.value }.sorted().toList()
 
 /** The same field photographed with a lamp at a tenth of its brightness. */
 fun dimmed(jpeg: ByteArray): ByteArray {
     val img = ImageIO.read(ByteArrayInputStream(jpeg))
-    for (y in 0 until img.height) for (x in 0 until img.width) {
-        val c = img.getRGB(x, y)
-        val r = (c shr 16 and 0xff) / 10
-        val g = (c shr 8 and 0xff) / 10
-        val b = (c and 0xff) / 10
-        img.setRGB(x, y, (r shl 16) or (g shl 8) or b)
+    for (y in 0 until img.height) {
+        for (x in 0 until img.width) {
+            val c = img.getRGB(x, y)
+            val r = (c shr 16 and 0xff) / 10
+            val g = (c shr 8 and 0xff) / 10
+            val b = (c and 0xff) / 10
+            img.setRGB(x, y, (r shl 16) or (g shl 8) or b)
+        }
     }
     return ByteArrayOutputStream().also { ImageIO.write(img, "jpg", it) }.toByteArray()
 }
@@ -83,8 +89,13 @@ class MemoryVault : DeviceVault {
     var seed: ByteArray = generateKey()
     var keyReads = 0
     override fun loadSetup() = setup
-    override fun saveSetup(setup: Setup) { this.setup = setup }
-    override fun storeKey(): ByteArray { keyReads++; return key }
+    override fun saveSetup(setup: Setup) {
+        this.setup = setup
+    }
+    override fun storeKey(): ByteArray {
+        keyReads++
+        return key
+    }
     override fun deviceSeed(): ByteArray = seed
 }
 
@@ -112,7 +123,9 @@ fun main() {
         val problems = missing.map { "values lacks ${it.key}" } + langs.flatMap { (lang, table) ->
             (want - keysOf(table)).map { "$lang lacks $it" } + (keysOf(table) - want).map { "$lang has unknown $it" } +
                 table.filter { (k, v) -> v.isBlank() }.map { "$lang/${it.key} is blank" } +
-                table.filter { (k, v) -> placeholders(v) != placeholders(english[k] ?: english.getValue("${k.substringBefore('#')}#other")) }
+                table.filter { (k, v) ->
+                    placeholders(v) != placeholders(english[k] ?: english.getValue("${k.substringBefore('#')}#other"))
+                }
                     .map { "$lang/${it.key} placeholders ${placeholders(it.value)}" }
         }
         assertTrue(problems.isEmpty(), problems.joinToString("; "))
@@ -206,7 +219,10 @@ fun main() {
         r.model.differential.zip(sum.differential).forEach { (row, c) ->
             val pct = { x: Double -> "${Math.round(x * 100)}%" }
             assertEq(row.count to row.of, c.proportion.k.toInt() to c.proportion.n.toInt(), "k of n")
-            assertTrue(row.text.endsWith("${pct(c.proportion.p)} (95% range ${pct(c.proportion.low)} to ${pct(c.proportion.high)})"), row.text)
+            assertTrue(
+                row.text.endsWith("${pct(c.proportion.p)} (95% range ${pct(c.proportion.low)} to ${pct(c.proportion.high)})"),
+                row.text,
+            )
         }
         assertEq(r.model.fields.size, photos.size, "one verdict per stored photo")
         assertEq(r.model.fields.count { it.accepted }, sum.fields.accepted.toInt(), "accepted as the core counts")
@@ -225,15 +241,31 @@ fun main() {
         val accepted = (flow.state as FlowState.Result).model.fields.filter { it.accepted }
         assertEq(accepted.size, fields.accepted.toInt(), "accepted fields")
         assertTrue(tiles.isNotEmpty(), "cells to show")
-        assertTrue(tiles.all { String(it.jpeg.copyOfRange(6, 10)) == "JFIF" || (it.jpeg[0] == 0xFF.toByte() && it.jpeg[1] == 0xD8.toByte()) }, "JPEG crops")
+        assertTrue(
+            tiles.all {
+                String(it.jpeg.copyOfRange(6, 10)) == "JFIF" || (it.jpeg[0] == 0xFF.toByte() && it.jpeg[1] == 0xD8.toByte())
+            },
+            "JPEG crops",
+        )
         val uncertain = tiles.filter { it.uncertain }
         if (uncertain.isNotEmpty()) assertEq(groups.first().title, en.get(Str.GALLERY_UNCERTAIN), "uncertain first")
-        assertTrue(groups.filter { it.label != null }.all { g -> g.tiles.all { it.label == g.label && !it.uncertain } }, "one class a group")
+        assertTrue(
+            groups.filter {
+                it.label != null
+            }.all { g -> g.tiles.all { it.label == g.label && !it.uncertain } },
+            "one class a group",
+        )
         assertTrue(uncertain.all { it.description.contains("perhaps") }, "uncertain said as such")
         val overlays = flow.fieldOverlays()
         assertEq(overlays.size, accepted.size, "one picture per accepted field")
         assertEq(overlays.sumOf { it.marks.size }, tiles.size, "the same cells on the pictures as in the gallery")
-        assertTrue(overlays.all { o -> o.width in 64..1280 && o.height in 64..1280 && o.marks.all { it.left in -0.01f..1f && it.top in -0.01f..1f } }, "boxes within the picture")
+        assertTrue(
+            overlays.all { o ->
+                o.width in 64..1280 && o.height in 64..1280 &&
+                    o.marks.all { it.left in -0.01f..1f && it.top in -0.01f..1f }
+            },
+            "boxes within the picture",
+        )
         assertTrue(overlays.flatMap { it.marks }.count { it.dashed } == uncertain.size, "uncertain boxes dashed")
         println("     gallery: ${groups.map { "${it.title} ${it.tiles.size}" }}; ${overlays.first().description}")
     }
@@ -244,9 +276,17 @@ fun main() {
         assertTrue(flow.relabelCell(t.field, t.cell, to, "dr-a", null) is FlowState.Review, "still reviewing")
         val after = flow.gallery().flatMap { it.tiles }.single { it.field == t.field && it.cell == t.cell }
         assertTrue(after.relabelled && after.label == to && !after.uncertain, "relabelled: $after")
-        assertEq(after.description, en.get(Str.CELL_TILE_RELABELLED, t.field.toInt() + 1, t.cell.toInt() + 1, enP.cellName(to), enP.cellName(t.label)), "said so")
+        assertEq(
+            after.description,
+            en.get(Str.CELL_TILE_RELABELLED, t.field.toInt() + 1, t.cell.toInt() + 1, enP.cellName(to), enP.cellName(t.label)),
+            "said so",
+        )
         val mark = flow.fieldOverlays().flatMap { it.marks }.single { it.field == t.field && it.cell == t.cell }
         assertEq(mark.name, enP.cellName(to), "the box says the same")
+        val reviewing = flow.state as FlowState.Review
+        val back = flow.leaveReview() as FlowState.Result
+        assertEq(back.model, reviewing.model, "back to the same result, nothing recorded")
+        assertTrue(flow.startReview() is FlowState.Review, "and into the review again")
     }
     check("review: the override shows, the machine's outcome is named, the report agrees") {
         assertTrue(flow.state is FlowState.Review, "still reviewing")
@@ -310,10 +350,16 @@ fun main() {
         assertTrue(report.retry && report.waiting >= 1 && report.delivered == 0, "$report")
     }
     check("hospital cards: round trip; anything else is not a card") {
-        val h = Hospital("Central & Co", "https://inbox.example/tus/", "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz", false)
+        val h =
+            Hospital("Central & Co", "https://inbox.example/tus/", "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz", false)
         assertEq(HospitalCard.parse(HospitalCard.format(h)), h, "round trip")
-        for (bad in listOf("", "age1wnf0", "hemalens:hospital?name=x", "hemalens:hospital?name=x&url=ftp%3A%2F%2Fa%2F&key=${h.recipient}",
-            HospitalCard.format(h).replace("photos=any", "photos=sometimes"))) {
+        for (bad in listOf(
+            "",
+            "age1wnf0",
+            "hemalens:hospital?name=x",
+            "hemalens:hospital?name=x&url=ftp%3A%2F%2Fa%2F&key=${h.recipient}",
+            HospitalCard.format(h).replace("photos=any", "photos=sometimes"),
+        )) {
             assertEq(HospitalCard.parse(bad), null, "not a card: $bad")
         }
     }

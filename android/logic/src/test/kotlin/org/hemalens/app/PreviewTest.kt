@@ -28,13 +28,15 @@ class Nv21Frame(img: BufferedImage, override val rotationDegrees: Int = 0, pad: 
         val y = ByteBuffer.allocateDirect(yrs * (height - 1) + width)
         val vu = ByteBuffer.allocateDirect(crs * (ch - 1) + cw * 2)
         fun clamp(v: Double) = v.roundToInt().coerceIn(0, 255)
-        for (r in 0 until height) for (c in 0 until width) {
-            val p = img.getRGB(c, r)
-            val (red, green, blue) = Triple((p shr 16 and 255).toDouble(), (p shr 8 and 255).toDouble(), (p and 255).toDouble())
-            y.put(r * yrs + c, clamp(0.299 * red + 0.587 * green + 0.114 * blue).toByte())
-            if (r % 2 == 0 && c % 2 == 0) {
-                vu.put((r / 2) * crs + 2 * (c / 2), clamp(128 + 0.5 * red - 0.418688 * green - 0.081312 * blue).toByte())
-                vu.put((r / 2) * crs + 2 * (c / 2) + 1, clamp(128 - 0.168736 * red - 0.331264 * green + 0.5 * blue).toByte())
+        for (r in 0 until height) {
+            for (c in 0 until width) {
+                val p = img.getRGB(c, r)
+                val (red, green, blue) = Triple((p shr 16 and 255).toDouble(), (p shr 8 and 255).toDouble(), (p and 255).toDouble())
+                y.put(r * yrs + c, clamp(0.299 * red + 0.587 * green + 0.114 * blue).toByte())
+                if (r % 2 == 0 && c % 2 == 0) {
+                    vu.put((r / 2) * crs + 2 * (c / 2), clamp(128 + 0.5 * red - 0.418688 * green - 0.081312 * blue).toByte())
+                    vu.put((r / 2) * crs + 2 * (c / 2) + 1, clamp(128 - 0.168736 * red - 0.331264 * green + 0.5 * blue).toByte())
+                }
             }
         }
         val plane = crs * (ch - 1) + (cw - 1) * 2 + 1
@@ -51,10 +53,14 @@ fun previewOf(photo: BufferedImage, k: Double = 1.0): BufferedImage {
     val sw = (photo.width * 720.0 / photo.height).roundToInt()
     g.drawImage(photo, (1280 - sw) / 2, 0, sw, 720, null)
     g.dispose()
-    if (k != 1.0) for (py in 0 until 720) for (px in 0 until 1280) {
-        val p = out.getRGB(px, py)
-        val d = { s: Int -> ((p shr s and 255) * k).toInt() shl s }
-        out.setRGB(px, py, d(16) or d(8) or d(0))
+    if (k != 1.0) {
+        for (py in 0 until 720) {
+            for (px in 0 until 1280) {
+                val p = out.getRGB(px, py)
+                val d = { s: Int -> ((p shr s and 255) * k).toInt() shl s }
+                out.setRGB(px, py, d(16) or d(8) or d(0))
+            }
+        }
     }
     return out
 }
@@ -74,7 +80,15 @@ fun previewChecks(root: File, s: Strings) {
         assertTrue(o.ready, "ready: ${o.guidance}")
         assertEq(o.hint, s.get(Str.GUIDE_READY), "hint")
         assertTrue(o.checks.all { it.ok }, "checks ${o.checks}")
-        assertEq(o.checks.map { it.text }.take(3), listOf(Str.GUIDE_LIGHT, Str.GUIDE_FOCUS, Str.GUIDE_APERTURE).map { s.get(Str.GUIDE_CHECK_OK, s.get(it)) }, "said in words")
+        assertEq(
+            o.checks.map {
+                it.text
+            }.take(3),
+            listOf(Str.GUIDE_LIGHT, Str.GUIDE_FOCUS, Str.GUIDE_APERTURE).map {
+                s.get(Str.GUIDE_CHECK_OK, s.get(it))
+            },
+            "said in words",
+        )
         assertEq(o.announcement, o.hint, "the first hint is announced")
         val c = o.circle!!
         assertTrue(abs(c.cx - 640) < 40 && abs(c.cy - 360) < 40 && c.r in 200.0..360.0, "circle where the aperture is: $c")
@@ -106,7 +120,11 @@ fun previewChecks(root: File, s: Strings) {
         val f = o.guidance!!.fov!!
         // Upright, the 1280x720 frame is 720x1280; filling 1080x2400 scales by 1.875 and crops the sides.
         val k = maxOf(1080 / 720.0, 2400 / 1280.0)
-        assertEq(FrameAdapter.toView(Circle(0.0, 0.0, 1.0), rotated, portrait).cx, (1080 - 720 * k) / 2 + 720 * k, "frame origin at the top right")
+        assertEq(
+            FrameAdapter.toView(Circle(0.0, 0.0, 1.0), rotated, portrait).cx,
+            (1080 - 720 * k) / 2 + 720 * k,
+            "frame origin at the top right",
+        )
         val c = o.circle!!
         assertTrue(abs(c.cx - ((1080 - 720 * k) / 2 + (720 - f.cy) * k)) < 1e-6 && abs(c.cy - f.cx * k) < 1e-6, "mapped $f to $c")
         assertTrue(abs(c.r - f.r * k) < 1e-6, "radius scaled")
@@ -114,7 +132,8 @@ fun previewChecks(root: File, s: Strings) {
     check("preview: a frame whose planes do not fit is a hint, not a crash") {
         now += 200
         val broken = object : CameraFrame by good {
-            override val planes = good.planes.take(1) + good.planes.drop(1).map { FramePlane(it.buffer.slice(0, 10), it.rowStride, it.pixelStride) }
+            override val planes =
+                good.planes.take(1) + good.planes.drop(1).map { FramePlane(it.buffer.slice(0, 10), it.rowStride, it.pixelStride) }
         }
         val o = adapter.onFrame(broken, ViewPort(1280, 720))!!
         assertEq(o.hint, s.get(Str.GUIDE_FRAME_ERROR), "hint")

@@ -1,0 +1,1 @@
+../../../../rust-core/ffi/bindings/swift/HemalensStore.swift
