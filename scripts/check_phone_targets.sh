@@ -28,7 +28,7 @@ for spec in "aarch64-linux-android:" "aarch64-apple-ios:--no-default-features"; 
     status=1
   else
     why=$(grep -m1 -oE 'failed to find tool "[^"]+"|litert-sys: no pre-generated bindings for target `[^`]+`' "$log" | head -1)
-    echo "SKIPPED $target: a dependency cannot be built for it here${why:+ ($why)}: needs the platform's SDK (NDK, Xcode) or, for iOS, the core without litert-sys (the app's interpreter through PlatformEngine)"
+    echo "SKIPPED $target: a dependency cannot be built for it here${why:+ ($why)}: needs the platform's SDK (NDK, Xcode)"
   fi
 done
 exit $status

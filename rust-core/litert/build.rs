@@ -18,6 +18,10 @@ const LIB_SHA256: &str = "c590f1124053ce6d2ceaef6d1174af15f8103a76872059414d18ff
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    if env::var_os("CARGO_FEATURE_NATIVE").is_none() {
+        // No engine in this build (the app brings its interpreter): nothing to fetch.
+        return;
+    }
     println!("cargo:rerun-if-env-changed=HEMALENS_PYTHON");
     println!("cargo:rerun-if-env-changed=LITERT_LIB_DIR");
     let target = env::var("TARGET").unwrap_or_default();

@@ -1,5 +1,7 @@
 //! A compiled pack: images in, calibrated predictions out, in batches.
-use crate::engine::{EngineProvider, LiteRt, Runner};
+#[cfg(feature = "litert")]
+use crate::engine::LiteRt;
+use crate::engine::{EngineProvider, Runner};
 use crate::error::Error;
 use crate::pack::{Manifest, Pack};
 use crate::preprocess;
@@ -42,6 +44,7 @@ struct State {
 impl Classifier {
     /// Compiles the pack for the CPU with the linked LiteRT ([`LiteRt`]) on
     /// `threads` threads and checks the model's real tensors against the manifest.
+    #[cfg(feature = "litert")]
     pub fn new(pack: &Pack, threads: usize) -> Result<Self, Error> {
         Self::with_engine(pack, threads, &LiteRt)
     }

@@ -9,6 +9,7 @@
 //! tensors it reports ([`crate::Pack::check_engine`]) and every run's outputs
 //! against those tensors' sizes ([`crate::Classifier`]).
 use crate::error::Error;
+#[cfg(feature = "litert")]
 use hemalens_litert::{Engine, Options, TensorInfo};
 use std::fmt::Debug;
 
@@ -35,6 +36,7 @@ impl TensorSpec {
     }
 }
 
+#[cfg(feature = "litert")]
 impl From<&TensorInfo> for TensorSpec {
     fn from(t: &TensorInfo) -> Self {
         Self { shape: t.shape.clone(), element_type: t.element_type, quantization: t.quantization }
@@ -62,9 +64,11 @@ pub trait EngineProvider: Send + Sync + Debug {
 }
 
 /// The LiteRT interpreter linked into this library (XNNPACK on the CPU): the default engine.
+#[cfg(feature = "litert")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LiteRt;
 
+#[cfg(feature = "litert")]
 impl EngineProvider for LiteRt {
     fn load(&self, model: &[u8], threads: usize) -> Result<Box<dyn Runner>, Error> {
         let engine = Engine::from_bytes(model, &Options { num_threads: threads })?;
@@ -74,6 +78,7 @@ impl EngineProvider for LiteRt {
     }
 }
 
+#[cfg(feature = "litert")]
 #[derive(Debug)]
 struct LiteRtRunner {
     engine: Engine,
@@ -81,6 +86,7 @@ struct LiteRtRunner {
     outputs: Vec<TensorSpec>,
 }
 
+#[cfg(feature = "litert")]
 impl Runner for LiteRtRunner {
     fn inputs(&self) -> &[TensorSpec] {
         &self.inputs
@@ -100,7 +106,7 @@ impl Runner for LiteRtRunner {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "litert"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;

@@ -25,7 +25,9 @@ pub mod site;
 
 pub use classify::{Classifier, Prediction};
 pub use decode::{decode_file, decode_image, DecodeLimits};
-pub use engine::{EngineProvider, LiteRt, Runner, TensorSpec};
+#[cfg(feature = "litert")]
+pub use engine::LiteRt;
+pub use engine::{EngineProvider, Runner, TensorSpec};
 pub use error::{Error, ErrorKind};
 pub use pack::{Manifest, Pack};
 pub use photo::Photo;

@@ -1,7 +1,9 @@
 //! The screening façade as an object the app holds.
 use crate::engine::{Platform, PlatformEngine};
 use crate::error::{guard, HemalensError};
-use hemalens_core::engine::{EngineProvider, LiteRt};
+use hemalens_core::engine::EngineProvider;
+#[cfg(feature = "litert")]
+use hemalens_core::engine::LiteRt;
 use hemalens_core::field::{AnalyzeOptions, FieldReport, ModelRef};
 use hemalens_core::pack::Pack;
 use hemalens_core::session::{Decision, Summary};
@@ -243,8 +245,20 @@ impl Screener {
     /// `key` (keep it in the Android Keystore or iOS Keychain), compiles the
     /// packs, and reads with the store's active site profile.
     #[uniffi::constructor]
+    /// A library built without LiteRT (iOS) answers `InvalidState`: open it
+    /// with [`Screener::open_with_engine`].
     pub fn open(dir: String, key: Vec<u8>, config: ScreenerConfig) -> Result<Arc<Self>, HemalensError> {
-        Self::open_on(&dir, &key, &config, &LiteRt)
+        #[cfg(feature = "litert")]
+        {
+            Self::open_on(&dir, &key, &config, &LiteRt)
+        }
+        #[cfg(not(feature = "litert"))]
+        {
+            let _ = (dir, key, config);
+            Err(HemalensError::InvalidState {
+                detail: "this library has no built-in interpreter: open it with open_with_engine".into(),
+            })
+        }
     }
 
     /// [`Screener::open`] with the packs run by the app's own inference

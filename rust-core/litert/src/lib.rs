@@ -14,14 +14,19 @@
 //! # Ok::<(), hemalens_litert::Error>(())
 //! ```
 
+#[cfg(feature = "native")]
 mod engine;
 mod error;
+#[cfg(feature = "native")]
 mod ffi;
 mod tensor;
 
+#[cfg(feature = "native")]
 pub use engine::{Engine, Model, Options};
 pub use error::Error;
-pub use tensor::{ElementType, Quantization, TensorInfo};
+#[cfg(feature = "native")]
+pub use tensor::TensorInfo;
+pub use tensor::{ElementType, Quantization};
 
 /// The path the library was linked against at build time (for diagnostics).
 pub const LINKED_LIBRARY: Option<&str> = option_env!("HEMALENS_LITERT_LIB");

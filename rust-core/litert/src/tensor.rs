@@ -1,5 +1,8 @@
+#[cfg(feature = "native")]
 use crate::error::Error;
+#[cfg(feature = "native")]
 use crate::ffi::check;
+#[cfg(feature = "native")]
 use litert_sys as sys;
 
 /// Element types the engine can feed and read.
@@ -15,6 +18,7 @@ pub enum ElementType {
 }
 
 impl ElementType {
+    #[cfg(feature = "native")]
     fn from_raw(raw: sys::LiteRtElementType) -> Self {
         match raw {
             sys::kLiteRtElementTypeFloat32 => Self::Float32,
@@ -54,6 +58,7 @@ pub struct Quantization {
 }
 
 /// What a model says about one of its input or output tensors.
+#[cfg(feature = "native")]
 #[derive(Debug, Clone)]
 pub struct TensorInfo {
     pub name: String,
@@ -64,6 +69,7 @@ pub struct TensorInfo {
     pub(crate) raw_type: sys::LiteRtRankedTensorType,
 }
 
+#[cfg(feature = "native")]
 impl TensorInfo {
     pub fn element_count(&self) -> usize {
         self.shape.iter().product()

@@ -5,7 +5,9 @@ mod outbox;
 pub use error::{Error, Kind};
 pub use outbox::{Network, ReviewSync, SendOptions};
 
-use hemalens_core::engine::{EngineProvider, LiteRt};
+use hemalens_core::engine::EngineProvider;
+#[cfg(feature = "litert")]
+use hemalens_core::engine::LiteRt;
 use hemalens_core::field::{AnalyzeOptions, Analyzer, FieldReport, ModelRef};
 use hemalens_core::pack::{Manifest, Pack};
 use hemalens_core::session::{Decision, SessionPolicy, Summary, Thresholds};
@@ -60,6 +62,7 @@ fn model_ref(m: &Manifest) -> ModelRef {
 impl Screener {
     /// Opens the store in `dir` with `key`, compiles the packs and reads with
     /// the store's active site profile (refused when it was made for other packs).
+    #[cfg(feature = "litert")]
     pub fn open(
         dir: &Path,
         key: &Key,
@@ -87,6 +90,7 @@ impl Screener {
     }
 
     /// The same over a store already open.
+    #[cfg(feature = "litert")]
     pub fn with_store(
         store: Store,
         screen: &Pack,

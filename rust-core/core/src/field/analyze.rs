@@ -15,7 +15,9 @@ use super::report::{Bbox, Cell, FieldReport, Fov, IssueCode, ModelRef, Probs, Qu
 use super::scale;
 use crate::classify::{Classifier, Prediction};
 use crate::decode::DecodeLimits;
-use crate::engine::{EngineProvider, LiteRt};
+use crate::engine::EngineProvider;
+#[cfg(feature = "litert")]
+use crate::engine::LiteRt;
 use crate::error::Error;
 use crate::pack::{Manifest, Pack, Task};
 use crate::photo::Photo;
@@ -151,10 +153,12 @@ fn scale_of(m: &Manifest) -> Result<f64, Error> {
 
 impl Analyzer {
     /// `screen` is a `field_screen` pack (`all-screen`), `cells` a `cell_type` pack (`wbc-type`).
+    #[cfg(feature = "litert")]
     pub fn new(screen: &Pack, cells: &Pack, threads: usize) -> Result<Self, Error> {
         Self::with_options(screen, cells, threads, AnalyzeOptions::default())
     }
 
+    #[cfg(feature = "litert")]
     pub fn with_options(
         screen: &Pack,
         cells: &Pack,
