@@ -1605,6 +1605,8 @@ open class Screener: ScreenerProtocol, @unchecked Sendable {
      * Opens (creating if needed) the records store in `dir` with a 32-byte
      * `key` (keep it in the Android Keystore or iOS Keychain), compiles the
      * packs, and reads with the store's active site profile.
+     * A library built without LiteRT (iOS) answers `InvalidState`: open it
+     * with [`Screener::open_with_engine`].
      */
 public static func `open`(dir: String, key: Data, config: ScreenerConfig)throws  -> Screener  {
     return try  FfiConverterTypeScreener_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
@@ -3983,7 +3985,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hemalens_ffi_checksum_constructor_frameguide_new() != 62662) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hemalens_ffi_checksum_constructor_screener_open() != 3618) {
+    if (uniffi_hemalens_ffi_checksum_constructor_screener_open() != 22194) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_constructor_screener_open_with_engine() != 19442) {

@@ -610,7 +610,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_sync_reviews() != 46803:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() != 3618:
+    if lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() != 22194:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_constructor_screener_open_with_engine() != 19442:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -3451,6 +3451,8 @@ class Screener(ScreenerProtocol):
         Opens (creating if needed) the records store in `dir` with a 32-byte
         `key` (keep it in the Android Keystore or iOS Keychain), compiles the
         packs, and reads with the store's active site profile.
+        A library built without LiteRT (iOS) answers `InvalidState`: open it
+        with [`Screener::open_with_engine`].
 """
         
         _UniffiFfiConverterString.check_lower(dir)

@@ -1226,7 +1226,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hemalens_ffi_checksum_constructor_frameguide_new() and 0xFFFF) != 62662) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() and 0xFFFF) != 3618) {
+    if ((lib.uniffi_hemalens_ffi_checksum_constructor_screener_open() and 0xFFFF) != 22194) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_constructor_screener_open_with_engine() and 0xFFFF) != 19442) {
@@ -3673,6 +3673,8 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
      * Opens (creating if needed) the records store in `dir` with a 32-byte
      * `key` (keep it in the Android Keystore or iOS Keychain), compiles the
      * packs, and reads with the store's active site profile.
+     * A library built without LiteRT (iOS) answers `InvalidState`: open it
+     * with [`Screener::open_with_engine`].
      */
     @Throws(HemalensException::class) fun `open`(`dir`: kotlin.String, `key`: kotlin.ByteArray, `config`: ScreenerConfig): Screener {
             return FfiConverterTypeScreener.lift(
