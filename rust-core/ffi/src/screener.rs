@@ -346,6 +346,13 @@ impl Screener {
         self.with(|s| s.summary(session))
     }
 
+    /// Every field report of a session, open or closed, in the order added
+    /// (field `n` at index `n`): what an app shows when it reopens a
+    /// screening, after a restart or from the history.
+    pub fn reports(&self, session: i64) -> Result<Vec<FieldReport>, HemalensError> {
+        self.with(|s| s.reports(session))
+    }
+
     /// Decides and stores the machine's result (never changed afterwards).
     pub fn close_session(&self, session: i64, actor: String) -> Result<Summary, HemalensError> {
         self.with(|s| s.close_session(session, &actor))

@@ -171,6 +171,12 @@ impl Screener {
         Ok(self.store().summary(session)?)
     }
 
+    /// Every field report of a session, open or closed, in the order added
+    /// (the report of field `n` is at index `n`).
+    pub fn reports(&self, session: i64) -> Result<Vec<FieldReport>, Error> {
+        Ok(self.store().reports(session)?)
+    }
+
     /// Decides and stores the machine's result (never changed afterwards).
     pub fn close_session(&self, session: i64, actor: &str) -> Result<Summary, Error> {
         Ok(self.store().close_session(session, actor)?)

@@ -1504,6 +1504,13 @@ public protocol ScreenerProtocol: AnyObject, Sendable {
     func reportPdf(session: Int64) throws  -> Data
     
     /**
+     * Every field report of a session, open or closed, in the order added
+     * (field `n` at index `n`): what an app shows when it reopens a
+     * screening, after a restart or from the history.
+     */
+    func reports(session: Int64) throws  -> [FieldReport]
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
@@ -1955,6 +1962,21 @@ open func reportPdf(session: Int64)throws  -> Data  {
     return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
         uniffiCallStatus in
     uniffi_hemalens_ffi_fn_method_screener_report_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(session),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every field report of a session, open or closed, in the order added
+     * (field `n` at index `n`): what an app shows when it reopens a
+     * screening, after a restart or from the history.
+     */
+open func reports(session: Int64)throws  -> [FieldReport]  {
+    return try  FfiConverterSequenceTypeFieldReport.lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_method_screener_reports(
             self.uniffiCloneHandle(),
         FfiConverterInt64.lower(session),uniffiCallStatus
     )
@@ -3591,6 +3613,31 @@ fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeFieldReport: FfiConverterRustBuffer {
+    typealias SwiftType = [FieldReport]
+
+    public static func write(_ value: [FieldReport], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFieldReport.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FieldReport] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FieldReport]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFieldReport.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeModelRef: FfiConverterRustBuffer {
     typealias SwiftType = [ModelRef]
 
@@ -3959,6 +4006,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_report_pdf() != 25706) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_method_screener_reports() != 44180) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_method_screener_rotate_key() != 7471) {

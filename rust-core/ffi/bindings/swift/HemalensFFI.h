@@ -509,6 +509,11 @@ RustBuffer uniffi_hemalens_ffi_fn_method_screener_report_html(uint64_t ptr, int6
 RustBuffer uniffi_hemalens_ffi_fn_method_screener_report_pdf(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_REPORTS
+RustBuffer uniffi_hemalens_ffi_fn_method_screener_reports(uint64_t ptr, int64_t session, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ROTATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_METHOD_SCREENER_ROTATE_KEY
 void uniffi_hemalens_ffi_fn_method_screener_rotate_key(uint64_t ptr, RustBuffer new_key, int8_t new_photo_key, RustBuffer actor, RustCallStatus *_Nonnull out_status
@@ -1033,6 +1038,12 @@ uint16_t uniffi_hemalens_ffi_checksum_method_screener_report_html(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_PDF
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORT_PDF
 uint16_t uniffi_hemalens_ffi_checksum_method_screener_report_pdf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_METHOD_SCREENER_REPORTS
+uint16_t uniffi_hemalens_ffi_checksum_method_screener_reports(void
     
 );
 #endif

@@ -596,6 +596,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf() != 25706:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_method_screener_reports() != 44180:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key() != 7471:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_method_screener_share() != 45245:
@@ -748,6 +750,9 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_html.restype = ct
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_reports.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_reports.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key.restype = ctypes.c_uint16
@@ -1002,6 +1007,12 @@ _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_reports.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_method_screener_reports.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_rotate_key.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -3216,6 +3227,29 @@ class _UniffiFfiConverterSequenceTypeModelRef(_UniffiConverterRustBuffer):
             hemalens_core._UniffiFfiConverterTypeModelRef.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeFieldReport(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            hemalens_core._UniffiFfiConverterTypeFieldReport.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            hemalens_core._UniffiFfiConverterTypeFieldReport.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            hemalens_core._UniffiFfiConverterTypeFieldReport.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterOptionalTypeEvidence(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3393,6 +3427,13 @@ class ScreenerProtocol(typing.Protocol):
     def report_pdf(self, session: int) -> bytes:
         """
         The report of a closed session as a PDF.
+"""
+        raise NotImplementedError
+    def reports(self, session: int) -> typing.List[hemalens_core.FieldReport]:
+        """
+        Every field report of a session, open or closed, in the order added
+        (field `n` at index `n`): what an app shows when it reopens a
+        screening, after a restart or from the history.
 """
         raise NotImplementedError
     def rotate_key(self, new_key: bytes,new_photo_key: bool,actor: str) -> None:
@@ -3981,6 +4022,26 @@ class Screener(ScreenerProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def reports(self, session: int) -> typing.List[hemalens_core.FieldReport]:
+        """
+        Every field report of a session, open or closed, in the order added
+        (field `n` at index `n`): what an app shows when it reopens a
+        screening, after a restart or from the history.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(session)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(session),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeFieldReport.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_hemalens_ffi_fn_method_screener_reports,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

@@ -829,6 +829,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_report_pdf(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_method_screener_reports(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_rotate_key(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_method_screener_share(
@@ -956,6 +958,8 @@ internal object UniffiLib {
     external fun uniffi_hemalens_ffi_fn_method_screener_report_html(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_report_pdf(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_method_screener_reports(`ptr`: Long,`session`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hemalens_ffi_fn_method_screener_rotate_key(`ptr`: Long,`newKey`: RustBuffer.ByValue,`newPhotoKey`: Byte,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1200,6 +1204,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_report_pdf() and 0xFFFF) != 25706) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_method_screener_reports() and 0xFFFF) != 44180) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_method_screener_rotate_key() and 0xFFFF) != 7471) {
@@ -2949,6 +2956,13 @@ public interface ScreenerInterface {
     fun `reportPdf`(`session`: kotlin.Long): kotlin.ByteArray
     
     /**
+     * Every field report of a session, open or closed, in the order added
+     * (field `n` at index `n`): what an app shows when it reopens a
+     * screening, after a restart or from the history.
+     */
+    fun `reports`(`session`: kotlin.Long): List<FieldReport>
+    
+    /**
      * Re-encrypts the store under a new 32-byte key (and, if asked, new
      * photos under a new photo key).
      */
@@ -3518,6 +3532,26 @@ open class Screener: Disposable, AutoCloseable, ScreenerInterface
     callWithHandle {
     uniffiRustCallWithError(HemalensException) { _status ->
     UniffiLib.uniffi_hemalens_ffi_fn_method_screener_report_pdf(
+        it,
+        
+        FfiConverterLong.lower(`session`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every field report of a session, open or closed, in the order added
+     * (field `n` at index `n`): what an app shows when it reopens a
+     * screening, after a restart or from the history.
+     */
+    @Throws(HemalensException::class)override fun `reports`(`session`: kotlin.Long): List<FieldReport> {
+            return FfiConverterSequenceTypeFieldReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_method_screener_reports(
         it,
         
         FfiConverterLong.lower(`session`),_status)
@@ -5013,6 +5047,34 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterByteArray.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFieldReport: FfiConverterRustBuffer<List<FieldReport>> {
+    override fun read(buf: ByteBuffer): List<FieldReport> {
+        val len = buf.getInt()
+        return List<FieldReport>(len) {
+            FfiConverterTypeFieldReport.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FieldReport>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFieldReport.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FieldReport>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFieldReport.write(it, buf)
         }
     }
 }

@@ -84,6 +84,10 @@ data class HistoryRow(
     val review: String,
     val photos: String,
     val pendingReview: Boolean,
+    /** The case's outbox items (results, photos), each `queued` / `sending n%` / `delivered` / `refused: reason`. */
+    val outbox: List<OutboxRow> = emptyList(),
+    /** Still capturing: opening it carries on with the capture. */
+    val open: Boolean = false,
 )
 
 /** Turns the core's records into what the screens show, in the user's language. */
@@ -140,6 +144,9 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
         Decision.NO_ABNORMALITY_DETECTED -> s.get(Str.NEXT_NO_ABNORMALITY)
         Decision.INCONCLUSIVE -> s.get(Str.NEXT_REVIEWED_INCONCLUSIVE)
     }
+
+    /** The labels a reviewer may give a cell, with their names (the cell pack's classes). */
+    fun cellLabels(): List<Pair<String, String>> = CELL_LABELS.map { it to cellName(it) }
 
     fun cellName(label: String): String = when (label) {
         "neutrophil" -> s.get(Str.CELL_NEUTROPHIL)
@@ -248,7 +255,7 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
         return OutboxRow(item.id, kind, item.state, percent, text)
     }
 
-    fun history(row: SessionRow): HistoryRow {
+    fun history(row: SessionRow, outbox: List<OutboxItem> = emptyList()): HistoryRow {
         val style = row.outcome?.let(OutcomeStyle::of)
         return HistoryRow(
             sessionId = row.id,
@@ -259,11 +266,16 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
             review = review(row.reviewState),
             photos = s.get(Str.HISTORY_PHOTOS, row.fields.toInt()),
             pendingReview = row.reviewState == ReviewState.PENDING,
+            outbox = outbox.map(::outbox),
+            open = row.closedAt == null,
         )
     }
 
-    private companion object {
+    companion object {
+        /** The cell pack's classes, in the order a reviewer is offered them. */
+        val CELL_LABELS = listOf("neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "ig", "erythroblast", "platelet")
+
         /** Digits and dashes read the same in every language of the app. */
-        val DATE: DateTimeFormatter = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")
+        private val DATE: DateTimeFormatter = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")
     }
 }

@@ -9,6 +9,7 @@ import org.hemalens.ScreenerConfig
 import org.hemalens.SessionQuery
 import org.hemalens.core.Decision
 import org.hemalens.store.Hospital
+import org.hemalens.store.SessionRow
 import java.nio.ByteBuffer
 import java.time.LocalDate
 import java.time.ZoneId
@@ -67,7 +68,7 @@ sealed interface FlowState {
         val lastAdded: AddedPhoto?,
     ) : FlowState
     data class Result(val sessionId: Long, val patient: String, val model: ResultModel) : FlowState
-    data class Review(val sessionId: Long, val patient: String, val model: ResultModel) : FlowState
+    data class Review(val sessionId: Long, val patient: String, val model: ResultModel, val error: String? = null) : FlowState
     data class Sharing(
         val sessionId: Long,
         val patient: String,
@@ -108,8 +109,43 @@ class ScreeningFlow(
     init {
         if (setup != null) {
             open()
-            state = FlowState.PatientCode()
+            state = resumeOpen() ?: FlowState.PatientCode()
         }
+    }
+
+    /**
+     * The newest screening left open (the app was closed, or killed, while
+     * capturing): the app carries on with it where it stopped.
+     */
+    private fun resumeOpen(): FlowState? = screener.list(SessionQuery(limit = 20u)).firstOrNull { it.closedAt == null }?.let(::capturing)
+
+    /** Every stored photo's verdict, from the core's reports (photo n is field n - 1). */
+    private fun verdicts(sid: Long): List<FieldVerdict> = screener.reports(sid).mapIndexed { i, r -> present.verdict(i + 1, r.quality) }
+
+    private fun capturing(row: SessionRow) =
+        FlowState.Capturing(row.id, row.patient, present.progress(screener.summary(row.id)), verdicts(row.id), null)
+
+    /**
+     * A screening chosen in the history: a finished one opens on its result
+     * (to review or share again), an open one carries on capturing.
+     */
+    fun openCase(row: HistoryRow): FlowState {
+        check(state is FlowState.PatientCode || state is FlowState.Result || state is FlowState.Sharing) { "a screening is under way" }
+        val stored = screener.list(SessionQuery(patient = row.patient, limit = 1000u)).firstOrNull { it.id == row.sessionId }
+            ?: error("no such screening")
+        state = if (stored.closedAt == null) {
+            capturing(stored)
+        } else {
+            FlowState.Result(stored.id, stored.patient, result(stored.id, stored.patient, verdicts(stored.id)))
+        }
+        return state
+    }
+
+    /** The app's language, changed after the first run. */
+    fun changeLanguage(tag: String) {
+        require(LANGUAGES.any { it.tag == tag }) { "not a language of the app: $tag" }
+        val now = setup ?: error("first run not completed")
+        setup = now.copy(language = tag).also(vault::saveSetup)
     }
 
     private fun open() {
@@ -199,6 +235,11 @@ class ScreeningFlow(
     /** A reviewer replaces the outcome; the core keeps the machine's. */
     fun overrideOutcome(decision: Decision, reviewer: String, note: String?): FlowState {
         val r = state as? FlowState.Review ?: error("not reviewing")
+        if (note.isNullOrBlank()) {
+            // An override says why: the hospital and the next reader need the reason.
+            state = r.copy(error = s.get(Str.ERROR_OVERRIDE_NOTE))
+            return state
+        }
         screener.overrideOutcome(r.sessionId, decision, reviewer, note)
         return backToResult(r)
     }
@@ -280,7 +321,10 @@ class ScreeningFlow(
         return state
     }
 
-    fun history(filter: HistoryFilter = HistoryFilter()): List<HistoryRow> = screener.list(filter.query()).map(present::history)
+    fun history(filter: HistoryFilter = HistoryFilter()): List<HistoryRow> {
+        val outbox = screener.outbox().groupBy { it.sessionId }
+        return screener.list(filter.query()).map { present.history(it, outbox[it.id].orEmpty()) }
+    }
 
     private fun outboxOf(sid: Long) = screener.outbox().filter { it.sessionId == sid }.map(present::outbox)
 

@@ -288,6 +288,13 @@ fun main() {
         assertEq(back.model, reviewing.model, "back to the same result, nothing recorded")
         assertTrue(flow.startReview() is FlowState.Review, "and into the review again")
     }
+    check("an override without a note is asked for its reason, and nothing is recorded") {
+        val other = if (flow.screener.summary(sid).outcome.decision == Decision.REFER) Decision.INCONCLUSIVE else Decision.REFER
+        val st = flow.overrideOutcome(other, "dr-a", "  ") as FlowState.Review
+        assertEq(st.error, en.get(Str.ERROR_OVERRIDE_NOTE), "the reason asked for")
+        val row = flow.screener.list(SessionQuery(patient = "PT-A1")).single()
+        assertEq(row.outcome, row.machineOutcome, "the outcome stands")
+    }
     check("review: the override shows, the machine's outcome is named, the report agrees") {
         assertTrue(flow.state is FlowState.Review, "still reviewing")
         val machine = flow.screener.summary(sid).outcome.decision
@@ -345,6 +352,25 @@ fun main() {
         assertEq(flow.history(HistoryFilter(to = today.minusDays(1))).size, 0, "until yesterday")
         assertEq(flow.history(HistoryFilter(pendingReview = true)).size, 0, "reviewed, so not pending")
     }
+    check("a finished case from the history opens on its result, with its outbox, to review or share again") {
+        val row = flow.history(HistoryFilter(patient = "PT-A1")).single()
+        assertTrue(!row.open, "finished")
+        val items = flow.screener.outbox().filter { it.sessionId == sid }
+        assertEq(row.outbox.map { it.text }, items.map(::outboxStatus), "the case's outbox in the row")
+        val st = flow.openCase(row) as FlowState.Result
+        assertEq(st.sessionId, sid, "that case")
+        assertEq(st.model.fields.size, photos.size, "every stored photo's verdict, from the core's reports")
+        assertEq(st.model.fields.count { it.accepted }, flow.screener.summary(sid).fields.accepted.toInt(), "accepted as counted")
+        assertTrue(flow.share(null) is FlowState.Sharing, "shared again")
+        assertTrue(flow.newScreening() is FlowState.PatientCode, "then a new patient")
+    }
+    check("the reviewer's choices are the pack's classes, named in every language") {
+        assertEq(enP.cellLabels().map { it.first }, Presenter.CELL_LABELS, "codes")
+        langs.forEach { (lang, table) ->
+            val names = Presenter(XmlStrings(table, tagOf(lang))).cellLabels().map { it.second }
+            assertEq(names.toSet().size, Presenter.CELL_LABELS.size, "$lang: distinct names")
+        }
+    }
     check("the background pass: offline, the results wait and it asks to run again") {
         val report = Delivery(flow.screener).run(onWifi = false)
         assertTrue(report.retry && report.waiting >= 1 && report.delivered == 0, "$report")
@@ -378,6 +404,25 @@ fun main() {
         vault.seed = generateKey()
         ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config).use { again ->
             assertTrue(again.deviceKey() != id, "the key comes from the vault's seed, not the store")
+        }
+    }
+    check("a screening left open (the app killed mid-capture) is carried on at the next start") {
+        val first = ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config)
+        val started = first.startScreening("PT-B2") as FlowState.Capturing
+        photos.drop(1).take(2).forEach { first.addPhoto(direct(it)) }
+        first.changeLanguage("sw")
+        first.close() // no finish(): as if the process died
+        assertEq(vault.setup?.language, "sw", "the language kept")
+        ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config).use { again ->
+            val st = again.state as FlowState.Capturing
+            assertEq(st.sessionId, started.sessionId, "the same screening")
+            assertEq(st.verdicts.map { it.number }, listOf(1, 2), "its photos' verdicts")
+            assertEq(st.progress, enP.progress(again.screener.summary(st.sessionId)), "its progress")
+            assertTrue(again.history(HistoryFilter(patient = "PT-B2")).single().open, "open in the history")
+            assertTrue(again.finish() is FlowState.Result, "and it can be finished")
+        }
+        ScreeningFlow(File(dir, "records").path, vault, en, "logic-test", evidence, config).use { again ->
+            assertTrue(again.state is FlowState.PatientCode, "nothing left open")
         }
     }
     previewChecks(File(System.getenv("HEMALENS_ROOT") ?: "."), en)
