@@ -5,8 +5,8 @@ import HemalensLogic
 import os
 
 /// The string catalogue the flow and the screens read, switched when the user
-/// picks another language on the first run. Read from the core queue and the
-/// main thread: a lock guards the swap.
+/// picks another language (on the first run, or later on the hospital page).
+/// Read from the core queue and the main thread: a lock guards the swap.
 final class LiveStrings: Strings, @unchecked Sendable {
     private let lock = NSLock()
     private var current: Catalogue
@@ -53,14 +53,6 @@ final class LiveStrings: Strings, @unchecked Sendable {
         }
         return "en"
     }
-}
-
-/// A history row with its case's outbox rows (empty: not shared with a hospital).
-struct HistoryEntry: Identifiable, Equatable {
-    let row: HistoryRow
-    let outbox: [OutboxRow]
-
-    var id: Int64 { row.sessionId }
 }
 
 /// The one owner of the core: the screening flow, and the serial queue every
@@ -201,6 +193,14 @@ final class AppModel: ObservableObject {
         catalogue = c
     }
 
+    /// The language changed after the first run: the flow saves it with the
+    /// setup, then every text switches at once.
+    func changeLanguage(_ tag: String) async {
+        if await ask({ try $0.changeLanguage(tag) }) != nil {
+            chooseLanguage(tag)
+        }
+    }
+
     /// Runs a flow call off the main thread and shows the state it leaves.
     func perform(_ body: @escaping (ScreeningFlow) throws -> FlowState) async {
         pending += 1
@@ -323,10 +323,9 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// The classes a reviewer may give a cell: those the gallery shows, then the others the catalogue names.
-    var relabelChoices: [String] {
-        let shown = gallery.compactMap(\.label)
-        return shown + Presenter.cellLabels.filter { !shown.contains($0) }
+    /// The classes a reviewer may give a cell (the cell pack's), by code and name.
+    var relabelChoices: [(code: String, name: String)] {
+        presenter.cellLabels()
     }
 
     func startReview() async {
@@ -390,14 +389,15 @@ final class AppModel: ObservableObject {
     }
 
     /// The history's rows, each with its case's outbox rows (none: not sent to a hospital).
-    func history(_ filter: HistoryFilter) async -> [HistoryEntry] {
-        let strings = core.strings
-        return await ask { flow -> [HistoryEntry] in
-            let present = Presenter(strings)
-            let outbox = Dictionary(grouping: try flow.screener().outbox(), by: \.sessionId)
-            return try flow.history(filter).map { row in
-                HistoryEntry(row: row, outbox: (outbox[row.sessionId] ?? []).map(present.outbox))
-            }
-        } ?? []
+    func history(_ filter: HistoryFilter) async -> [HistoryRow] {
+        await ask { try $0.history(filter) } ?? []
+    }
+
+    /// A case from the history: a finished one opens on its result (review,
+    /// share again), an open one goes back to capturing.
+    func openCase(_ row: HistoryRow) async {
+        gallery = []
+        overlays = []
+        await perform { try $0.openCase(row) }
     }
 }

@@ -17,19 +17,9 @@ struct FirstRunView: View {
         let c = model.catalogue
         Form {
             Section {
-                Picker(c.ui(.uiLanguageLabel), selection: Binding(
-                    get: { model.catalogue.language },
-                    set: { model.chooseLanguage($0) }
-                )) {
-                    ForEach(languages, id: \.tag) { lang in
-                        Text(lang.name)
-                            .environment(\.locale, Locale(identifier: lang.tag))
-                            .accessibilityLabel(lang.name)
-                            .tag(lang.tag)
-                    }
+                LanguagePicker(label: c.ui(.uiLanguageLabel), selected: model.catalogue.language) {
+                    model.chooseLanguage($0)
                 }
-                .pickerStyle(.inline)
-                .accessibilityLabel(c.ui(.uiLanguageLabel))
             } header: {
                 Text(c.ui(.uiLanguageLabel))
             }
@@ -54,6 +44,7 @@ struct FirstRunView: View {
 /// The hospital page, optional and offline until used: the hospital's card
 /// (a QR code, or its text pasted) is enrolled here, and this phone's id and
 /// public key are shown (as text and as a QR code) for the hospital to enrol.
+/// The app's language can be changed here after the first run.
 struct EnrolView: View {
     @EnvironmentObject private var model: AppModel
     @Environment(\.dismiss) private var dismiss
@@ -119,6 +110,14 @@ struct EnrolView: View {
                         Text(c.ui(.uiDeviceTitle))
                     }
                 }
+                Section {
+                    LanguagePicker(label: c.ui(.uiLanguageLabel), selected: model.catalogue.language) { tag in
+                        Task { await model.changeLanguage(tag) }
+                    }
+                    .disabled(model.busy)
+                } header: {
+                    Text(c.ui(.uiLanguageLabel))
+                }
             }
             .navigationTitle(c.ui(.uiHospitalTitle))
             .toolbar {
@@ -174,5 +173,25 @@ enum QRCode {
             return nil
         }
         return UIImage(cgImage: cg)
+    }
+}
+
+/// The app's languages, each named in its own words (the first run and the Hospital page).
+struct LanguagePicker: View {
+    let label: String
+    let selected: String
+    let choose: (String) -> Void
+
+    var body: some View {
+        Picker(label, selection: Binding(get: { selected }, set: choose)) {
+            ForEach(languages, id: \.tag) { lang in
+                Text(lang.name)
+                    .environment(\.locale, Locale(identifier: lang.tag))
+                    .accessibilityLabel(lang.name)
+                    .tag(lang.tag)
+            }
+        }
+        .pickerStyle(.inline)
+        .accessibilityLabel(label)
     }
 }

@@ -6,16 +6,19 @@ import SwiftUI
 /// (YYYY-MM-DD, as on Android), outcome and waiting for review. Each row: the
 /// outcome's icon and words, the patient code, the date, the review state,
 /// the photos taken and the case's outbox (queued / sending n% / delivered /
-/// refused).
+/// refused). Tapping a row opens its case (`ScreeningFlow.openCase`): a
+/// finished one on its result (review, share again), an open one back to
+/// capturing.
 struct HistoryView: View {
     @EnvironmentObject private var model: AppModel
+    @Environment(\.dismiss) private var dismiss
     @State private var patient = ""
     @State private var from = ""
     @State private var to = ""
     @State private var outcome: OutcomeStyle?
     @State private var pendingOnly = false
     @State private var badDate = false
-    @State private var entries: [HistoryEntry]?
+    @State private var entries: [HistoryRow]?
 
     var body: some View {
         let c = model.catalogue
@@ -45,15 +48,28 @@ struct HistoryView: View {
                 if entries?.isEmpty == true {
                     Text(c.ui(.uiNoResults))
                 }
-                ForEach(entries ?? []) { entry in
-                    HistoryRowView(entry: entry, none: c.ui(.uiOutboxNone)) { row in
-                        c.ui(.uiOutboxRow, row.kind, row.text)
+                ForEach(entries ?? []) { row in
+                    Button {
+                        openCase(row)
+                    } label: {
+                        HistoryRowView(row: row, none: c.ui(.uiOutboxNone), carryOn: c.ui(.uiCarryOn)) { item in
+                            c.ui(.uiOutboxRow, item.kind, item.text)
+                        }
                     }
+                    .buttonStyle(.plain)
+                    .accessibilityHint(c.ui(.uiOpenCase))
+                    .disabled(model.busy)
                 }
             }
         }
         .navigationTitle(c.ui(.uiHistoryTitle))
         .task { await search() }
+    }
+
+    /// Back to the flow's screen, which shows the case once the flow has opened it.
+    private func openCase(_ row: HistoryRow) {
+        dismiss()
+        Task { await model.openCase(row) }
     }
 
     private func search() async {
@@ -71,14 +87,16 @@ struct HistoryView: View {
 }
 
 struct HistoryRowView: View {
-    let entry: HistoryEntry
+    let row: HistoryRow
     /// "Not sent to a hospital".
     let none: String
+    /// Said of a case still capturing (its outcome already says "not finished").
+    let carryOn: String
     let outboxText: (OutboxRow) -> String
 
     var body: some View {
-        let row = entry.row
-        let outbox = entry.outbox.isEmpty ? [none] : entry.outbox.map(outboxText)
+        let outbox = row.outbox.isEmpty ? [none] : row.outbox.map(outboxText)
+        let lines = [row.outcome, row.patient, row.date, row.review, row.photos] + outbox + (row.open ? [carryOn] : [])
         HStack(alignment: .top, spacing: 12) {
             Image(systemName: row.symbol ?? "hourglass")
                 .font(.title)
@@ -98,9 +116,17 @@ struct HistoryRowView: View {
                 ForEach(outbox, id: \.self) { line in
                     Text(line).font(.subheadline)
                 }
+                if row.open {
+                    Text(carryOn).font(.subheadline.bold())
+                }
             }
+            Spacer(minLength: 0)
+            Image(systemName: "chevron.right")
+                .foregroundColor(.secondary)
+                .accessibilityHidden(true)
         }
+        .contentShape(Rectangle())
         .accessibilityElement(children: .ignore)
-        .accessibilityLabel(([row.outcome, row.patient, row.date, row.review, row.photos] + outbox).joined(separator: ", "))
+        .accessibilityLabel(lines.joined(separator: ", "))
     }
 }

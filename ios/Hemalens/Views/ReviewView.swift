@@ -3,9 +3,10 @@ import HemalensLogic
 import SwiftUI
 
 /// A reviewer's screen: agree with the machine, replace the outcome (with a
-/// note saying why; the core keeps the machine's and the result names it),
-/// or relabel a cell from the gallery. Each outcome is shown with its icon
-/// and words.
+/// note saying why: the flow refuses an override without one and says so in
+/// `finished.error`; the core keeps the machine's and the result names it),
+/// or relabel a cell from the gallery with any of the cell pack's classes.
+/// Each outcome is shown with its icon and words.
 struct ReviewView: View {
     @EnvironmentObject private var model: AppModel
     let finished: FlowState.Finished
@@ -16,8 +17,9 @@ struct ReviewView: View {
 
     var body: some View {
         let c = model.catalogue
-        let p = model.presenter
         let named = !reviewer.trimmed.isEmpty
+        // The flow's answer to an override without a note, until a note is written.
+        let error = note.trimmed.isEmpty ? finished.error : nil
         Form {
             Section {
                 OutcomeHeader(outcome: finished.model.outcome)
@@ -51,9 +53,12 @@ struct ReviewView: View {
                     .accessibilityLabel(words)
                     .accessibilityAddTraits(newOutcome == style ? .isSelected : [])
                 }
-                if newOutcome != nil && note.trimmed.isEmpty {
-                    Label(c.ui(.uiNoteNeeded), systemImage: "exclamationmark.triangle.fill")
+                if let error = error {
+                    Label(error, systemImage: "exclamationmark.triangle.fill")
                         .foregroundColor(.red)
+                        .fixedSize(horizontal: false, vertical: true)
+                } else if newOutcome != nil && note.trimmed.isEmpty {
+                    Label(c.ui(.uiNoteNeeded), systemImage: "info.circle")
                         .fixedSize(horizontal: false, vertical: true)
                 }
                 WideButton(title: c.ui(.uiOverride), systemImage: "arrow.triangle.2.circlepath", prominent: false) {
@@ -62,7 +67,8 @@ struct ReviewView: View {
                     }
                     Task { await model.overrideOutcome(style.decision, reviewer: reviewer.trimmed, note: note.trimmed.nilIfEmpty) }
                 }
-                .disabled(!named || newOutcome == nil || note.trimmed.isEmpty)
+                // The flow is the rule on the note: without one it answers `finished.error`.
+                .disabled(!named || newOutcome == nil)
             } header: {
                 Text(c.ui(.uiNewOutcome))
             }
@@ -92,9 +98,10 @@ struct ReviewView: View {
             titleVisibility: .visible,
             presenting: relabelling
         ) { tile in
-            ForEach(model.relabelChoices.filter { $0 != tile.label }, id: \.self) { label in
-                Button(p.cellName(label)) {
-                    Task { await model.relabel(tile, to: label, reviewer: reviewer.trimmed, note: note.trimmed.nilIfEmpty) }
+            let choices = model.relabelChoices.filter { $0.code != tile.label }
+            ForEach(choices.indices, id: \.self) { i in
+                Button(choices[i].name) {
+                    Task { await model.relabel(tile, to: choices[i].code, reviewer: reviewer.trimmed, note: note.trimmed.nilIfEmpty) }
                 }
                 .disabled(!named)
             }
@@ -103,6 +110,11 @@ struct ReviewView: View {
             Text(tile.description)
         }
         .task { if model.gallery.isEmpty { await model.loadPictures() } }
+        .onChange(of: finished.error) { error in
+            if let error = error {
+                UIAccessibility.post(notification: .announcement, argument: error)
+            }
+        }
         .onAppear {
             if reviewer.isEmpty {
                 reviewer = model.setup?.`operator` ?? ""

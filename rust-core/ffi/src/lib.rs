@@ -23,6 +23,36 @@ pub fn generate_key() -> Result<Vec<u8>, HemalensError> {
     error::guard(|| Ok(hemalens_store::Key::generate()?.as_bytes().to_vec()))
 }
 
+/// Reads a hospital's card (a scanned QR code or pasted text,
+/// `hemalens:hospital?name=...&url=...&key=age1...&photos=wifi`): the
+/// hospital to pass to `Screener.add_hospital`, or `InvalidInput` saying
+/// which part is wrong.
+#[uniffi::export]
+pub fn hospital_card_parse(text: String) -> Result<hemalens_store::Hospital, HemalensError> {
+    error::guard(|| {
+        let c = hemalens_share::card::HospitalCard::parse(&text)
+            .map_err(|e| HemalensError::InvalidInput { detail: e.to_string() })?;
+        Ok(hemalens_store::Hospital {
+            name: c.name,
+            url: c.url,
+            recipient: c.recipient,
+            photos_on_wifi_only: c.photos_on_wifi_only,
+        })
+    })
+}
+
+/// The card of a hospital, as `hospital_card_parse` reads it.
+#[uniffi::export]
+pub fn hospital_card(hospital: hemalens_store::Hospital) -> String {
+    hemalens_share::card::HospitalCard {
+        name: hospital.name,
+        url: hospital.url,
+        recipient: hospital.recipient,
+        photos_on_wifi_only: hospital.photos_on_wifi_only,
+    }
+    .format()
+}
+
 /// The core's version, as written into every result's provenance.
 #[uniffi::export]
 pub fn core_version() -> String {

@@ -33,6 +33,25 @@ pub struct Config {
     pub sms_token: Option<String>,
     /// The address phones and browsers use (shown to administrators).
     pub public_url: Option<String>,
+    /// How phones list this hospital (the name on its card).
+    pub hospital_name: String,
+}
+
+impl Config {
+    /// The card phones scan or paste to share with this inbox (`hemalens_share::card`);
+    /// None until the public address is known (`--public-url`).
+    pub fn card(&self, recipient: &str) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        Some(
+            hemalens_share::card::HospitalCard {
+                name: self.hospital_name.clone(),
+                url: format!("{base}/tus/"),
+                recipient: recipient.to_string(),
+                photos_on_wifi_only: true,
+            }
+            .format(),
+        )
+    }
 }
 
 impl Default for Config {
@@ -43,6 +62,7 @@ impl Default for Config {
             trust_forwarded: false,
             sms_token: None,
             public_url: None,
+            hospital_name: "Hospital".into(),
         }
     }
 }

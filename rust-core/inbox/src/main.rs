@@ -43,11 +43,25 @@ enum Command {
         /// Bearer token of the SMS gateway's webhook (POST /api/v1/sms).
         #[arg(long, env = "HEMALENS_INBOX_SMS_TOKEN")]
         sms_token: Option<String>,
+        /// How phones list this hospital (the name on its card).
+        #[arg(long, default_value = "Hospital")]
+        hospital_name: String,
     },
     /// Brings the database to this version's schema and exits.
     Migrate,
     /// Prints the hospital's public key (age1...) for the phones.
     Key,
+    /// Prints the hospital's card, the one line a phone scans (as a QR code) or pastes to share with this inbox.
+    Card {
+        /// The address phones use, e.g. https://inbox.hospital.example
+        #[arg(long)]
+        public_url: String,
+        #[arg(long, default_value = "Hospital")]
+        hospital_name: String,
+        /// Let phones send photos over mobile data too (results never wait).
+        #[arg(long)]
+        photos_any_network: bool,
+    },
     /// Devices allowed to send.
     #[command(subcommand)]
     Device(DeviceCmd),
@@ -120,6 +134,16 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", id.to_public());
             Ok(())
         }
+        Command::Card { public_url, hospital_name, photos_any_network } => {
+            let id = hemalens_inbox::load_or_create_identity(&cli.key)?;
+            let config = Config { public_url: Some(public_url), hospital_name, ..Config::default() };
+            let card = config.card(&id.to_public().to_string()).unwrap_or_default();
+            let card = if photos_any_network { card.replace("photos=wifi", "photos=any") } else { card };
+            // Refuse to print a card the phones would refuse (a bad address, an overlong name).
+            hemalens_share::card::HospitalCard::parse(&card).map_err(|e| Error::Config(e.to_string()))?;
+            println!("{card}");
+            Ok(())
+        }
         Command::Migrate => {
             let db = Db::open(&cli.db).await?;
             println!("schema version {}", db.version().await?);
@@ -168,7 +192,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Serve { listen, session_minutes, behind_proxy, public_url, sms_token } => {
+        Command::Serve { listen, session_minutes, behind_proxy, public_url, sms_token, hospital_name } => {
             let identity = hemalens_inbox::load_or_create_identity(&cli.key)?;
             let db = Db::open(&cli.db).await?;
             if auth::user_count(&db).await? == 0 {
@@ -191,6 +215,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 trust_forwarded: behind_proxy,
                 sms_token,
                 public_url,
+                hospital_name,
             };
             let state = AppState::new(db, identity, config);
             println!("hospital key {}", state.recipient);

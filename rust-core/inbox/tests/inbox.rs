@@ -421,3 +421,47 @@ fn reviews_travel_back_to_the_device_that_sent_the_case() {
         assert!(b.get(&format!("/cases/{case}")).body.contains("(on the phone)"));
     }
 }
+
+#[test]
+fn the_admin_page_shows_the_hospital_card_phones_scan() {
+    // SQLite only: the card is configuration, not data.
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_db("sqlite", dir.path());
+    let config = hemalens_inbox::Config {
+        public_url: Some("https://inbox.hospital.example/".into()),
+        hospital_name: "Central Hospital".into(),
+        ..Default::default()
+    };
+    let inbox = Inbox::start_on(&url, age::x25519::Identity::generate(), config);
+    inbox.add_user("boss", "Admin", Role::Admin, PW);
+    inbox.add_user("rev", "Dr Reviewer", Role::Reviewer, PW);
+    let mut b = Browser::new(&inbox.url);
+    b.login("boss", PW);
+    let page = b.get("/admin");
+    assert_eq!(page.status, 200);
+    let start = page.body.find("<code class=\"card\">").expect("the card on the page") + 19;
+    let line = &page.body[start..];
+    let line = &line[..line.find('<').unwrap()].replace("&amp;", "&");
+    let card = hemalens_share::card::HospitalCard::parse(line).expect("a card the phones read");
+    assert_eq!(card.name, "Central Hospital");
+    assert_eq!(card.url, "https://inbox.hospital.example/tus/");
+    assert_eq!(card.recipient, inbox.recipient().to_string());
+    assert!(card.photos_on_wifi_only);
+    let svg = b.get("/admin/card.svg");
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    assert!(svg.body.contains("<svg") && svg.body.len() > 2000, "a QR code");
+    let mut r = Browser::new(&inbox.url);
+    r.login("rev", PW);
+    assert_eq!(r.get("/admin/card.svg").status, 403, "administrators only");
+
+    // Without its public address the inbox cannot say where phones send: no card.
+    std::fs::create_dir_all(dir.path().join("two")).unwrap();
+    let url2 = common::fresh_db("sqlite", &dir.path().join("two"));
+    let plain = Inbox::start_on(&url2, age::x25519::Identity::generate(), hemalens_inbox::Config::default());
+    plain.add_user("boss", "Admin", Role::Admin, PW);
+    let mut b2 = Browser::new(&plain.url);
+    b2.login("boss", PW);
+    assert!(b2.get("/admin").body.contains("--public-url"));
+    assert_eq!(b2.get("/admin/card.svg").status, 404);
+}

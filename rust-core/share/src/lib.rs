@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bundle;
+pub mod card;
 pub mod contents;
 mod error;
 pub mod fhir;

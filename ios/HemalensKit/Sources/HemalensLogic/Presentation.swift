@@ -129,6 +129,10 @@ public struct HistoryRow: Equatable, Identifiable {
     public let review: String
     public let photos: String
     public let pendingReview: Bool
+    /// The case's outbox items (results, photos), each `queued` / `sending n%` / `delivered` / `refused: reason`.
+    public let outbox: [OutboxRow]
+    /// Still capturing: opening it carries on with the capture.
+    public let open: Bool
 
     public var id: Int64 { sessionId }
 }
@@ -205,8 +209,14 @@ public struct Presenter {
         }
     }
 
-    /// The classes `cellName` has words for: a reviewer's choices when relabelling a cell (Swift only).
-    public static let cellLabels = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "ig", "erythroblast", "platelet"]
+    /// The cell pack's classes, in the order a reviewer is offered them
+    /// (Kotlin's `Presenter.CELL_LABELS`; named apart from `cellLabels()`).
+    public static let cellLabelCodes = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "ig", "erythroblast", "platelet"]
+
+    /// The labels a reviewer may give a cell, with their names (the cell pack's classes).
+    public func cellLabels() -> [(code: String, name: String)] {
+        Presenter.cellLabelCodes.map { (code: $0, name: cellName($0)) }
+    }
 
     public func cellName(_ label: String) -> String {
         switch label {
@@ -322,7 +332,7 @@ public struct Presenter {
         return OutboxRow(id: item.id, kind: kind, state: item.state, percent: percent, text: text)
     }
 
-    public func history(_ row: SessionRow) -> HistoryRow {
+    public func history(_ row: SessionRow, outbox: [OutboxItem] = []) -> HistoryRow {
         let style = row.outcome.map(OutcomeStyle.of)
         let started = Date(timeIntervalSince1970: Double(row.startedAt) / 1000)
         return HistoryRow(
@@ -334,7 +344,9 @@ public struct Presenter {
             symbol: style?.symbol,
             review: review(row.reviewState),
             photos: s.get(.historyPhotos, Int(row.fields)),
-            pendingReview: row.reviewState == .pending
+            pendingReview: row.reviewState == .pending,
+            outbox: outbox.map { self.outbox($0) },
+            open: row.closedAt == nil
         )
     }
 }

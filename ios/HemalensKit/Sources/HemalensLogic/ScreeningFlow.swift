@@ -139,6 +139,9 @@ public enum FlowState: Equatable {
         public let sessionId: Int64
         public let patient: String
         public var model: ResultModel
+        /// On `review` only (Kotlin's `Review.error`): what the reviewer must
+        /// put right, as an override without a note; nil on `result`.
+        public var error: String?
     }
 
     public struct Sharing: Equatable {
@@ -204,7 +207,7 @@ public final class ScreeningFlow {
         self.setup = vault.loadSetup()
         if setup != nil {
             try open()
-            state = .patientCode(error: nil)
+            state = try resumeOpen() ?? .patientCode(error: nil)
         }
     }
 
@@ -222,6 +225,63 @@ public final class ScreeningFlow {
 
     /// The setup of the first run (nil before it).
     public var currentSetup: Setup? { setup }
+
+    /// The newest screening left open (the app was closed, or killed, while
+    /// capturing): the app carries on with it where it stopped.
+    private func resumeOpen() throws -> FlowState? {
+        guard let row = try screener().list(query: SessionQuery(limit: 20)).first(where: { $0.closedAt == nil }) else {
+            return nil
+        }
+        return try capturing(row)
+    }
+
+    /// Every stored photo's verdict, from the core's reports (photo n is field n - 1).
+    private func verdicts(_ sid: Int64) throws -> [FieldVerdict] {
+        try screener().reports(session: sid).enumerated().map { i, r in present.verdict(i + 1, r.quality) }
+    }
+
+    private func capturing(_ row: SessionRow) throws -> FlowState {
+        let progress = present.progress(try screener().summary(session: row.id))
+        return .capturing(FlowState.Capturing(
+            sessionId: row.id, patient: row.patient, progress: progress, verdicts: try verdicts(row.id), lastAdded: nil
+        ))
+    }
+
+    /// A screening chosen in the history: a finished one opens on its result
+    /// (to review or share again), an open one carries on capturing.
+    @discardableResult
+    public func openCase(_ row: HistoryRow) throws -> FlowState {
+        switch state {
+        case .patientCode, .result, .sharing:
+            break
+        default:
+            throw FlowError.outOfOrder("a screening is under way")
+        }
+        let query = SessionQuery(patient: row.patient, limit: 1000)
+        guard let stored = try screener().list(query: query).first(where: { $0.id == row.sessionId }) else {
+            throw FlowError.outOfOrder("no such screening")
+        }
+        if stored.closedAt == nil {
+            state = try capturing(stored)
+        } else {
+            let model = try result(stored.id, stored.patient, try verdicts(stored.id))
+            state = .result(FlowState.Finished(sessionId: stored.id, patient: stored.patient, model: model))
+        }
+        return state
+    }
+
+    /// The app's language, changed after the first run.
+    public func changeLanguage(_ tag: String) throws {
+        guard languages.contains(where: { $0.tag == tag }) else {
+            throw FlowError.invalidArgument("not a language of the app: \(tag)")
+        }
+        guard let now = setup else {
+            throw FlowError.outOfOrder("first run not completed")
+        }
+        let changed = Setup(language: tag, site: now.site, operator: now.`operator`)
+        try vault.saveSetup(changed)
+        setup = changed
+    }
 
     private func open() throws {
         var c = config
@@ -344,21 +404,28 @@ public final class ScreeningFlow {
         return state
     }
 
-    /// Back to the result without a review (a review opened by mistake);
-    /// relabels made meanwhile stay. Not in the Kotlin flow (yet).
+    /// Back to the result without a review (a review opened by mistake):
+    /// nothing recorded; relabels made meanwhile stay.
     @discardableResult
     public func leaveReview() throws -> FlowState {
         guard case .review(let r) = state else {
             throw FlowError.outOfOrder("not reviewing")
         }
-        return try backToResult(r)
+        state = .result(FlowState.Finished(sessionId: r.sessionId, patient: r.patient, model: r.model))
+        return state
     }
 
     /// A reviewer replaces the outcome; the core keeps the machine's.
     @discardableResult
     public func overrideOutcome(_ decision: Decision, reviewer: String, note: String?) throws -> FlowState {
-        guard case .review(let r) = state else {
+        guard case .review(var r) = state else {
             throw FlowError.outOfOrder("not reviewing")
+        }
+        guard let note = note, !note.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            // An override says why: the hospital and the next reader need the reason.
+            r.error = s.get(.errorOverrideNote)
+            state = .review(r)
+            return state
         }
         try screener().overrideOutcome(session: r.sessionId, outcome: decision, reviewer: reviewer, note: note)
         return try backToResult(r)
@@ -466,8 +533,11 @@ public final class ScreeningFlow {
         }
     }
 
+    /// The history's rows, each with its case's outbox items.
     public func history(_ filter: HistoryFilter = HistoryFilter()) throws -> [HistoryRow] {
-        try screener().list(query: filter.query()).map(present.history)
+        let core = try screener()
+        let outbox = Dictionary(grouping: try core.outbox(), by: \.sessionId)
+        return try core.list(query: filter.query()).map { present.history($0, outbox: outbox[$0.id] ?? []) }
     }
 
     private func outboxOf(_ sid: Int64) throws -> [OutboxRow] {

@@ -82,6 +82,8 @@ public enum UiStr: String, CaseIterable, Sendable {
     case uiNoResults = "ui_no_results"
     case uiOutboxNone = "ui_outbox_none"
     case uiOutboxRow = "ui_outbox_row"
+    case uiOpenCase = "ui_open_case"
+    case uiCarryOn = "ui_carry_on"
     case uiShareTitle = "ui_share_title"
     case uiSharePdf = "ui_share_pdf"
     case uiShareFhir = "ui_share_fhir"

@@ -11,6 +11,7 @@ public enum Str: String, CaseIterable, Sendable {
     case errorOperatorMissing = "error_operator_missing"
     case errorPatientCode = "error_patient_code"
     case errorHospitalCard = "error_hospital_card"
+    case errorOverrideNote = "error_override_note"
     case captureCells = "capture_cells"
     case captureFields = "capture_fields"
     case captureEnough = "capture_enough"

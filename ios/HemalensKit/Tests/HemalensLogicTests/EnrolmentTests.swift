@@ -1,6 +1,6 @@
-// Hospital cards (HemalensLogic's HospitalCard, Kotlin's twin): a round trip,
-// the same text as the Android app makes, and anything else is not a card.
-// History filters and days. No core calls: only the records' types.
+// Hospital cards (read and written by the core, as on Android and at the
+// inbox): a round trip, the core's form encoding, and anything else is not a
+// card. History filters and days.
 import Foundation
 import HemalensBindings
 import HemalensLogic
@@ -13,9 +13,8 @@ final class EnrolmentTests: XCTestCase {
         let h = Hospital(name: "Central & Co", url: "https://inbox.example/tus/", recipient: recipient, photosOnWifiOnly: false)
         let card = HospitalCard.format(h)
         XCTAssertEqual(HospitalCard.parse(card), h, "round trip")
-        // java.net.URLEncoder's bytes, spaces as %20 (what HospitalCard.format makes on Android).
-        XCTAssertEqual(card, "hemalens:hospital?name=Central%20%26%20Co&url=https%3A%2F%2Finbox.example%2Ftus%2F&key=\(recipient)&photos=any")
-        // URLDecoder reads '+' as a space.
+        // Form encoding (spaces as '+'), as the core writes it on every platform.
+        XCTAssertEqual(card, "hemalens:hospital?name=Central+%26+Co&url=https%3A%2F%2Finbox.example%2Ftus%2F&key=\(recipient)&photos=any")
         let plus = "hemalens:hospital?name=Clinic+A&url=http%3A%2F%2F10.0.0.2%2Ftus%2F&key=\(recipient)"
         XCTAssertEqual(HospitalCard.parse("  \(plus)\n")?.name, "Clinic A")
         XCTAssertEqual(HospitalCard.parse(plus)?.photosOnWifiOnly, true, "photos wait for Wi-Fi unless the card says any")

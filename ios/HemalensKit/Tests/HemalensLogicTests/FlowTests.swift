@@ -171,6 +171,24 @@ final class FlowTests: XCTestCase {
             XCTAssertEqual(after.description, en.get(.cellTileRelabelled, Int(t.field) + 1, Int(t.cell) + 1, enP.cellName(to), enP.cellName(t.label)))
             let mark = try XCTUnwrap(try flow.fieldOverlays().flatMap(\.marks).first { $0.field == t.field && $0.cell == t.cell })
             XCTAssertEqual(mark.name, enP.cellName(to), "the box says the same")
+            guard case .review(let reviewing) = flow.state, case .result(let back) = try flow.leaveReview() else {
+                return XCTFail("back to the result")
+            }
+            XCTAssertEqual(back.model, reviewing.model, "back to the same result, nothing recorded")
+            guard case .review = try flow.startReview() else {
+                return XCTFail("and into the review again")
+            }
+        }
+        try step("an override without a note is asked for its reason, and nothing is recorded") {
+            let other: Decision = try flow.screener().summary(session: sid).outcome.decision == .refer ? .inconclusive : .refer
+            for blank in ["  ", nil] as [String?] {
+                guard case .review(let st) = try flow.overrideOutcome(other, reviewer: "dr-a", note: blank) else {
+                    return XCTFail("still reviewing")
+                }
+                XCTAssertEqual(st.error, en.get(.errorOverrideNote), "the reason asked for")
+            }
+            let row = try XCTUnwrap(try flow.screener().list(query: SessionQuery(patient: "PT-A1")).first)
+            XCTAssertEqual(row.outcome, row.machineOutcome, "the outcome stands")
         }
         try step("review: the override shows, the machine's outcome is named, the report agrees") {
             guard case .review = flow.state else {
@@ -187,12 +205,6 @@ final class FlowTests: XCTestCase {
             XCTAssertEqual(o.changedByReviewer, en.get(.outcomeChangedByReviewer, en.get(OutcomeStyle.of(machine).headline)), "machine named")
             XCTAssertEqual(r.model.review, en.get(.reviewReviewed), "reviewed")
             XCTAssertTrue(try flow.screener().reportHtml(session: sid).contains(o.nextStep), "the report's next step is the one shown")
-        }
-        try step("leaving a review without a decision goes back to the result (Swift only)") {
-            _ = try flow.startReview()
-            guard case .result = try flow.leaveReview() else {
-                return XCTFail("result")
-            }
         }
         try step("share: PDF, FHIR, SMS, and the outbox per case as the core words it") {
             let recipient = "age1wnf0ycdmv5vn9jczlzxuan0e96zxrm8e88cxleetzaqsr3lwwyuquca9jz"
@@ -250,6 +262,31 @@ final class FlowTests: XCTestCase {
             XCTAssertEqual(try flow.history(HistoryFilter(to: yesterday)).count, 0, "until yesterday")
             XCTAssertEqual(try flow.history(HistoryFilter(pendingReview: true)).count, 0, "reviewed, so not pending")
         }
+        try step("a finished case from the history opens on its result, with its outbox, to review or share again") {
+            let rows = try flow.history(HistoryFilter(patient: "PT-A1"))
+            XCTAssertEqual(rows.count, 1)
+            let row = try XCTUnwrap(rows.first)
+            XCTAssertFalse(row.open, "finished")
+            let items = try flow.screener().outbox().filter { $0.sessionId == sid }
+            XCTAssertEqual(row.outbox.map(\.text), items.map { outboxStatus(item: $0) }, "the case's outbox in the row")
+            guard case .result(let st) = try flow.openCase(row) else {
+                return XCTFail("result")
+            }
+            XCTAssertEqual(st.sessionId, sid, "that case")
+            XCTAssertEqual(st.model.fields.count, photos.count, "every stored photo's verdict, from the core's reports")
+            XCTAssertEqual(st.model.fields.filter(\.accepted).count, Int(try flow.screener().summary(session: sid).fields.accepted), "accepted as counted")
+            guard case .sharing = try flow.share(hospital: nil) else {
+                return XCTFail("shared again")
+            }
+            XCTAssertEqual(try flow.newScreening(), .patientCode(error: nil), "then a new patient")
+        }
+        try step("the reviewer's choices are the pack's classes, named in every language") {
+            XCTAssertEqual(enP.cellLabels().map { $0.code }, Presenter.cellLabelCodes, "codes")
+            for c in langs {
+                let names = Presenter(c).cellLabels().map { $0.name }
+                XCTAssertEqual(Set(names).count, Presenter.cellLabelCodes.count, "\(c.language): distinct names")
+            }
+        }
         try step("the background pass: offline, the results wait and it asks to run again") {
             let report = try Delivery(try flow.screener()).run(onWifi: false)
             XCTAssertTrue(report.retry && report.waiting >= 1 && report.delivered == 0, "\(report)")
@@ -270,6 +307,36 @@ final class FlowTests: XCTestCase {
             vault.seed = try generateKey()
             let third = try ScreeningFlow(storeDir: records, vault: vault, strings: en, appVersion: "logic-test", evidence: evidence, config: config)
             XCTAssertNotEqual(try third.deviceKey(), id, "the key comes from the vault's seed, not the store")
+            third.close()
+        }
+        try step("a screening left open (the app killed mid-capture) is carried on at the next start") {
+            let first = try ScreeningFlow(storeDir: records, vault: vault, strings: en, appVersion: "logic-test", evidence: evidence, config: config)
+            guard case .capturing(let started) = try first.startScreening("PT-B2") else {
+                return XCTFail("capturing")
+            }
+            for p in photos.dropFirst().prefix(2) {
+                _ = try first.addPhoto(p)
+            }
+            XCTAssertThrowsError(try first.changeLanguage("de"), "not a language of the app")
+            try first.changeLanguage("sw")
+            first.close() // no finish(): as if the process died
+            XCTAssertEqual(vault.setup?.language, "sw", "the language kept")
+            let again = try ScreeningFlow(storeDir: records, vault: vault, strings: en, appVersion: "logic-test", evidence: evidence, config: config)
+            guard case .capturing(let st) = again.state else {
+                return XCTFail("capturing")
+            }
+            XCTAssertEqual(st.sessionId, started.sessionId, "the same screening")
+            XCTAssertEqual(st.verdicts.map(\.number), [1, 2], "its photos' verdicts")
+            XCTAssertNil(st.lastAdded, "no overlay for a photo taken before")
+            XCTAssertEqual(st.progress, enP.progress(try again.screener().summary(session: st.sessionId)), "its progress")
+            let rows = try again.history(HistoryFilter(patient: "PT-B2"))
+            XCTAssertEqual(rows.map(\.open), [true], "open in the history")
+            guard case .result = try again.finish() else {
+                return XCTFail("and it can be finished")
+            }
+            again.close()
+            let third = try ScreeningFlow(storeDir: records, vault: vault, strings: en, appVersion: "logic-test", evidence: evidence, config: config)
+            XCTAssertEqual(third.state, .patientCode(error: nil), "nothing left open")
             third.close()
         }
     }

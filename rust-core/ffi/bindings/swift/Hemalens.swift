@@ -3866,6 +3866,31 @@ public func generateKey()throws  -> Data  {
 })
 }
 /**
+ * The card of a hospital, as `hospital_card_parse` reads it.
+ */
+public func hospitalCard(hospital: Hospital) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_func_hospital_card(
+        FfiConverterTypeHospital_lower(hospital),uniffiCallStatus
+    )
+})
+}
+/**
+ * Reads a hospital's card (a scanned QR code or pasted text,
+ * `hemalens:hospital?name=...&url=...&key=age1...&photos=wifi`): the
+ * hospital to pass to `Screener.add_hospital`, or `InvalidInput` saying
+ * which part is wrong.
+ */
+public func hospitalCardParse(text: String)throws  -> Hospital  {
+    return try  FfiConverterTypeHospital_lift(try rustCallWithError(FfiConverterTypeHemalensError_lift) {
+        uniffiCallStatus in
+    uniffi_hemalens_ffi_fn_func_hospital_card_parse(
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+/**
  * Sends the library's log lines up to `max_level` to `sink` (replacing any
  * sink set before). Another logger already installed in the process (by
  * another library) keeps the facade; then this answers `InvalidState`.
@@ -3913,6 +3938,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_func_generate_key() != 44695) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_func_hospital_card() != 57945) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hemalens_ffi_checksum_func_hospital_card_parse() != 52870) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421) {

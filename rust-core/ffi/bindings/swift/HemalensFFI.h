@@ -567,6 +567,16 @@ RustBuffer uniffi_hemalens_ffi_fn_func_generate_key(RustCallStatus *_Nonnull out
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_HOSPITAL_CARD
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_HOSPITAL_CARD
+RustBuffer uniffi_hemalens_ffi_fn_func_hospital_card(RustBuffer hospital, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_HOSPITAL_CARD_PARSE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_HOSPITAL_CARD_PARSE
+RustBuffer uniffi_hemalens_ffi_fn_func_hospital_card_parse(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_FN_FUNC_SET_LOG_SINK
 void uniffi_hemalens_ffi_fn_func_set_log_sink(uint64_t sink, RustBuffer max_level, RustCallStatus *_Nonnull out_status
@@ -852,6 +862,18 @@ uint16_t uniffi_hemalens_ffi_checksum_func_debug_panic(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_GENERATE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_GENERATE_KEY
 uint16_t uniffi_hemalens_ffi_checksum_func_generate_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_HOSPITAL_CARD
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_HOSPITAL_CARD
+uint16_t uniffi_hemalens_ffi_checksum_func_hospital_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_HOSPITAL_CARD_PARSE
+#define UNIFFI_FFIDEF_UNIFFI_HEMALENS_FFI_CHECKSUM_FUNC_HOSPITAL_CARD_PARSE
+uint16_t uniffi_hemalens_ffi_checksum_func_hospital_card_parse(void
     
 );
 #endif

@@ -21,9 +21,15 @@ pub async fn page_(state: &AppState, who: &Authed, message: Option<&str>) -> Res
         h1 { "Devices and users" }
         @if let Some(m) = message { p.notice role="status" { (m) } }
         section.panel {
-            h2 { "Hospital key" }
-            p { "Phones encrypt their bundles to this key. Give it with the upload address: "
-                code { "hemalens hospital add NAME --url " (state.config.public_url.as_deref().unwrap_or("https://<this server>")) "/tus/ --key " (state.recipient) } }
+            h2 { "Hospital card" }
+            @if let Some(card) = state.config.card(&state.recipient) {
+                p { "A phone enrols this hospital by scanning this code (the app's Hospital page) or pasting the line under it. It holds the upload address and the key the phones encrypt to; nothing secret." }
+                img.card src="/admin/card.svg" alt=(format!("QR code of the hospital card: {card}")) width="240" height="240";
+                p { code.card { (card) } }
+            } @else {
+                p { "Start the service with " code { "--public-url" } " (the address phones use) to show the card phones scan." }
+            }
+            p.muted { "On a desktop phone tool: " code { "hemalens hospital add NAME --url " (state.config.public_url.as_deref().unwrap_or("https://<this server>")) "/tus/ --key " (state.recipient) } }
         }
         section.panel {
             h2 { "Devices" }
@@ -74,6 +80,17 @@ pub async fn page_(state: &AppState, who: &Authed, message: Option<&str>) -> Res
         }
     };
     Ok(html_page(layout("Devices and users", Some(who), body)))
+}
+
+/// `/admin/card.svg`: the hospital card as a QR code (medium error correction).
+pub async fn card_svg(State(state): State<Arc<AppState>>, who: Authed) -> Result<Response, Error> {
+    who.require_admin()?;
+    let card = state.config.card(&state.recipient).ok_or(Error::NotFound)?;
+    let code = qrcode::QrCode::with_error_correction_level(card.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| Error::Internal("the card does not fit a QR code"))?;
+    let svg =
+        code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).quiet_zone(true).build();
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 pub async fn page(State(state): State<Arc<AppState>>, who: Authed) -> Result<Response, Error> {

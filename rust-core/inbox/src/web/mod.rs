@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/cases/{id}/report.pdf", get(case::report))
         .route("/cases/{id}/files/{*name}", get(case::picture))
         .route("/admin", get(admin::page))
+        .route("/admin/card.svg", get(admin::card_svg))
         .route("/admin/devices", post(admin::enrol))
         .route("/admin/devices/{id}/revoke", post(admin::revoke))
         .route("/admin/users", post(admin::add_user))

@@ -532,6 +532,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_generate_key() != 44695:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_func_hospital_card() != 57945:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_hemalens_ffi_checksum_func_hospital_card_parse() != 52870:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_outbox_status() != 65533:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() != 42421:
@@ -654,6 +658,12 @@ _UniffiLib.uniffi_hemalens_ffi_checksum_func_debug_panic.restype = ctypes.c_uint
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_generate_key.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_hospital_card.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_hospital_card.restype = ctypes.c_uint16
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_hospital_card_parse.argtypes = (
+)
+_UniffiLib.uniffi_hemalens_ffi_checksum_func_hospital_card_parse.restype = ctypes.c_uint16
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_outbox_status.argtypes = (
 )
 _UniffiLib.uniffi_hemalens_ffi_checksum_func_outbox_status.restype = ctypes.c_uint16
@@ -792,6 +802,16 @@ _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card.argtypes = (
+    hemalens_store._UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card_parse.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card_parse.restype = hemalens_store._UniffiRustBuffer
 _UniffiLib.uniffi_hemalens_ffi_fn_func_outbox_status.argtypes = (
     hemalens_store._UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -4265,6 +4285,43 @@ def generate_key() -> bytes:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def hospital_card(hospital: hemalens_store.Hospital) -> str:
+    """
+    The card of a hospital, as `hospital_card_parse` reads it.
+"""
+    
+    hemalens_store._UniffiFfiConverterTypeHospital.check_lower(hospital)
+    _uniffi_lowered_args = (
+        hemalens_store._UniffiFfiConverterTypeHospital.lower(hospital),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def hospital_card_parse(text: str) -> hemalens_store.Hospital:
+    """
+    Reads a hospital's card (a scanned QR code or pasted text,
+    `hemalens:hospital?name=...&url=...&key=age1...&photos=wifi`): the
+    hospital to pass to `Screener.add_hospital`, or `InvalidInput` saying
+    which part is wrong.
+"""
+    
+    _UniffiFfiConverterString.check_lower(text)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(text),
+    )
+    _uniffi_lift_return = hemalens_store._UniffiFfiConverterTypeHospital.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeHemalensError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card_parse,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def outbox_status(item: hemalens_store.OutboxItem) -> str:
     """
     How an outbox item stands, in words: `queued`, `sending 42%`,
@@ -4325,6 +4382,8 @@ __all__ = [
     "core_version",
     "debug_panic",
     "generate_key",
+    "hospital_card",
+    "hospital_card_parse",
     "outbox_status",
     "set_log_sink",
     "FrameGuide",

@@ -767,6 +767,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_hemalens_ffi_checksum_func_generate_key(
     ): Int
+    external fun uniffi_hemalens_ffi_checksum_func_hospital_card(
+    ): Int
+    external fun uniffi_hemalens_ffi_checksum_func_hospital_card_parse(
+    ): Int
     external fun uniffi_hemalens_ffi_checksum_func_set_log_sink(
     ): Int
     external fun uniffi_hemalens_ffi_checksum_func_outbox_status(
@@ -981,6 +985,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_hemalens_ffi_fn_func_generate_key(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_func_hospital_card(`hospital`: RustBufferHospital.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hemalens_ffi_fn_func_hospital_card_parse(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferHospital.ByValue
     external fun uniffi_hemalens_ffi_fn_func_set_log_sink(`sink`: Long,`maxLevel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hemalens_ffi_fn_func_outbox_status(`item`: RustBufferOutboxItem.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1111,6 +1119,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_func_generate_key() and 0xFFFF) != 44695) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_func_hospital_card() and 0xFFFF) != 57945) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hemalens_ffi_checksum_func_hospital_card_parse() and 0xFFFF) != 52870) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hemalens_ffi_checksum_func_set_log_sink() and 0xFFFF) != 42421) {
@@ -5355,6 +5369,38 @@ public object FfiConverterSequenceTypeSessionRow: FfiConverterRustBuffer<List<Se
     UniffiLib.uniffi_hemalens_ffi_fn_func_generate_key(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The card of a hospital, as `hospital_card_parse` reads it.
+         */ fun `hospitalCard`(`hospital`: Hospital): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card(
+    
+        
+        FfiConverterTypeHospital.lower(`hospital`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Reads a hospital's card (a scanned QR code or pasted text,
+         * `hemalens:hospital?name=...&url=...&key=age1...&photos=wifi`): the
+         * hospital to pass to `Screener.add_hospital`, or `InvalidInput` saying
+         * which part is wrong.
+         */
+    @Throws(HemalensException::class) fun `hospitalCardParse`(`text`: kotlin.String): Hospital {
+            return FfiConverterTypeHospital.lift(
+    uniffiRustCallWithError(HemalensException) { _status ->
+    UniffiLib.uniffi_hemalens_ffi_fn_func_hospital_card_parse(
+    
+        
+        FfiConverterString.lower(`text`),_status)
 }
     )
     }

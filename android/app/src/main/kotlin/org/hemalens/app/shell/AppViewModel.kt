@@ -28,7 +28,6 @@ import org.hemalens.app.GalleryGroup
 import org.hemalens.app.GuideOverlay
 import org.hemalens.app.HistoryFilter
 import org.hemalens.app.HistoryRow
-import org.hemalens.app.OutboxRow
 import org.hemalens.app.OutcomeStyle
 import org.hemalens.app.Presenter
 import org.hemalens.app.R
@@ -43,13 +42,7 @@ import java.util.Locale
 import java.util.concurrent.ConcurrentHashMap
 
 /** The result screen's pictures: each accepted field with its boxes, and the cell gallery. */
-data class Pictures(val fields: List<FieldOverlayModel>, val gallery: List<GalleryGroup>) {
-    /** The classes a reviewer may pick for a cell: those the gallery shows, by code and name. */
-    val labels: List<Pair<String, String>> get() = gallery.mapNotNull { g -> g.label?.let { it to g.title } }
-}
-
-/** A history row with its case's outbox rows (empty: not shared with a hospital). */
-data class HistoryEntry(val row: HistoryRow, val outbox: List<OutboxRow>)
+data class Pictures(val fields: List<FieldOverlayModel>, val gallery: List<GalleryGroup>)
 
 /** The hospital page: this phone's identity, the hospitals enrolled, the last enrolment's message. */
 data class HospitalPage(val deviceKey: DeviceKey? = null, val hospitals: List<Hospital> = emptyList(), val message: String? = null)
@@ -89,8 +82,10 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
     private val _pictures = MutableStateFlow<Pictures?>(null)
     val pictures: StateFlow<Pictures?> = _pictures.asStateFlow()
 
-    private val _history = MutableStateFlow<List<HistoryEntry>?>(null)
-    val history: StateFlow<List<HistoryEntry>?> = _history.asStateFlow()
+    private val _history = MutableStateFlow<List<HistoryRow>?>(null)
+
+    /** The history's rows, each with its case's outbox rows (none: not sent to a hospital). */
+    val history: StateFlow<List<HistoryRow>?> = _history.asStateFlow()
 
     private val _hospital = MutableStateFlow(HospitalPage())
     val hospital: StateFlow<HospitalPage> = _hospital.asStateFlow()
@@ -149,7 +144,14 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
     /** The headline of an outcome, for the reviewer's choice. */
     fun outcomeWords(decision: Decision): String = strings.get(OutcomeStyle.of(decision).headline)
 
+    /** The first run's language choice: the screens switch at once (saved with the setup). */
     fun chooseLanguage(tag: String) {
+        app.language.value = tag
+    }
+
+    /** The language changed after the first run: the flow saves it, and the screens switch at once. */
+    fun changeLanguage(tag: String) = act { f ->
+        f.changeLanguage(tag)
         app.language.value = tag
     }
 
@@ -213,6 +215,9 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
 
     fun startReview() = act { it.startReview() }
 
+    /** The classes a reviewer may give a cell (the cell pack's), by code and name. */
+    fun cellLabels(): List<Pair<String, String>> = Presenter(strings).cellLabels()
+
     fun leaveReview() = act { it.leaveReview() }
 
     fun confirm(reviewer: String, note: String) = act { it.confirm(reviewer.trim(), note.trim().ifEmpty { null }) }
@@ -243,10 +248,12 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
         _pictures.value = null
     }
 
-    fun search(filter: HistoryFilter) = act { f ->
-        val present = Presenter(strings)
-        val outbox = f.screener.outbox().groupBy { it.sessionId }
-        _history.value = f.history(filter).map { row -> HistoryEntry(row, outbox[row.sessionId].orEmpty().map(present::outbox)) }
+    fun search(filter: HistoryFilter) = act { f -> _history.value = f.history(filter) }
+
+    /** A case from the history: a finished one on its result (review, share again), an open one back to capturing. */
+    fun openCase(row: HistoryRow) = act { f ->
+        f.openCase(row)
+        _pictures.value = null
     }
 
     private companion object {

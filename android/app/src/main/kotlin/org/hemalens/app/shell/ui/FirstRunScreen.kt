@@ -49,13 +49,7 @@ fun FirstRunScreen(vm: AppViewModel, state: FlowState.FirstRun) {
     ScreenColumn {
         Heading(stringResource(R.string.ui_first_run_title))
         SubHeading(stringResource(R.string.ui_language_label))
-        Column(Modifier.selectableGroup()) {
-            LANGUAGES.forEach { lang ->
-                RadioRow(selected = lang.tag == language, onClick = { vm.chooseLanguage(lang.tag) }) {
-                    Text(lang.name, style = MaterialTheme.typography.bodyLarge)
-                }
-            }
-        }
+        LanguageChoice(language, vm::chooseLanguage)
         OutlinedTextField(
             value = site,
             onValueChange = { site = it },
@@ -79,11 +73,13 @@ fun FirstRunScreen(vm: AppViewModel, state: FlowState.FirstRun) {
 /**
  * Hospital and this phone: enrol a hospital from its card (scanned QR code or
  * pasted text; android/logic `HospitalCard` reads it), and show this phone's
- * id and public key for the hospital to enrol. Optional, any time.
+ * id and public key for the hospital to enrol; the app's language, changed
+ * after the first run. Optional, any time.
  */
 @Composable
 fun HospitalScreen(vm: AppViewModel, onDone: () -> Unit) {
     val page by vm.hospital.collectAsStateWithLifecycle()
+    val language by vm.language.collectAsStateWithLifecycle()
     var card by rememberSaveable { mutableStateOf("") }
     var scanning by rememberSaveable { mutableStateOf(false) }
     LaunchedEffect(Unit) { vm.loadHospital() }
@@ -144,7 +140,21 @@ fun HospitalScreen(vm: AppViewModel, onDone: () -> Unit) {
                 context.startActivity(Intent.createChooser(send, shareTitle))
             }
         }
+        SubHeading(stringResource(R.string.ui_language_label))
+        LanguageChoice(language, vm::changeLanguage)
         PrimaryButton(stringResource(R.string.ui_done), onClick = onDone)
+    }
+}
+
+/** The app's languages, each in its own name; [onChoose] switches the screens at once. */
+@Composable
+private fun LanguageChoice(language: String, onChoose: (String) -> Unit) {
+    Column(Modifier.selectableGroup()) {
+        LANGUAGES.forEach { lang ->
+            RadioRow(selected = lang.tag == language, onClick = { onChoose(lang.tag) }) {
+                Text(lang.name, style = MaterialTheme.typography.bodyLarge)
+            }
+        }
     }
 }
 

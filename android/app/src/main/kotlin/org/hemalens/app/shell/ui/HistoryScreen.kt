@@ -1,5 +1,6 @@
 package org.hemalens.app.shell.ui
 
+import androidx.compose.foundation.clickable
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.PaddingValues
@@ -29,17 +30,19 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.painterResource
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.semantics.Role
-import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.hemalens.app.HistoryFilter
+import org.hemalens.app.HistoryRow
 import org.hemalens.app.R
 import org.hemalens.app.shell.AppViewModel
-import org.hemalens.app.shell.HistoryEntry
 import org.hemalens.core.Decision
 import java.time.LocalDate
 
-/** Past screenings, newest first, searched by patient code, days, outcome and pending review (android/logic `HistoryFilter`). */
+/**
+ * Past screenings, newest first, searched by patient code, days, outcome and pending review (android/logic `HistoryFilter`).
+ * A case opens from its row (`ScreeningFlow.openCase`): a finished one on its result, an open one back to capturing.
+ */
 @Composable
 fun HistoryScreen(vm: AppViewModel, onBack: () -> Unit) {
     val entries by vm.history.collectAsStateWithLifecycle()
@@ -115,17 +118,23 @@ fun HistoryScreen(vm: AppViewModel, onBack: () -> Unit) {
         if (list?.isEmpty() == true) {
             item { Text(stringResource(R.string.ui_no_results), style = MaterialTheme.typography.bodyLarge) }
         }
-        items(list.orEmpty()) { HistoryCase(it) }
+        items(list.orEmpty()) { row ->
+            HistoryCase(row) {
+                vm.openCase(row)
+                onBack()
+            }
+        }
     }
 }
 
 /** A day typed as YYYY-MM-DD; null when blank or not a date. */
 private fun day(text: String): LocalDate? = text.trim().takeIf { it.isNotEmpty() }?.let { runCatching { LocalDate.parse(it) }.getOrNull() }
 
+/** One case: its words read as one by TalkBack; the whole row is the button that opens it. */
 @Composable
-private fun HistoryCase(entry: HistoryEntry) {
-    val row = entry.row
-    Column(Modifier.fillMaxWidth().semantics(mergeDescendants = true) { }) {
+private fun HistoryCase(row: HistoryRow, onOpen: () -> Unit) {
+    val open = stringResource(R.string.ui_open_case)
+    Column(Modifier.fillMaxWidth().clickable(onClickLabel = open, role = Role.Button, onClick = onOpen).padding(bottom = 8.dp)) {
         HorizontalDivider()
         Row(Modifier.padding(top = 8.dp), verticalAlignment = Alignment.CenterVertically) {
             if (row.iconId != null) {
@@ -142,12 +151,14 @@ private fun HistoryCase(entry: HistoryEntry) {
         Text(row.date, style = MaterialTheme.typography.bodyMedium)
         Text(row.review, style = MaterialTheme.typography.bodyMedium)
         Text(row.photos, style = MaterialTheme.typography.bodyMedium)
-        if (entry.outbox.isEmpty()) {
+        if (row.outbox.isEmpty()) {
             Text(stringResource(R.string.ui_outbox_none), style = MaterialTheme.typography.bodyMedium)
         } else {
-            entry.outbox.forEach {
+            row.outbox.forEach {
                 Text(stringResource(R.string.ui_outbox_row, it.kind, it.text), style = MaterialTheme.typography.bodyMedium)
             }
         }
+        // The outcome line already says "not finished"; this says what opening it does.
+        if (row.open) Text(stringResource(R.string.ui_carry_on), style = MaterialTheme.typography.bodyLarge)
     }
 }

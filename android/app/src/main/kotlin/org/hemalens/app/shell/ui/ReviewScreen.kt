@@ -36,8 +36,10 @@ import org.hemalens.app.shell.AppViewModel
 import org.hemalens.core.Decision
 
 /**
- * A reviewer agrees with the outcome, or changes it (a note is needed), or
- * relabels cells from the gallery. The core keeps the machine's result.
+ * A reviewer agrees with the outcome, or changes it (a note is needed: the
+ * flow refuses an override without one and says why, `state.error`), or
+ * relabels cells from the gallery with any of the cell pack's classes. The
+ * core keeps the machine's result.
  */
 @Composable
 fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
@@ -48,6 +50,8 @@ fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
     var relabelling by remember { mutableStateOf<CellTileModel?>(null) }
     LaunchedEffect(state.sessionId) { vm.loadPictures() }
     val named = reviewer.isNotBlank()
+    // The flow's answer to an override without a note, until a note is written.
+    val error = state.error?.takeIf { note.isBlank() }
     LazyColumn(contentPadding = PaddingValues(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.ui_review_title, state.patient)) }
         item { SecondaryButton(stringResource(R.string.ui_back), enabled = true) { vm.leaveReview() } }
@@ -66,6 +70,12 @@ fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
                 value = note,
                 onValueChange = { note = it },
                 label = { Text(stringResource(R.string.ui_note_label)) },
+                supportingText = if (newOutcome != null || error != null) {
+                    { Text(stringResource(R.string.ui_note_needed)) }
+                } else {
+                    null
+                },
+                isError = error != null,
                 minLines = 2,
                 modifier = Modifier.fillMaxWidth(),
             )
@@ -88,9 +98,10 @@ fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
             }
         }
         item {
+            // The flow is the rule on the note: without one it answers state.error, said where the button is.
             Column(verticalArrangement = Arrangement.spacedBy(6.dp)) {
-                if (newOutcome != null && note.isBlank()) ErrorText(stringResource(R.string.ui_note_needed))
-                SecondaryButton(stringResource(R.string.ui_override), enabled = named && newOutcome != null && note.isNotBlank()) {
+                error?.let { ErrorText(it) }
+                SecondaryButton(stringResource(R.string.ui_override), enabled = named && newOutcome != null) {
                     newOutcome?.let { vm.overrideOutcome(it, reviewer, note) }
                 }
             }
@@ -101,7 +112,7 @@ fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
     relabelling?.let { tile ->
         RelabelDialog(
             tile = tile,
-            labels = pictures?.labels.orEmpty(),
+            labels = vm.cellLabels(),
             onPick = { label ->
                 relabelling = null
                 vm.relabel(tile, label, reviewer, note)
@@ -111,7 +122,7 @@ fun ReviewScreen(vm: AppViewModel, state: FlowState.Review) {
     }
 }
 
-/** The classes a cell may be given; the one it has is marked. */
+/** The classes a cell may be given (the cell pack's); the one it has is marked. */
 @Composable
 private fun RelabelDialog(tile: CellTileModel, labels: List<Pair<String, String>>, onPick: (String) -> Unit, onDismiss: () -> Unit) {
     var chosen by remember { mutableStateOf(tile.label) }
