@@ -88,7 +88,10 @@ def world(tmp_path_factory):
     device_id = phone("device", "key").split()[2]
     public_key = phone("device", "key").split()[5]
     admin("device", "enrol", device_id, public_key, "--label", "test clinic phone")
-    phone("hospital", "add", "central", "--url", f"{url}/tus/", "--key", recipient, "--photos-on-cellular")
+    # The phone enrols the hospital from the card the inbox prints (what its app scans as a QR code).
+    card = admin("card", "--public-url", url, "--hospital-name", "central", "--photos-any-network").strip()
+    assert card.startswith("hemalens:hospital?name=central&") and recipient in card, card
+    phone("hospital", "add-card", card)
     phone("outbox", "queue", sid, "--to", "central")
     phone("outbox", "send", "--wifi", "--wait", "120")
     listing = phone("outbox", "list")

@@ -46,6 +46,8 @@ enum HospitalSub {
         #[arg(long)]
         photos_on_cellular: bool,
     },
+    /// Add a hospital from its card (the line its inbox prints: hemalens:hospital?name=...&url=...&key=...).
+    AddCard { card: String },
     /// List the hospitals.
     List,
 }
@@ -142,6 +144,27 @@ pub fn run_hospital(args: HospitalArgs) -> u8 {
                 Err(e) => screener_err(e),
             }
         }
+        HospitalSub::AddCard { card } => match hemalens_share::card::HospitalCard::parse(&card) {
+            Ok(c) => {
+                let h = Hospital {
+                    name: c.name,
+                    url: c.url,
+                    recipient: c.recipient,
+                    photos_on_wifi_only: c.photos_on_wifi_only,
+                };
+                match s.add_hospital(&h, &user) {
+                    Ok(()) => {
+                        println!("added {}", h.name);
+                        0
+                    }
+                    Err(e) => screener_err(e),
+                }
+            }
+            Err(e) => {
+                eprintln!("hemalens hospital add-card: {e}");
+                crate::EXIT_USAGE
+            }
+        },
         HospitalSub::List => match s.hospitals() {
             Ok(hs) => {
                 for h in hs {
