@@ -78,7 +78,12 @@ def test_spoiled_photos_are_rejected_with_the_reason(hemalens, sims):
             "white": "burnt_out", "empty": "no_cells", "screenshot": "not_a_smear", "face": "not_a_smear"}
     items = [t for t in truth if t["spoiled"] in want]
     r = hemalens("analyze", "--json", *[out / t["file"] for t in items])
-    for t, line in zip(items, r.stdout.splitlines()):
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    # One line per photo, in order: an empty or short output must not pass.
+    assert len(items) >= 6 and len(lines) == len(items), (len(items), r.stdout)
+    for t, line in zip(items, lines):
+        assert json.loads(line)["path"] == str(out / t["file"])
         l = json.loads(line)
         assert not l["quality"]["ok"], t["file"]
         assert want[t["spoiled"]] in [i["code"] for i in l["quality"]["issues"]], (t["file"], l["quality"])

@@ -26,6 +26,7 @@ def test_pack_golden(hemalens, data, tmp_path, pack):
     r = hemalens("classify", "--model", pack, "--json", "--dump-tensors", dump, *[data / rel for rel in items], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert len(lines) == len(items), "one line per image"
     ref = Reference(pack_dir / "model.tflite")
     for i, (rel, line) in enumerate(zip(items, lines)):
         raw = (dump / f"{i:04d}.output.bin").read_bytes()
