@@ -169,35 +169,32 @@ public struct Presenter {
             iconId: style.iconId,
             symbol: style.symbol,
             colourToken: style.colourToken,
-            nextStep: changed ? reviewedNextStep(effective) : nextStep(machine, summary),
+            nextStep: changed ? reviewedNextStep(effective) : nextStep(machine),
             changedByReviewer: changed
                 ? s.get(.outcomeChangedByReviewer, s.get(OutcomeStyle.of(machine.decision).headline))
                 : nil
         )
     }
 
-    /// The core's next step, in the user's language: the same choice the core
-    /// makes (its English sentence is `outcome.nextStep`), from the decision,
-    /// the reasons' codes, the fields still wanted and the room left.
-    public func nextStep(_ o: Outcome, _ summary: Summary) -> String {
-        let room = Int(summary.provenance.maxFields) - Int(summary.fields.added)
-        switch o.decision {
+    /// The core's next step in the user's language, from the code the core
+    /// chose (its English sentence is `outcome.nextStep`); a result stored
+    /// before the codes existed keeps its English sentence.
+    public func nextStep(_ o: Outcome) -> String {
+        switch o.next {
         case .refer:
             return s.get(.nextRefer)
-        case .noAbnormalityDetected:
+        case .noReferral:
             return s.get(.nextNoAbnormality)
-        case .inconclusive:
-            if o.reasons.contains(where: { $0.code == "too_many_rejected" }) && room > 0 {
-                let more = Int(o.moreFields ?? 3)
-                return s.get(.nextCheckThenCapture, min(max(more, 1), room))
-            }
-            if let more = o.moreFields, room > 0 {
-                return s.get(.nextCaptureMore, Int(more))
-            }
-            if room <= 0 {
-                return s.get(.nextFieldLimit)
-            }
+        case let .captureMore(fields):
+            return s.get(.nextCaptureMore, Int(fields))
+        case let .checkThenCapture(fields):
+            return s.get(.nextCheckThenCapture, Int(fields))
+        case .fieldLimit:
+            return s.get(.nextFieldLimit)
+        case .expertReview:
             return s.get(.nextExpertReview)
+        case .unknown:
+            return o.nextStep
         }
     }
 
@@ -289,7 +286,7 @@ public struct Presenter {
             cellsText: s.get(.captureCells, cells, target),
             fieldsText: s.get(.captureFields, Int(summary.fields.added), Int(summary.provenance.maxFields)),
             enough: summary.enoughEvidence,
-            nextStep: enoughCells ? s.get(.captureEnough) : nextStep(summary.outcome, summary)
+            nextStep: enoughCells ? s.get(.captureEnough) : nextStep(summary.outcome)
         )
     }
 

@@ -40,8 +40,11 @@ pub struct Reason {
 pub struct Outcome {
     pub decision: Decision,
     pub reasons: Vec<Reason>,
-    /// What to do now, in one sentence.
+    /// What to do now, in one English sentence (`next.sentence()`).
     pub next_step: String,
+    /// What to do now as a code, for an app to word in its own language.
+    #[serde(default)]
+    pub next: NextStep,
     /// For `inconclusive` when more photos would help: how many more fields.
     pub more_fields: Option<u32>,
 }
@@ -52,7 +55,56 @@ impl Outcome {
             decision: Decision::Inconclusive,
             reasons: vec![],
             next_step: String::new(),
+            next: NextStep::Unknown,
             more_fields: None,
+        }
+    }
+
+    fn with(decision: Decision, reasons: Vec<Reason>, next: NextStep, more_fields: Option<u32>) -> Self {
+        Self { decision, reasons, next_step: next.sentence(), next, more_fields }
+    }
+}
+
+/// What the health worker does next. The rule chooses it once; the apps
+/// word it in the user's language from this code, and
+/// [`NextStep::sentence`] is the English (the report's and the SMS's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum NextStep {
+    Refer,
+    NoReferral,
+    CaptureMore {
+        fields: u32,
+    },
+    /// Many photos were refused: fix the microscope first.
+    CheckThenCapture {
+        fields: u32,
+    },
+    /// No room for more photos and no clear answer.
+    FieldLimit,
+    ExpertReview,
+    /// A result stored before the codes existed: only its sentence is known.
+    #[default]
+    Unknown,
+}
+
+impl NextStep {
+    pub fn sentence(self) -> String {
+        match self {
+            Self::Refer => {
+                "Refer the patient to a hospital for a full blood count and expert smear review; keep the slide.".into()
+            }
+            Self::NoReferral => {
+                "No referral needed from this screen; continue usual care and repeat if symptoms persist.".into()
+            }
+            Self::CaptureMore { fields } => format!("Capture {}.", more_fields_text(fields)),
+            Self::CheckThenCapture { fields } => {
+                format!("Check focus and lighting, then capture {}.", more_fields_text(fields))
+            }
+            Self::FieldLimit => "The field limit is reached without a clear answer: prepare a new smear or send the slide for expert review.".into(),
+            Self::ExpertReview => "Send the slide for expert review: the models are unsure on this slide.".into(),
+            Self::Unknown => String::new(),
         }
     }
 }
@@ -212,12 +264,7 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
     }
 
     if !refer.is_empty() {
-        return Outcome {
-            decision: Decision::Refer,
-            reasons: refer,
-            next_step: "Refer the patient to a hospital for a full blood count and expert smear review; keep the slide.".into(),
-            more_fields: None,
-        };
+        return Outcome::with(Decision::Refer, refer, NextStep::Refer, None);
     }
 
     // Not enough, or not good enough, evidence to say there is nothing.
@@ -263,34 +310,25 @@ pub fn decide(s: &Summary, policy: &SessionPolicy) -> Outcome {
     }
 
     if unsure.is_empty() {
-        return Outcome {
-            decision: Decision::NoAbnormalityDetected,
-            reasons: clear,
-            next_step:
-                "No referral needed from this screen; continue usual care and repeat if symptoms persist."
-                    .into(),
-            more_fields: None,
-        };
+        return Outcome::with(Decision::NoAbnormalityDetected, clear, NextStep::NoReferral, None);
     }
 
     let room = policy.max_fields.saturating_sub(f.added);
-    let next_step = match more_fields {
-        _ if unsure.iter().any(|r| r.code == "too_many_rejected") && room > 0 => format!(
-            "Check focus and lighting, then capture {}.",
-            more_fields_text(more_fields.unwrap_or(3).clamp(1, room))
-        ),
+    let next = match more_fields {
+        _ if unsure.iter().any(|r| r.code == "too_many_rejected") && room > 0 => {
+            NextStep::CheckThenCapture { fields: more_fields.unwrap_or(3).clamp(1, room) }
+        }
         Some(k) if room > 0 => {
             more_fields = Some(k.min(room));
-            format!("Capture {}.", more_fields_text(k.min(room)))
+            NextStep::CaptureMore { fields: k.min(room) }
         }
         _ if room == 0 => {
             more_fields = None;
-            "The field limit is reached without a clear answer: prepare a new smear or send the slide for expert review."
-                .into()
+            NextStep::FieldLimit
         }
-        _ => "Send the slide for expert review: the models are unsure on this slide.".into(),
+        _ => NextStep::ExpertReview,
     };
-    Outcome { decision: Decision::Inconclusive, reasons: unsure, next_step, more_fields }
+    Outcome::with(Decision::Inconclusive, unsure, next, more_fields)
 }
 
 /// "1 more field", "3 more fields".
@@ -437,6 +475,21 @@ mod tests {
         let o = session_of(&fields).summary().outcome;
         assert_eq!(o.more_fields, Some(1));
         assert_eq!(o.next_step, "Capture 1 more field.");
+        assert_eq!(o.next, NextStep::CaptureMore { fields: 1 });
+    }
+
+    #[test]
+    fn the_next_step_is_a_code_with_its_english_sentence_and_old_records_still_read() {
+        let o = session_of(&[normal_field(20), normal_field(20), normal_field(20)]).summary().outcome;
+        assert_eq!(o.next, NextStep::CaptureMore { fields: 3 });
+        assert_eq!(o.next_step, o.next.sentence());
+        let json = serde_json::to_value(&o).expect("json");
+        assert_eq!(json["next"], serde_json::json!({"capture_more": {"fields": 3}}));
+        // A summary stored before the code existed reads as Unknown, its sentence kept.
+        let mut old = json.clone();
+        old.as_object_mut().expect("object").remove("next");
+        let back: Outcome = serde_json::from_value(old).expect("old outcome");
+        assert_eq!((back.next, back.next_step), (NextStep::Unknown, o.next_step));
     }
 
     #[test]

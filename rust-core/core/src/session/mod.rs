@@ -6,7 +6,7 @@ mod decide;
 mod policy;
 mod stats;
 
-pub use decide::{decide, Decision, Outcome, Reason};
+pub use decide::{decide, Decision, NextStep, Outcome, Reason};
 pub use policy::{SessionPolicy, Thresholds};
 pub use stats::{mixture_proportions, wilson, Proportion, Z95};
 

@@ -1381,9 +1381,13 @@ public struct Outcome: Equatable, Hashable {
     public var decision: Decision
     public var reasons: [Reason]
     /**
-     * What to do now, in one sentence.
+     * What to do now, in one English sentence (`next.sentence()`).
      */
     public var nextStep: String
+    /**
+     * What to do now as a code, for an app to word in its own language.
+     */
+    public var next: NextStep
     /**
      * For `inconclusive` when more photos would help: how many more fields.
      */
@@ -1393,14 +1397,18 @@ public struct Outcome: Equatable, Hashable {
     // declare one manually.
     public init(decision: Decision, reasons: [Reason], 
         /**
-         * What to do now, in one sentence.
+         * What to do now, in one English sentence (`next.sentence()`).
          */nextStep: String, 
+        /**
+         * What to do now as a code, for an app to word in its own language.
+         */next: NextStep, 
         /**
          * For `inconclusive` when more photos would help: how many more fields.
          */moreFields: UInt32?) {
         self.decision = decision
         self.reasons = reasons
         self.nextStep = nextStep
+        self.next = next
         self.moreFields = moreFields
     }
 
@@ -1423,6 +1431,7 @@ public struct FfiConverterTypeOutcome: FfiConverterRustBuffer {
                 decision: FfiConverterTypeDecision.read(from: &buf), 
                 reasons: FfiConverterSequenceTypeReason.read(from: &buf), 
                 nextStep: FfiConverterString.read(from: &buf), 
+                next: FfiConverterTypeNextStep.read(from: &buf), 
                 moreFields: FfiConverterOptionUInt32.read(from: &buf)
         )
     }
@@ -1431,6 +1440,7 @@ public struct FfiConverterTypeOutcome: FfiConverterRustBuffer {
         FfiConverterTypeDecision.write(value.decision, into: &buf)
         FfiConverterSequenceTypeReason.write(value.reasons, into: &buf)
         FfiConverterString.write(value.nextStep, into: &buf)
+        FfiConverterTypeNextStep.write(value.next, into: &buf)
         FfiConverterOptionUInt32.write(value.moreFields, into: &buf)
     }
 }
@@ -2413,6 +2423,127 @@ public func FfiConverterTypeIssueCode_lift(_ buf: RustBuffer) throws -> IssueCod
 #endif
 public func FfiConverterTypeIssueCode_lower(_ value: IssueCode) -> RustBuffer {
     return FfiConverterTypeIssueCode.lower(value)
+}
+
+
+
+/**
+ * What the health worker does next. The rule chooses it once; the apps
+ * word it in the user's language from this code, and
+ * [`NextStep::sentence`] is the English (the report's and the SMS's).
+ */
+
+public enum NextStep: Equatable, Hashable {
+    
+    case refer
+    case noReferral
+    case captureMore(fields: UInt32
+    )
+    /**
+     * Many photos were refused: fix the microscope first.
+     */
+    case checkThenCapture(fields: UInt32
+    )
+    /**
+     * No room for more photos and no clear answer.
+     */
+    case fieldLimit
+    case expertReview
+    /**
+     * A result stored before the codes existed: only its sentence is known.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NextStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNextStep: FfiConverterRustBuffer {
+    typealias SwiftType = NextStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NextStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .refer
+        
+        case 2: return .noReferral
+        
+        case 3: return .captureMore(fields: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 4: return .checkThenCapture(fields: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 5: return .fieldLimit
+        
+        case 6: return .expertReview
+        
+        case 7: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NextStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .refer:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .noReferral:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .captureMore(fields):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(fields, into: &buf)
+            
+        
+        case let .checkThenCapture(fields):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt32.write(fields, into: &buf)
+            
+        
+        case .fieldLimit:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .expertReview:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNextStep_lift(_ buf: RustBuffer) throws -> NextStep {
+    return try FfiConverterTypeNextStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNextStep_lower(_ value: NextStep) -> RustBuffer {
+    return FfiConverterTypeNextStep.lower(value)
 }
 
 

@@ -1963,6 +1963,291 @@ class _UniffiFfiConverterSequenceTypeReason(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeReason.read(buf) for i in range(count)
         ]
 
+
+
+
+
+
+class NextStep:
+    """
+    What the health worker does next. The rule chooses it once; the apps
+    word it in the user's language from this code, and
+    [`NextStep::sentence`] is the English (the report's and the SMS's).
+"""
+    def __init__(self):
+        raise RuntimeError("NextStep cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class REFER:
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.REFER()".format()
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_REFER():
+                return False
+            return True
+
+    @dataclass
+    class NO_REFERRAL:
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.NO_REFERRAL()".format()
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_NO_REFERRAL():
+                return False
+            return True
+
+    @dataclass
+    class CAPTURE_MORE:
+        
+        def __init__(self, fields:int):
+            self.fields = fields
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.CAPTURE_MORE(fields={})".format(self.fields)
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_CAPTURE_MORE():
+                return False
+            if self.fields != other.fields:
+                return False
+            return True
+
+    @dataclass
+    class CHECK_THEN_CAPTURE:
+        """
+        Many photos were refused: fix the microscope first.
+"""
+        
+        def __init__(self, fields:int):
+            self.fields = fields
+            
+            
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.CHECK_THEN_CAPTURE(fields={})".format(self.fields)
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_CHECK_THEN_CAPTURE():
+                return False
+            if self.fields != other.fields:
+                return False
+            return True
+
+    @dataclass
+    class FIELD_LIMIT:
+        """
+        No room for more photos and no clear answer.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.FIELD_LIMIT()".format()
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_FIELD_LIMIT():
+                return False
+            return True
+
+    @dataclass
+    class EXPERT_REVIEW:
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.EXPERT_REVIEW()".format()
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_EXPERT_REVIEW():
+                return False
+            return True
+
+    @dataclass
+    class UNKNOWN:
+        """
+        A result stored before the codes existed: only its sentence is known.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "NextStep.UNKNOWN()".format()
+        def __eq__(self, other):
+            if not isinstance(other, NextStep):
+                return NotImplemented
+            if not other.is_UNKNOWN():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_REFER(self) -> bool:
+        return isinstance(self, NextStep.REFER)
+    def is_refer(self) -> bool:
+        return isinstance(self, NextStep.REFER)
+    def is_NO_REFERRAL(self) -> bool:
+        return isinstance(self, NextStep.NO_REFERRAL)
+    def is_no_referral(self) -> bool:
+        return isinstance(self, NextStep.NO_REFERRAL)
+    def is_CAPTURE_MORE(self) -> bool:
+        return isinstance(self, NextStep.CAPTURE_MORE)
+    def is_capture_more(self) -> bool:
+        return isinstance(self, NextStep.CAPTURE_MORE)
+    def is_CHECK_THEN_CAPTURE(self) -> bool:
+        return isinstance(self, NextStep.CHECK_THEN_CAPTURE)
+    def is_check_then_capture(self) -> bool:
+        return isinstance(self, NextStep.CHECK_THEN_CAPTURE)
+    def is_FIELD_LIMIT(self) -> bool:
+        return isinstance(self, NextStep.FIELD_LIMIT)
+    def is_field_limit(self) -> bool:
+        return isinstance(self, NextStep.FIELD_LIMIT)
+    def is_EXPERT_REVIEW(self) -> bool:
+        return isinstance(self, NextStep.EXPERT_REVIEW)
+    def is_expert_review(self) -> bool:
+        return isinstance(self, NextStep.EXPERT_REVIEW)
+    def is_UNKNOWN(self) -> bool:
+        return isinstance(self, NextStep.UNKNOWN)
+    def is_unknown(self) -> bool:
+        return isinstance(self, NextStep.UNKNOWN)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+NextStep.REFER = type("NextStep.REFER", (NextStep.REFER, NextStep,), {})  # type: ignore
+NextStep.NO_REFERRAL = type("NextStep.NO_REFERRAL", (NextStep.NO_REFERRAL, NextStep,), {})  # type: ignore
+NextStep.CAPTURE_MORE = type("NextStep.CAPTURE_MORE", (NextStep.CAPTURE_MORE, NextStep,), {})  # type: ignore
+NextStep.CHECK_THEN_CAPTURE = type("NextStep.CHECK_THEN_CAPTURE", (NextStep.CHECK_THEN_CAPTURE, NextStep,), {})  # type: ignore
+NextStep.FIELD_LIMIT = type("NextStep.FIELD_LIMIT", (NextStep.FIELD_LIMIT, NextStep,), {})  # type: ignore
+NextStep.EXPERT_REVIEW = type("NextStep.EXPERT_REVIEW", (NextStep.EXPERT_REVIEW, NextStep,), {})  # type: ignore
+NextStep.UNKNOWN = type("NextStep.UNKNOWN", (NextStep.UNKNOWN, NextStep,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeNextStep(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return NextStep.REFER(
+            )
+        if variant == 2:
+            return NextStep.NO_REFERRAL(
+            )
+        if variant == 3:
+            return NextStep.CAPTURE_MORE(
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 4:
+            return NextStep.CHECK_THEN_CAPTURE(
+                _UniffiFfiConverterUInt32.read(buf),
+            )
+        if variant == 5:
+            return NextStep.FIELD_LIMIT(
+            )
+        if variant == 6:
+            return NextStep.EXPERT_REVIEW(
+            )
+        if variant == 7:
+            return NextStep.UNKNOWN(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_REFER():
+            return
+        if value.is_NO_REFERRAL():
+            return
+        if value.is_CAPTURE_MORE():
+            _UniffiFfiConverterUInt32.check_lower(value.fields)
+            return
+        if value.is_CHECK_THEN_CAPTURE():
+            _UniffiFfiConverterUInt32.check_lower(value.fields)
+            return
+        if value.is_FIELD_LIMIT():
+            return
+        if value.is_EXPERT_REVIEW():
+            return
+        if value.is_UNKNOWN():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_REFER():
+            buf.write_i32(1)
+        if value.is_NO_REFERRAL():
+            buf.write_i32(2)
+        if value.is_CAPTURE_MORE():
+            buf.write_i32(3)
+            _UniffiFfiConverterUInt32.write(value.fields, buf)
+        if value.is_CHECK_THEN_CAPTURE():
+            buf.write_i32(4)
+            _UniffiFfiConverterUInt32.write(value.fields, buf)
+        if value.is_FIELD_LIMIT():
+            buf.write_i32(5)
+        if value.is_EXPERT_REVIEW():
+            buf.write_i32(6)
+        if value.is_UNKNOWN():
+            buf.write_i32(7)
+
+
+
 class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1990,23 +2275,26 @@ class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
 
 @dataclass
 class Outcome:
-    def __init__(self, *, decision:Decision, reasons:typing.List[Reason], next_step:str, more_fields:typing.Optional[int]):
+    def __init__(self, *, decision:Decision, reasons:typing.List[Reason], next_step:str, next:NextStep, more_fields:typing.Optional[int]):
         self.decision = decision
         self.reasons = reasons
         self.next_step = next_step
+        self.next = next
         self.more_fields = more_fields
         
         
 
     
     def __str__(self):
-        return "Outcome(decision={}, reasons={}, next_step={}, more_fields={})".format(self.decision, self.reasons, self.next_step, self.more_fields)
+        return "Outcome(decision={}, reasons={}, next_step={}, next={}, more_fields={})".format(self.decision, self.reasons, self.next_step, self.next, self.more_fields)
     def __eq__(self, other):
         if self.decision != other.decision:
             return False
         if self.reasons != other.reasons:
             return False
         if self.next_step != other.next_step:
+            return False
+        if self.next != other.next:
             return False
         if self.more_fields != other.more_fields:
             return False
@@ -2019,6 +2307,7 @@ class _UniffiFfiConverterTypeOutcome(_UniffiConverterRustBuffer):
             decision=_UniffiFfiConverterTypeDecision.read(buf),
             reasons=_UniffiFfiConverterSequenceTypeReason.read(buf),
             next_step=_UniffiFfiConverterString.read(buf),
+            next=_UniffiFfiConverterTypeNextStep.read(buf),
             more_fields=_UniffiFfiConverterOptionalUInt32.read(buf),
         )
 
@@ -2027,6 +2316,7 @@ class _UniffiFfiConverterTypeOutcome(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeDecision.check_lower(value.decision)
         _UniffiFfiConverterSequenceTypeReason.check_lower(value.reasons)
         _UniffiFfiConverterString.check_lower(value.next_step)
+        _UniffiFfiConverterTypeNextStep.check_lower(value.next)
         _UniffiFfiConverterOptionalUInt32.check_lower(value.more_fields)
 
     @staticmethod
@@ -2034,6 +2324,7 @@ class _UniffiFfiConverterTypeOutcome(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTypeDecision.write(value.decision, buf)
         _UniffiFfiConverterSequenceTypeReason.write(value.reasons, buf)
         _UniffiFfiConverterString.write(value.next_step, buf)
+        _UniffiFfiConverterTypeNextStep.write(value.next, buf)
         _UniffiFfiConverterOptionalUInt32.write(value.more_fields, buf)
 
 class _UniffiFfiConverterMapStringFloat64(_UniffiConverterRustBuffer):
@@ -2368,6 +2659,7 @@ __all__ = [
     "InternalError",
     "IssueCode",
     "Decision",
+    "NextStep",
     "Bbox",
     "LabelProb",
     "Cell",

@@ -1647,9 +1647,14 @@ data class Outcome (
     var `reasons`: List<Reason>
     , 
     /**
-     * What to do now, in one sentence.
+     * What to do now, in one English sentence (`next.sentence()`).
      */
     var `nextStep`: kotlin.String
+    , 
+    /**
+     * What to do now as a code, for an app to word in its own language.
+     */
+    var `next`: NextStep
     , 
     /**
      * For `inconclusive` when more photos would help: how many more fields.
@@ -1674,6 +1679,7 @@ public object FfiConverterTypeOutcome: FfiConverterRustBuffer<Outcome> {
             FfiConverterTypeDecision.read(buf),
             FfiConverterSequenceTypeReason.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterTypeNextStep.read(buf),
             FfiConverterOptionalUInt.read(buf),
         )
     }
@@ -1682,6 +1688,7 @@ public object FfiConverterTypeOutcome: FfiConverterRustBuffer<Outcome> {
             FfiConverterTypeDecision.allocationSize(value.`decision`) +
             FfiConverterSequenceTypeReason.allocationSize(value.`reasons`) +
             FfiConverterString.allocationSize(value.`nextStep`) +
+            FfiConverterTypeNextStep.allocationSize(value.`next`) +
             FfiConverterOptionalUInt.allocationSize(value.`moreFields`)
     )
 
@@ -1689,6 +1696,7 @@ public object FfiConverterTypeOutcome: FfiConverterRustBuffer<Outcome> {
             FfiConverterTypeDecision.write(value.`decision`, buf)
             FfiConverterSequenceTypeReason.write(value.`reasons`, buf)
             FfiConverterString.write(value.`nextStep`, buf)
+            FfiConverterTypeNextStep.write(value.`next`, buf)
             FfiConverterOptionalUInt.write(value.`moreFields`, buf)
     }
 }
@@ -2343,6 +2351,173 @@ public object FfiConverterTypeIssueCode: FfiConverterRustBuffer<IssueCode> {
 
     override fun write(value: IssueCode, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the health worker does next. The rule chooses it once; the apps
+ * word it in the user's language from this code, and
+ * [`NextStep::sentence`] is the English (the report's and the SMS's).
+ */
+sealed class NextStep {
+    
+    object Refer : NextStep()
+    
+    
+    object NoReferral : NextStep()
+    
+    
+    data class CaptureMore(
+        val `fields`: kotlin.UInt) : NextStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Many photos were refused: fix the microscope first.
+     */
+    data class CheckThenCapture(
+        val `fields`: kotlin.UInt) : NextStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * No room for more photos and no clear answer.
+     */
+    object FieldLimit : NextStep()
+    
+    
+    object ExpertReview : NextStep()
+    
+    
+    /**
+     * A result stored before the codes existed: only its sentence is known.
+     */
+    object Unknown : NextStep()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNextStep : FfiConverterRustBuffer<NextStep>{
+    override fun read(buf: ByteBuffer): NextStep {
+        return when(buf.getInt()) {
+            1 -> NextStep.Refer
+            2 -> NextStep.NoReferral
+            3 -> NextStep.CaptureMore(
+                FfiConverterUInt.read(buf),
+                )
+            4 -> NextStep.CheckThenCapture(
+                FfiConverterUInt.read(buf),
+                )
+            5 -> NextStep.FieldLimit
+            6 -> NextStep.ExpertReview
+            7 -> NextStep.Unknown
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: NextStep): ULong = when(value) {
+        is NextStep.Refer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is NextStep.NoReferral -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is NextStep.CaptureMore -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`fields`)
+            )
+        }
+        is NextStep.CheckThenCapture -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`fields`)
+            )
+        }
+        is NextStep.FieldLimit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is NextStep.ExpertReview -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is NextStep.Unknown -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: NextStep, buf: ByteBuffer) {
+        when(value) {
+            is NextStep.Refer -> {
+                buf.putInt(1)
+                Unit
+            }
+            is NextStep.NoReferral -> {
+                buf.putInt(2)
+                Unit
+            }
+            is NextStep.CaptureMore -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`fields`, buf)
+                Unit
+            }
+            is NextStep.CheckThenCapture -> {
+                buf.putInt(4)
+                FfiConverterUInt.write(value.`fields`, buf)
+                Unit
+            }
+            is NextStep.FieldLimit -> {
+                buf.putInt(5)
+                Unit
+            }
+            is NextStep.ExpertReview -> {
+                buf.putInt(6)
+                Unit
+            }
+            is NextStep.Unknown -> {
+                buf.putInt(7)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 

@@ -3,6 +3,7 @@ package org.hemalens.app
 import org.hemalens.core.ClassCount
 import org.hemalens.core.Decision
 import org.hemalens.core.IssueCode
+import org.hemalens.core.NextStep
 import org.hemalens.core.Outcome
 import org.hemalens.core.Quality
 import org.hemalens.core.Summary
@@ -105,7 +106,7 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
             headline = s.get(style.headline),
             iconId = style.iconId,
             colourToken = style.colourToken,
-            nextStep = if (changed) reviewedNextStep(effective) else nextStep(machine, summary),
+            nextStep = if (changed) reviewedNextStep(effective) else nextStep(machine),
             changedByReviewer = if (changed) {
                 s.get(Str.OUTCOME_CHANGED_BY_REVIEWER, s.get(OutcomeStyle.of(machine.decision).headline))
             } else {
@@ -115,28 +116,18 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
     }
 
     /**
-     * The core's next step, in the user's language: the same choice the core
-     * makes (its English sentence is `outcome.nextStep`), from the decision,
-     * the reasons' codes, the fields still wanted and the room left.
+     * The core's next step in the user's language, from the code the core
+     * chose (its English sentence is `outcome.nextStep`); a result stored
+     * before the codes existed keeps its English sentence.
      */
-    fun nextStep(o: Outcome, summary: Summary): String {
-        val room = summary.provenance.maxFields.toInt() - summary.fields.added.toInt()
-        return when (o.decision) {
-            Decision.REFER -> s.get(Str.NEXT_REFER)
-
-            Decision.NO_ABNORMALITY_DETECTED -> s.get(Str.NEXT_NO_ABNORMALITY)
-
-            Decision.INCONCLUSIVE -> when {
-                o.reasons.any { it.code == "too_many_rejected" } && room > 0 ->
-                    s.get(Str.NEXT_CHECK_THEN_CAPTURE, (o.moreFields?.toInt() ?: 3).coerceIn(1, room))
-
-                o.moreFields != null && room > 0 -> s.get(Str.NEXT_CAPTURE_MORE, o.moreFields!!.toInt())
-
-                room <= 0 -> s.get(Str.NEXT_FIELD_LIMIT)
-
-                else -> s.get(Str.NEXT_EXPERT_REVIEW)
-            }
-        }
+    fun nextStep(o: Outcome): String = when (val n = o.next) {
+        is NextStep.Refer -> s.get(Str.NEXT_REFER)
+        is NextStep.NoReferral -> s.get(Str.NEXT_NO_ABNORMALITY)
+        is NextStep.CaptureMore -> s.get(Str.NEXT_CAPTURE_MORE, n.fields.toInt())
+        is NextStep.CheckThenCapture -> s.get(Str.NEXT_CHECK_THEN_CAPTURE, n.fields.toInt())
+        is NextStep.FieldLimit -> s.get(Str.NEXT_FIELD_LIMIT)
+        is NextStep.ExpertReview -> s.get(Str.NEXT_EXPERT_REVIEW)
+        is NextStep.Unknown -> o.nextStep
     }
 
     private fun reviewedNextStep(d: Decision): String = when (d) {
@@ -214,7 +205,7 @@ class Presenter(private val s: Strings, private val zone: ZoneId = ZoneId.system
             nextStep = if (summary.enoughEvidence && cells >= target) {
                 s.get(Str.CAPTURE_ENOUGH)
             } else {
-                nextStep(summary.outcome, summary)
+                nextStep(summary.outcome)
             },
         )
     }
