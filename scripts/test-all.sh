@@ -26,6 +26,12 @@ cargo build --workspace --release
 step "cargo test (release profile, shares the build above)"
 cargo test --workspace --release
 
+step "hemalens-photo without its Rust entropy decoder (libjpeg decodes every JPEG): same tests"
+cargo test --release -p hemalens-photo --no-default-features
+
+step "fuzz targets (cargo fuzz, nightly, AddressSanitizer): each for a short fixed time on the committed corpus and regressions"
+bash scripts/fuzz.sh --ci
+
 step "bindings: the committed Kotlin, Swift and Python bindings match the library (scripts/bindings.sh --check)"
 bash scripts/bindings.sh --check
 

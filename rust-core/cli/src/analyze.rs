@@ -154,7 +154,7 @@ fn analyze_one(a: &Analyzer, path: &Path, overlay_dir: Option<&Path>, i: usize) 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     let len = std::fs::metadata(path)?.len();
     if len > limit {
-        return Err(Error::FileTooLarge { bytes: len, limit });
+        return Err(hemalens_core::photo::Error::FileTooLarge { bytes: len, limit }.into());
     }
     Ok(std::fs::read(path)?)
 }

@@ -5,9 +5,18 @@ pub struct Args {
     /// One JSON object per pack.
     #[arg(long)]
     json: bool,
+    /// Check these packs (directories or embedded ids) instead of listing the
+    /// embedded ones: each is loaded, compiled, checked against its model's
+    /// real tensors and run once; one line each (the error's kind where it
+    /// fails), and the others go on.
+    #[arg(long, num_args = 1.., value_name = "PACK")]
+    check: Vec<String>,
 }
 
 pub fn run(args: Args) -> u8 {
+    if !args.check.is_empty() {
+        return check(&args.check, args.json);
+    }
     let packs = hemalens_packs::all();
     if packs.is_empty() {
         eprintln!("hemalens: no model packs were embedded in this build (models/ was empty)");
@@ -53,4 +62,38 @@ pub fn run(args: Args) -> u8 {
         }
     }
     code
+}
+
+/// Loads, compiles and runs each pack once; 0 when all pass, 1 otherwise.
+fn check(specs: &[String], json: bool) -> u8 {
+    let mut code = 0;
+    for spec in specs {
+        match check_one(spec) {
+            Ok((id, labels)) => {
+                if json {
+                    crate::output::line(&json!({"path": spec, "ok": true, "id": id, "labels": labels}));
+                } else {
+                    println!("{spec}: ok ({id}, {labels} labels)");
+                }
+            }
+            Err(e) => {
+                code = 1;
+                if json {
+                    crate::output::line(&crate::output::error(spec, &e));
+                } else {
+                    println!("{spec}: {} ({e})", e.kind());
+                }
+            }
+        }
+    }
+    code
+}
+
+fn check_one(spec: &str) -> Result<(String, usize), hemalens_core::Error> {
+    let pack = hemalens_packs::resolve(spec)?;
+    let classifier = hemalens_core::Classifier::new(&pack, 1)?;
+    let grey = image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]));
+    classifier.classify(&[&grey])?;
+    let m = classifier.manifest();
+    Ok((m.id.clone(), m.labels.len()))
 }

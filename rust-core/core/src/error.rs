@@ -7,20 +7,10 @@ use std::fmt;
 pub enum Error {
     #[error("cannot read input: {0}")]
     Io(#[from] std::io::Error),
-    #[error("empty input: no bytes")]
-    EmptyInput,
-    #[error("not a supported image (JPEG, PNG, WebP, BMP or TIFF expected)")]
-    UnsupportedFormat,
-    #[error("image is too large: {width}x{height} pixels exceeds the limit of {limit} pixels")]
-    ImageTooLarge { width: u32, height: u32, limit: u64 },
-    #[error("input file is too large: {bytes} bytes exceeds the limit of {limit} bytes")]
-    FileTooLarge { bytes: u64, limit: u64 },
-    #[error("image has no pixels ({width}x{height})")]
-    ImageEmpty { width: u32, height: u32 },
-    #[error("corrupt or truncated image: {0}")]
-    CorruptImage(String),
-    #[error("unsupported image layout: {0}")]
-    UnsupportedImage(String),
+    /// A photo that cannot be read (`hemalens-photo`'s error: its kind is
+    /// this layer's kind of the same name).
+    #[error(transparent)]
+    Photo(#[from] hemalens_photo::Error),
     #[error("model pack manifest is invalid: {0}")]
     Manifest(String),
     #[error("model pack does not match its manifest: field `{field}`: {problem}")]
@@ -62,13 +52,21 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Io(_) => ErrorKind::Io,
-            Self::EmptyInput => ErrorKind::EmptyInput,
-            Self::UnsupportedFormat => ErrorKind::UnsupportedFormat,
-            Self::ImageTooLarge { .. } => ErrorKind::ImageTooLarge,
-            Self::FileTooLarge { .. } => ErrorKind::FileTooLarge,
-            Self::ImageEmpty { .. } => ErrorKind::ImageEmpty,
-            Self::CorruptImage(_) => ErrorKind::CorruptImage,
-            Self::UnsupportedImage(_) => ErrorKind::UnsupportedImage,
+            Self::Photo(p) => {
+                use hemalens_photo::ErrorKind as P;
+                match p.kind() {
+                    P::Io => ErrorKind::Io,
+                    P::EmptyInput => ErrorKind::EmptyInput,
+                    P::UnsupportedFormat => ErrorKind::UnsupportedFormat,
+                    P::ImageTooLarge => ErrorKind::ImageTooLarge,
+                    P::FileTooLarge => ErrorKind::FileTooLarge,
+                    P::ImageEmpty => ErrorKind::ImageEmpty,
+                    P::CorruptImage => ErrorKind::CorruptImage,
+                    P::UnsupportedImage => ErrorKind::UnsupportedImage,
+                    // InvalidArgument, and any kind a later hemalens-photo adds.
+                    _ => ErrorKind::InvalidArgument,
+                }
+            }
             Self::Manifest(_) => ErrorKind::Manifest,
             Self::PackMismatch { .. } => ErrorKind::PackMismatch,
             Self::PackNotFound(_) => ErrorKind::PackNotFound,

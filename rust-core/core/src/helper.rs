@@ -2,26 +2,9 @@
 //! [`Analyzer`](crate::field::Analyzer) owns and sizes, never a thread of our
 //! own nor rayon's global pool.
 //!
-//! [`join`] runs its two closures in parallel when called inside a pool (the
-//! analyzer runs each photo inside its own; rayon lets the pool's other thread
-//! take `a` while this one runs `b`), and `b` then `a` on this thread outside
-//! any pool (one thread asked for, or the photo opened on its own). A panic
-//! in `a` is caught and reported as `None`: the caller redoes that work.
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-pub(crate) fn join<A: Send, B: Send>(
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (Option<A>, B) {
-    let a = move || catch_unwind(AssertUnwindSafe(a)).ok();
-    if rayon::current_thread_index().is_none() {
-        // `b` first: `a` may wait for what `b` hands it (field::analyze's helper).
-        let rb = b();
-        return (a(), rb);
-    }
-    let (rb, ra) = rayon::join(b, a);
-    (ra, rb)
-}
+//! [`join`] (from `hemalens-photo`, whose decoder uses the same pool) runs its
+//! two closures in parallel inside a pool and one after the other outside it.
+pub(crate) use hemalens_photo::parallel::join;
 
 /// A pool of `threads` for one analyzer (`None` for one thread, or when the
 /// system refuses threads: everything then runs on the caller's thread).

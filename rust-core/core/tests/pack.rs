@@ -52,6 +52,7 @@ fn mismatches_name_the_field() {
     let cases: Vec<(&str, Edit)> = vec![
         ("sha256", Box::new(|m| m["sha256"] = "00".repeat(32).into())),
         ("labels", Box::new(|m| m["labels"].as_array_mut().unwrap().push("delta".into()))),
+        ("labels", Box::new(|m| m["labels"][1] = m["labels"][0].clone())),
         ("input.width/height/channels", Box::new(|m| m["input"]["width"] = 64.into())),
         ("input.batch", Box::new(|m| m["input"]["batch"] = 4.into())),
         ("input.dtype", Box::new(|m| m["input"]["dtype"] = "uint8".into())),

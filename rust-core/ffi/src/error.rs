@@ -32,7 +32,8 @@ pub enum HemalensError {
     /// A model pack or site profile is missing, damaged or does not fit.
     #[error("{detail}")]
     ModelProblem { code: String, detail: String },
-    /// The records store is damaged, newer than this app, or another writer holds it.
+    /// The records store is damaged, newer than this app, on read-only
+    /// storage (`read_only`), or another writer holds it.
     #[error("{detail}")]
     Storage { code: String, detail: String },
     /// A bug or an unexpected failure (a panic is caught and reported as this).
@@ -104,6 +105,9 @@ impl From<hemalens_store::Error> for HemalensError {
             S::InvalidState(m) => HemalensError::InvalidState { detail: m.into() },
             S::InvalidArgument(m) => HemalensError::InvalidInput { detail: m.into() },
             S::Busy => storage(k, "the records store is busy: another writer holds it"),
+            S::ReadOnly => {
+                storage(k, "the records store is on read-only storage: it can be read, not changed")
+            }
             S::SchemaTooNew { .. } => {
                 storage(k, "the records store was written by a newer version of the app")
             }

@@ -98,7 +98,7 @@ impl Record {
     /// Reads the store's export of one session. An open session (no machine
     /// result yet) is refused: what leaves the phone is final.
     pub fn from_export(export: &serde_json::Value, device: Device) -> Result<Self, Error> {
-        let e = Export::deserialize(export).map_err(|e| Error::Record(e.to_string()))?;
+        let e = Export::deserialize(export).map_err(|e| Error::Record(shape_problem(&e)))?;
         let result = e.result.ok_or(Error::SessionOpen)?;
         Ok(Self {
             uid: format!("{}-{}", device.id, e.session.id),
@@ -149,6 +149,31 @@ impl Record {
     }
 }
 
+/// What is wrong with a record's shape, in words that repeat none of its
+/// values: serde's own text quotes them (`invalid type: string "P-0042"`),
+/// and a record holds a patient's code. Member names are the format's own.
+pub(crate) fn shape_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = if let Some(rest) = text.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let known = name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && name.len() <= 40;
+        return if known { format!("the member `{name}` is missing") } else { "a member is missing".into() };
+    } else if text.starts_with("invalid type") {
+        "a member has the wrong type"
+    } else if text.starts_with("invalid value") {
+        "a member has a value out of range"
+    } else if text.starts_with("unknown variant") {
+        "a member has a value this version does not know"
+    } else if text.starts_with("invalid length") {
+        "a list has the wrong length"
+    } else if text.starts_with("duplicate field") {
+        "a member is given twice"
+    } else {
+        "it does not have the shape this version reads"
+    };
+    what.to_string()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -177,5 +202,33 @@ pub(crate) mod tests {
         v["result"] = serde_json::Value::Null;
         let e = Record::from_export(&v, Device { id: "x".into(), app_version: "0".into() });
         assert!(matches!(e, Err(Error::SessionOpen)));
+    }
+
+    #[test]
+    fn a_misshapen_record_is_refused_without_repeating_its_values() {
+        // Found by the record_import fuzz target: serde's text quoted the value.
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/export.json")).expect("fixture");
+        let device = || Device { id: "x".into(), app_version: "0".into() };
+        let mut cases = Vec::new();
+        let mut v = fixture.clone();
+        v["session"]["id"] = "PATIENT-SECRET-0042".into();
+        cases.push(v);
+        let mut v = fixture.clone();
+        v["session"]["started_at"] = "PATIENT-SECRET-0042".into();
+        cases.push(v);
+        cases.push(serde_json::json!("PATIENT-SECRET-0042"));
+        let mut v = fixture.clone();
+        v["fields"] = serde_json::json!([{"seq": "PATIENT-SECRET-0042"}]);
+        cases.push(v);
+        for v in cases {
+            let e = Record::from_export(&v, device()).expect_err("refused");
+            assert!(matches!(e, Error::Record(_)), "{e}");
+            assert!(!e.to_string().contains("SECRET"), "{e}");
+        }
+        let mut v = fixture;
+        v.as_object_mut().expect("object").remove("session");
+        let e = Record::from_export(&v, device()).expect_err("refused").to_string();
+        assert!(e.contains("the member `session` is missing"), "{e}");
     }
 }

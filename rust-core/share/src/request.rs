@@ -82,7 +82,9 @@ pub fn parse(date: Option<&str>, signature: Option<&str>) -> Result<(i64, Signat
 
 /// Checks the date against `now_ms` and the signature (strict) against `key`.
 pub fn verify(req: &Signed<'_>, sig: &Signature, key: &VerifyingKey, now_ms: i64) -> Result<(), Rejected> {
-    if (req.date_ms - now_ms).abs() > MAX_SKEW_MS {
+    // abs_diff: a date near i64::MIN would overflow a subtraction into a
+    // negative "distance" that passes (found by tests/python/test_bad_inputs_inbox.py).
+    if req.date_ms.abs_diff(now_ms) > MAX_SKEW_MS.unsigned_abs() {
         return Err(Rejected::Stale);
     }
     key.verify_strict(req.message().as_bytes(), sig).map_err(|_| Rejected::BadSignature)
@@ -125,6 +127,12 @@ mod tests {
             assert_eq!(verify(&changed, &sig, &id.public_key(), 1_000_000), Err(Rejected::BadSignature));
         }
         assert_eq!(verify(&r, &sig, &id.public_key(), 1_000_000 + MAX_SKEW_MS + 1), Err(Rejected::Stale));
+        // Dates at the ends of the range are stale, not a wrapped-around "now".
+        for date_ms in [i64::MIN, i64::MIN + 1_000_000, i64::MAX] {
+            let far = Signed { date_ms, ..r };
+            let sig = id.sign(far.message().as_bytes());
+            assert_eq!(verify(&far, &sig, &id.public_key(), 1_000_000), Err(Rejected::Stale));
+        }
         assert_eq!(parse(None, Some(&h[2].1)), Err(Rejected::Missing));
         assert_eq!(parse(Some("1"), Some("AAAA")), Err(Rejected::Missing));
     }

@@ -16,6 +16,10 @@ pub enum Error {
     Corrupt(String),
     #[error("the records store is busy (another writer holds it)")]
     Busy,
+    /// The store's storage cannot be written (mounted read-only, or a
+    /// device that refuses writes): it can be read, not changed.
+    #[error("the records store is on read-only storage: it can be read but not changed")]
+    ReadOnly,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("not allowed: {0}")]
@@ -38,6 +42,8 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
             Self::DiskFull
+        } else if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem || e.raw_os_error() == Some(30) {
+            Self::ReadOnly
         } else {
             Self::Io(e)
         }
@@ -52,6 +58,7 @@ impl From<rusqlite::Error> for Error {
             Some(C::NotADatabase) => Self::WrongKey,
             Some(C::DatabaseCorrupt) => Self::Corrupt("the database file is corrupt".into()),
             Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => Self::Busy,
+            Some(C::ReadOnly) => Self::ReadOnly,
             _ => match e {
                 rusqlite::Error::QueryReturnedNoRows => Self::NotFound("record"),
                 e => Self::Database(e),
@@ -68,6 +75,7 @@ pub enum ErrorKind {
     DiskFull,
     Corrupt,
     Busy,
+    ReadOnly,
     NotFound,
     InvalidState,
     InvalidArgument,
@@ -84,6 +92,7 @@ impl Error {
             Self::DiskFull => ErrorKind::DiskFull,
             Self::Corrupt(_) => ErrorKind::Corrupt,
             Self::Busy => ErrorKind::Busy,
+            Self::ReadOnly => ErrorKind::ReadOnly,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::InvalidState(_) => ErrorKind::InvalidState,
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
@@ -102,6 +111,7 @@ impl ErrorKind {
             Self::DiskFull => "disk_full",
             Self::Corrupt => "corrupt",
             Self::Busy => "busy",
+            Self::ReadOnly => "read_only",
             Self::NotFound => "not_found",
             Self::InvalidState => "invalid_state",
             Self::InvalidArgument => "invalid_argument",

@@ -45,12 +45,35 @@ pub const PHOTO_DIR: &str = "photos";
 pub struct Options {
     /// Caps the database size in pages (4 KiB): a full disk on demand, for tests.
     pub max_page_count: Option<u64>,
+    /// A sealed photo that no field names is removed at open once it is this
+    /// old ([`ORPHAN_MIN_AGE`] when `None`): a crash between a photo's write
+    /// and its field's commit leaves one. The age keeps a photo that another
+    /// handle is about to commit.
+    pub orphan_min_age: Option<std::time::Duration>,
+}
+
+/// How old an unreferenced sealed photo must be before an open removes it.
+pub const ORPHAN_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a store can be written. A store whose storage refuses writes (a
+/// full disk, read-only media) still opens, read-only: the records can be
+/// read and shown, and every write is refused with this reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    Allowed,
+    /// The storage is full ([`Error::DiskFull`] for every write).
+    DiskFull,
+    /// The storage is read-only ([`Error::ReadOnly`] for every write).
+    ReadOnly,
 }
 
 /// An open store. Not `Sync`: one writer per store; open another for readers.
 #[derive(Debug)]
 pub struct Store {
     pub(crate) conn: Connection,
+    /// The key the database is under now (a failed re-key reopens with it).
+    key: Key,
+    writes: Writes,
     photos: PathBuf,
     name_key: [u8; 32],
     photo_keys: Vec<(u32, [u8; 32])>,
@@ -223,14 +246,41 @@ impl Store {
 
     pub fn open_with(dir: &Path, key: &Key, opts: &Options) -> Result<Self, Error> {
         let photos = dir.join(PHOTO_DIR);
-        fs::create_dir_all(&photos)?;
+        if !photos.is_dir() {
+            fs::create_dir_all(&photos)?;
+        }
         restrict(dir);
         restrict(&photos);
-        let mut conn = open_conn(&dir.join(DB_FILE), key)?;
-        if let Some(n) = opts.max_page_count {
-            let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |r| r.get(0))?;
+        let (mut conn, writes) = open_conn(&dir.join(DB_FILE), key, dir)?;
+        let refused = |e: Error| match (writes, e) {
+            (Writes::DiskFull, Error::ReadOnly) => Error::DiskFull,
+            (_, e) => e,
+        };
+        if writes == Writes::Allowed {
+            if let Some(n) = opts.max_page_count {
+                let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |r| r.get(0))?;
+            }
+            schema::migrate(&mut conn)?;
+        } else {
+            // Read-only: the schema must already be this version's.
+            let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if found > schema::VERSION {
+                return Err(Error::SchemaTooNew { found, supported: schema::VERSION });
+            }
+            if found < schema::VERSION {
+                return Err(refused(Error::ReadOnly));
+            }
         }
-        schema::migrate(&mut conn)?;
+        Self::finish_open(conn, key.clone(), writes, photos, opts).map_err(refused)
+    }
+
+    fn finish_open(
+        mut conn: Connection,
+        key: Key,
+        writes: Writes,
+        photos: PathBuf,
+        opts: &Options,
+    ) -> Result<Self, Error> {
         let tx = conn.transaction()?;
         let name_key = meta_key(&tx, "photo_name_key")?;
         let current: Option<i64> = tx
@@ -256,7 +306,96 @@ impl Store {
                 }
             }
         }
-        Ok(Self { conn, photos, name_key, photo_keys, current_photo_key })
+        let store = Self { conn, key, writes, photos, name_key, photo_keys, current_photo_key };
+        if writes != Writes::Allowed {
+            log::warn!("the records store's storage refuses writes ({writes:?}): opened read-only");
+            return Ok(store);
+        }
+        let removed = store.remove_orphan_photos(opts.orphan_min_age.unwrap_or(ORPHAN_MIN_AGE))?;
+        if removed > 0 {
+            log::info!("removed {removed} sealed photos that no field names (left by an interrupted write)");
+        }
+        Ok(store)
+    }
+
+    /// Removes sealed photos that no field names and that are at least
+    /// `min_age` old; how many. A read-only store removes nothing.
+    fn remove_orphan_photos(&self, min_age: std::time::Duration) -> Result<usize, Error> {
+        let Ok(rd) = fs::read_dir(&self.photos) else { return Ok(0) };
+        let files: Vec<(String, PathBuf, Option<std::time::SystemTime>)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let sealed = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+                sealed.then(|| (name, e.path(), e.metadata().ok().and_then(|m| m.modified().ok())))
+            })
+            .collect();
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let mut named = std::collections::HashSet::new();
+        let mut q = self.conn.prepare("SELECT DISTINCT photo FROM fields")?;
+        for n in q.query_map([], |r| r.get::<_, String>(0))? {
+            named.insert(n?);
+        }
+        let now = std::time::SystemTime::now();
+        let mut removed = 0;
+        for (name, path, modified) in files {
+            let old = modified.and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= min_age);
+            if !named.contains(&name) && old && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Reopens the database connection under whichever of the current key
+    /// and `other` opens it (after a failed re-key).
+    fn reconnect(&mut self, other: &Key) -> Result<(), Error> {
+        let dir = self.photos.parent().ok_or(Error::NotFound("store folder"))?.to_path_buf();
+        let path = dir.join(DB_FILE);
+        // Read-only where the storage now refuses writes (the failure was a full disk).
+        let (conn, writes) = match open_conn(&path, &self.key, &dir) {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::WrongKey => {
+                let c = open_conn(&path, other, &dir)?;
+                self.key = other.clone();
+                c
+            }
+            Err(e) => return Err(e),
+        };
+        self.conn = conn;
+        self.writes = writes;
+        Ok(())
+    }
+
+    /// Whether a fresh connection under `key` reads the whole database.
+    fn check_key(&self, key: &Key) -> Result<(), Error> {
+        let path = self.photos.parent().map(|d| d.join(DB_FILE)).ok_or(Error::NotFound("store folder"))?;
+        let c = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        keyed(&c, key)?;
+        let r: String = c.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if r != "ok" {
+            return Err(Error::Corrupt("the re-keyed database does not read back".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether this store can be written (see [`Writes`]).
+    pub fn writes(&self) -> Writes {
+        self.writes
+    }
+
+    /// Every write starts here: a store opened read-only refuses it, typed.
+    pub(crate) fn writable(&self) -> Result<(), Error> {
+        match self.writes {
+            Writes::Allowed => Ok(()),
+            Writes::DiskFull => Err(Error::DiskFull),
+            Writes::ReadOnly => Err(Error::ReadOnly),
+        }
     }
 
     /// `PRAGMA integrity_check` and `foreign_key_check` both clean.
@@ -301,6 +440,7 @@ impl Store {
         app_version: &str,
         actor: &str,
     ) -> Result<i64, Error> {
+        self.writable()?;
         check_text(patient, "patient code must be 1 to 128 printable characters")?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         let now = now_ms();
@@ -330,6 +470,7 @@ impl Store {
         report: &FieldReport,
         actor: &str,
     ) -> Result<i64, Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         self.check_open(session)?;
         if let Some(packs) = self.session_packs(session)? {
@@ -417,6 +558,7 @@ impl Store {
     /// Closes a session and stores the machine's result, which is never changed
     /// afterwards (reviews are stored beside it).
     pub fn close_session(&mut self, session: i64, actor: &str) -> Result<Summary, Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         self.check_open(session)?;
         let summary = self.replay(session)?.summary();
@@ -496,6 +638,7 @@ impl Store {
         reviewer: &str,
         note: Option<&str>,
     ) -> Result<(), Error> {
+        self.writable()?;
         let by = review::By::local(reviewer, now_ms(), note)?;
         let tx = self.conn.transaction()?;
         review::relabel_cell(&tx, session, seq, idx, label, &by)?;
@@ -526,6 +669,7 @@ impl Store {
         reviewer: &str,
         note: Option<&str>,
     ) -> Result<(), Error> {
+        self.writable()?;
         let by = review::By::local(reviewer, now_ms(), note)?;
         let tx = self.conn.transaction()?;
         review::outcome(&tx, session, decision, &by)?;
@@ -620,9 +764,13 @@ impl Store {
     /// only inside the encrypted database). The Ed25519 key pair that signs
     /// what this device shares is derived from it (hemalens-share).
     pub fn device_seed(&mut self) -> Result<[u8; 32], Error> {
+        let writable = self.writable();
         let tx = self.conn.transaction()?;
         let existed: bool =
             tx.query_row("SELECT count(*) FROM meta WHERE key = 'device_signing_seed'", [], |r| r.get(0))?;
+        if !existed {
+            writable?;
+        }
         let k = meta_key(&tx, "device_signing_seed")?;
         if !existed {
             audit(&tx, now_ms(), "device", "device_key_created", None, serde_json::json!({}), "[]")?;
@@ -661,7 +809,13 @@ impl Store {
     fn put_photo(&self, photo: &[u8]) -> Result<String, Error> {
         let name = key::photo_name(&self.name_key, photo);
         let path = self.photos.join(&name);
-        if !path.exists() {
+        if path.exists() {
+            // Taken again (the same photo, or an orphan of a crash): fresh, so
+            // another handle's open does not remove it before this commit.
+            if let Ok(f) = fs::File::options().append(true).open(&path) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
+        } else {
             let sealed = key::seal(self.current_key()?, self.current_photo_key, &name, photo)?;
             write_durably(&self.photos, &name, &sealed)?;
         }
@@ -672,10 +826,24 @@ impl Store {
     /// transaction). With `new_photo_key`, also re-encrypts every photo under a
     /// fresh photo key and forgets the old one (for a key that may have leaked).
     pub fn rotate_key(&mut self, new: &Key, new_photo_key: bool, actor: &str) -> Result<(), Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         // WAL content must be in the main file before the re-key rewrites it.
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.conn.execute_batch(&format!("PRAGMA rekey = \"{}\";", new.sqlcipher_literal()))?;
+        let rekeyed = self.conn.execute_batch(&format!("PRAGMA rekey = \"{}\";", new.sqlcipher_literal()));
+        // SQLCipher's re-key can report success where its writes failed (a
+        // full disk): the file is then still under the old key while this
+        // connection is keyed with the new one. A fresh connection under the
+        // new key tells; on failure, reopen under whichever key opens it.
+        if let Err(e) = rekeyed.map_err(Error::from).and_then(|()| self.check_key(new)) {
+            self.reconnect(new)?;
+            let dir = self.photos.parent().map(Path::to_path_buf).unwrap_or_default();
+            return Err(match probe_write(&dir) {
+                Err(full @ Error::DiskFull) => full,
+                _ => e,
+            });
+        }
+        self.key = new.clone();
         if new_photo_key {
             let id = self.photo_keys.iter().map(|(i, _)| *i).max().unwrap_or(0) + 1;
             let tx = self.conn.transaction()?;
@@ -719,7 +887,77 @@ impl Store {
     }
 }
 
-fn open_conn(path: &Path, key: &Key) -> Result<Connection, Error> {
+/// Opens the database for writing or, where its storage refuses writes
+/// (full, read-only) and it exists, for reading only; which of the two.
+fn open_conn(path: &Path, key: &Key, dir: &Path) -> Result<(Connection, Writes), Error> {
+    let first = match open_rw(path, key) {
+        Ok(c) => return Ok((c, Writes::Allowed)),
+        Err(e) => e,
+    };
+    if matches!(first.kind(), ErrorKind::WrongKey | ErrorKind::Corrupt | ErrorKind::SchemaTooNew)
+        || !path.exists()
+    {
+        return Err(first);
+    }
+    let writes = match probe_write(dir) {
+        Ok(()) => return Err(first),
+        Err(Error::DiskFull) => Writes::DiskFull,
+        Err(_) => Writes::ReadOnly,
+    };
+    use rusqlite::OpenFlags as F;
+    let ro = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX;
+    let conn = match Connection::open_with_flags(path, ro)
+        .map_err(Error::from)
+        .and_then(|c| keyed(&c, key).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == ErrorKind::WrongKey => return Err(e),
+        Err(e) => {
+            // A write-ahead-log database opens read-only only with its shared
+            // memory file, which a closed store no longer has and cannot
+            // make here. Without a log left over (a clean close), the main
+            // file holds everything: read it as immutable. With one (a crash
+            // before the storage filled), its last commits would be missed.
+            let wal = path.with_file_name(format!("{DB_FILE}-wal"));
+            if fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                return Err(e);
+            }
+            let name = path.to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+            let uri = format!("file:{name}?immutable=1");
+            let c = Connection::open_with_flags(uri, ro | F::SQLITE_OPEN_URI)?;
+            keyed(&c, key)?;
+            c
+        }
+    };
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    Ok((conn, writes))
+}
+
+/// Whether a page can be written in `dir` (the typed error where not).
+fn probe_write(dir: &Path) -> Result<(), Error> {
+    let p = dir.join(format!(".probe-{}", std::process::id()));
+    let r = (|| -> Result<(), Error> {
+        let mut f = fs::File::create(&p)?;
+        f.write_all(&[0u8; 4096])?;
+        f.sync_all()?;
+        Ok(())
+    })();
+    let _ = fs::remove_file(&p);
+    r
+}
+
+fn keyed(conn: &Connection, key: &Key) -> Result<(), Error> {
+    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal()))?;
+    // Keying activates SQLCipher's default logging (stderr, warnings); a wrong
+    // key would print page-decryption errors there. The typed error says it.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch("PRAGMA cache_size = -8192;")?;
+    // The first read decrypts page 1: a wrong key fails here, as NOTADB.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
+
+fn open_rw(path: &Path, key: &Key) -> Result<Connection, Error> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher_literal()))?;
     // Keying activates SQLCipher's default logging (stderr, warnings); a wrong

@@ -130,6 +130,7 @@ fn check_url(url: &str) -> Result<(), Error> {
 impl Store {
     /// Adds a hospital, or replaces its URL and key (audited either way).
     pub fn add_hospital(&mut self, h: &Hospital, actor: &str) -> Result<(), Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         check_text(&h.name, "hospital name must be 1 to 128 printable characters")?;
         check_url(&h.url)?;
@@ -195,6 +196,7 @@ impl Store {
         payload: &[u8],
         actor: &str,
     ) -> Result<i64, Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         if kind != "results" && kind != "photos" {
             return Err(Error::InvalidArgument("bundle kind must be results or photos"));
@@ -266,6 +268,7 @@ impl Store {
     /// Records progress: the upload's URL and the bytes the hospital confirmed.
     /// Progress resets the count of failed attempts (the backoff starts over).
     pub fn outbox_progress(&mut self, id: i64, upload_url: Option<&str>, sent: u64) -> Result<(), Error> {
+        self.writable()?;
         let n = self.conn.execute(
             "UPDATE outbox SET state = 'sending', upload_url = coalesce(?2, upload_url), \
              attempts = CASE WHEN ?3 > sent THEN 0 ELSE attempts END, sent = ?3, reason = NULL \
@@ -280,6 +283,7 @@ impl Store {
 
     /// The upload URL is gone at the hospital (expired, restarted): start over.
     pub fn outbox_forget_upload(&mut self, id: i64) -> Result<(), Error> {
+        self.writable()?;
         self.conn.execute(
             "UPDATE outbox SET upload_url = NULL, sent = 0 WHERE id = ?1 AND state IN ('queued', 'sending')",
             [id],
@@ -290,6 +294,7 @@ impl Store {
     /// An attempt failed for a passing reason (no network, a timeout): try
     /// again at `next_at`.
     pub fn outbox_retry_later(&mut self, id: i64, next_at: i64, reason: &str) -> Result<(), Error> {
+        self.writable()?;
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, reason = ?3 \
              WHERE id = ?1 AND state IN ('queued', 'sending')",
@@ -300,6 +305,7 @@ impl Store {
 
     /// The hospital confirmed the whole bundle.
     pub fn outbox_delivered(&mut self, id: i64) -> Result<(), Error> {
+        self.writable()?;
         let now = now_ms();
         let tx = self.conn.transaction()?;
         let (session, size): (i64, i64) =
@@ -317,6 +323,7 @@ impl Store {
 
     /// The hospital refused the bundle for good (`reason` is its code).
     pub fn outbox_refused(&mut self, id: i64, reason: &str) -> Result<(), Error> {
+        self.writable()?;
         let now = now_ms();
         let tx = self.conn.transaction()?;
         let session: i64 = tx.query_row("SELECT session_id FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
@@ -343,6 +350,7 @@ impl Store {
         payload: &[u8],
         actor: &str,
     ) -> Result<(), Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         let now = now_ms();
         let tx = self.conn.transaction()?;

@@ -173,6 +173,7 @@ impl Store {
     /// changes nothing. A session or cell this device does not have is
     /// `NotFound`, an open session `InvalidState`: nothing is stored.
     pub fn apply_remote_review(&mut self, r: &RemoteReview) -> Result<Applied, Error> {
+        self.writable()?;
         let by = By::remote(r)?;
         let tx = self.conn.transaction()?;
         let taken: bool = tx.query_row(

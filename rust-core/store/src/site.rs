@@ -32,6 +32,7 @@ impl Store {
     /// Stores a new profile as the next version and makes it the active one;
     /// returns the version (also written into the stored profile).
     pub fn save_site_profile(&mut self, profile: &SiteProfile, actor: &str) -> Result<u32, Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         check_text(&profile.site, "site name must be 1 to 128 printable characters")?;
         let now = now_ms();
@@ -105,6 +106,7 @@ impl Store {
     /// Makes an earlier version active again (`None`: no profile, the packs as
     /// shipped). Nothing is deleted.
     pub fn activate_site_profile(&mut self, version: Option<u32>, actor: &str) -> Result<(), Error> {
+        self.writable()?;
         check_text(actor, "user name must be 1 to 128 printable characters")?;
         let now = now_ms();
         let tx = self.conn.transaction()?;

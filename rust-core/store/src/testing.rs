@@ -53,6 +53,23 @@ pub fn photo(n: u64, seq: u64) -> Vec<u8> {
     (0..len as u64).map(|i| (mix(mix(n, seq), i) & 0xff) as u8).collect()
 }
 
+/// A deterministic outbox payload for session number `n` and a bundle kind
+/// (8 to 72 KiB for results, 64 to 320 KiB for photos).
+pub fn payload(n: u64, kind: &str) -> Vec<u8> {
+    let (base, spread, salt) =
+        if kind == "photos" { (64 << 10, 256 << 10, 2) } else { (8 << 10, 64 << 10, 1) };
+    let seed = mix(n, salt);
+    let len = base + (seed % spread) as usize;
+    let mut out = Vec::with_capacity(len);
+    let mut x = seed;
+    while out.len() < len {
+        x = mix(x, out.len() as u64);
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// The pseudonymous code of session number `n`'s patient.
 pub fn patient(n: u64) -> String {
     format!("PATIENT-{n:07}")

@@ -5,38 +5,9 @@
 //! everywhere.
 use hemalens_core::session::SessionPolicy;
 use hemalens_store::{testing, Error, Key, Store};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Self> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        ok.then(|| Self(dir.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
+use common::Tmpfs;
 
 #[test]
 fn full_filesystem_is_a_clear_error_and_loses_nothing() {
@@ -72,7 +43,7 @@ fn full_filesystem_is_a_clear_error_and_loses_nothing() {
     assert_eq!(store.reports(acked[0].0).unwrap()[0], testing::report(acked[0].1, 0));
     drop(store);
     // Space freed: everything acknowledged is there, byte for byte, and writing resumes.
-    fs.resize("8m");
+    fs.remount("size=8m");
     let mut store = Store::open(&store_dir, &key).unwrap();
     store.integrity_check().unwrap();
     for &(sid, n, seq) in &acked {

@@ -80,8 +80,12 @@ fn full_disk_while_queueing_is_a_clear_error_and_loses_nothing() {
         let mut s = Store::open(dir.path(), &key()).unwrap();
         s.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
     };
-    let mut s =
-        Store::open_with(dir.path(), &key(), &Options { max_page_count: Some(pages as u64 + 4) }).unwrap();
+    let mut s = Store::open_with(
+        dir.path(),
+        &key(),
+        &Options { max_page_count: Some(pages as u64 + 4), ..Options::default() },
+    )
+    .unwrap();
     let big = vec![7u8; 2_000_000];
     let err = s.enqueue(sid, "district", "photos", "p1", &big, "t").unwrap_err();
     assert!(matches!(err, Error::DiskFull), "{err:?}");

@@ -208,8 +208,12 @@ fn full_disk_is_a_clear_error_and_loses_nothing() {
         let mut s = Store::open(dir.path(), &key()).unwrap();
         s.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
     };
-    let mut store =
-        Store::open_with(dir.path(), &key(), &Options { max_page_count: Some(pages as u64 + 2) }).unwrap();
+    let mut store = Store::open_with(
+        dir.path(),
+        &key(),
+        &Options { max_page_count: Some(pages as u64 + 2), ..Options::default() },
+    )
+    .unwrap();
     let sid = store.start_session(&testing::patient(7), &SessionPolicy::default(), "test", "t").unwrap();
     let mut added = 0;
     let err = loop {

@@ -14,14 +14,14 @@ use super::quality::{self, Measures, QualityOptions};
 use super::report::{Bbox, Cell, FieldReport, Fov, IssueCode, ModelRef, Probs, Quality, Scale, Screen};
 use super::scale;
 use crate::classify::{Classifier, Prediction};
-use crate::decode::DecodeLimits;
 use crate::engine::EngineProvider;
 #[cfg(feature = "litert")]
 use crate::engine::LiteRt;
 use crate::error::Error;
 use crate::pack::{Manifest, Pack, Task};
-use crate::photo::Photo;
 use crate::site::{CalibrationPhoto, SiteProfile};
+use hemalens_photo::DecodeLimits;
+use hemalens_photo::Photo;
 use image::imageops::FilterType;
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -650,7 +650,7 @@ impl Work {
         let raw = if (want - 1.0).abs() < 0.03 || ww < 8 || wh < 8 {
             view.clone()
         } else {
-            let px = crate::photo::resample::resize_rgb(view.as_raw(), w, h, ww, wh);
+            let px = hemalens_photo::resample::resize_rgb(view.as_raw(), w, h, ww, wh);
             RgbImage::from_raw(ww, wh, px)
                 .unwrap_or_else(|| image::imageops::resize(view, ww, wh, FilterType::Triangle))
         };

@@ -152,6 +152,12 @@ fn validate(m: &Manifest) -> Result<(), Error> {
     if m.labels.len() < 2 {
         return bad("labels", "need at least two labels");
     }
+    // Two classes of one name would be counted as one (the differential, the
+    // referral rule, a reviewer's relabelling all go by name).
+    let mut seen = std::collections::HashSet::new();
+    if m.labels.iter().any(|l| l.trim().is_empty() || !seen.insert(l.as_str())) {
+        return bad("labels", "labels must be non-empty and distinct");
+    }
     let i = &m.input;
     if i.width == 0 || i.height == 0 || i.batch == 0 || i.channels != 3 {
         return bad("input", "width, height and batch must be positive and channels 3");

@@ -3103,7 +3103,8 @@ enum HemalensError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case ModelProblem(code: String, detail: String
     )
     /**
-     * The records store is damaged, newer than this app, or another writer holds it.
+     * The records store is damaged, newer than this app, on read-only
+     * storage (`read_only`), or another writer holds it.
      */
     case Storage(code: String, detail: String
     )

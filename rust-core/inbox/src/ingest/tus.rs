@@ -137,6 +137,10 @@ pub async fn create(
     let Some(length) = header(&headers, "Upload-Length").and_then(|v| v.trim().parse::<u64>().ok()) else {
         return tus_headers((StatusCode::BAD_REQUEST, "Upload-Length required").into_response());
     };
+    if length == 0 {
+        // No bundle is empty; an empty upload would never get a verdict.
+        return tus_headers((StatusCode::BAD_REQUEST, "Upload-Length must be at least 1").into_response());
+    }
     if length > MAX_BUNDLE {
         log::warn!("device {device}: upload of {length} bytes refused (too large)");
         return tus_headers((StatusCode::PAYLOAD_TOO_LARGE, "bundle too large").into_response());

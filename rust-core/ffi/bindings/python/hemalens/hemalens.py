@@ -2295,7 +2295,8 @@ class HemalensError:  # type: ignore
     _UniffiTempHemalensError.ModelProblem = ModelProblem # type: ignore
     class Storage(_UniffiTempHemalensError):
         """
-        The records store is damaged, newer than this app, or another writer holds it.
+        The records store is damaged, newer than this app, on read-only
+        storage (`read_only`), or another writer holds it.
 """
         
         def __init__(self, code, detail):

@@ -4562,7 +4562,8 @@ sealed class HemalensException: kotlin.Exception() {
     }
     
     /**
-     * The records store is damaged, newer than this app, or another writer holds it.
+     * The records store is damaged, newer than this app, on read-only
+     * storage (`read_only`), or another writer holds it.
      */
     class Storage(
         
