@@ -22,9 +22,9 @@ TARGETS_ALL=(jpeg_entropy_differential photo_open decode_image field_pipeline pa
   sms_and_card record_import store_remote_review inbox_http)
 
 if [[ "${1:-}" == "--totals" ]]; then
+  printf "%-28s %9s %14s %9s %8s\n" "target" "seconds" "executions" "max cov" "crashes"
   awk -F'\t' 'NR > 1 { s[$2] += $3; e[$2] += $4; if ($5 > c[$2]) c[$2] = $5; k[$2] += $8 }
-    END { printf "%-28s %9s %14s %9s %8s\n", "target", "seconds", "executions", "max cov", "crashes";
-          for (t in s) printf "%-28s %9d %14d %9d %8d\n", t, s[t], e[t], c[t], k[t] }' "$LOG" | sort
+    END { for (t in s) printf "%-28s %9d %14d %9d %8d\n", t, s[t], e[t], c[t], k[t] }' "$LOG" | sort
   exit 0
 fi
 

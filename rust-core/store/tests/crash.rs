@@ -6,7 +6,8 @@
 //!   beyond them (the one in flight when it died);
 //! - rotating the store key (with and without a new photo key): the store
 //!   opens with the last acknowledged key or, where the rotation in flight
-//!   finished, the next one, never neither; every report and photo reads;
+//!   had re-keyed the database, the next one, never neither; every report
+//!   and photo reads (a photo resealed or not yet);
 //! - queueing bundles in the outbox: every acknowledged item with its whole
 //!   payload, at most one beyond them, none twice.
 //!
@@ -120,8 +121,8 @@ fn killed_key_rotation_leaves_a_store_that_opens_with_one_of_the_keys() {
     }
     eprintln!(
         "rotation crash test: {kills} kills, {acked} rotations acknowledged ({photo_keys} with a new photo key), \
-         {finished_unacked} kills landed after a rotation finished and before its acknowledgement; every store opened \
-         with the expected key and read whole"
+         {finished_unacked} kills landed after the database was re-keyed and before the rotation was acknowledged \
+         (its photos or audit row still in flight); every store opened with the expected key and read whole"
     );
     assert!(acked >= kills / 2, "the writer made too little progress to test anything");
 }
@@ -148,7 +149,12 @@ fn killed_outbox_queueing_keeps_every_acknowledged_bundle_whole() {
             acked.insert((sid, p[3].to_string()));
         }
         let store = Store::open(dir.path(), &key).unwrap_or_else(|e| panic!("round {round}: {e}"));
-        store.integrity_check().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        // The whole check every 25 rounds and at the end (it reads the whole
+        // database, which grows by every round); every round the store opens
+        // and every acknowledged item is read below.
+        if round % 25 == 0 || round + 1 == kills {
+            store.integrity_check().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
         let items = store.outbox().unwrap();
         let mut have = BTreeSet::new();
         for it in &items {

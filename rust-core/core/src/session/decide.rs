@@ -547,4 +547,117 @@ mod tests {
             assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{}\"", d.as_str()));
         }
     }
+
+    // Each threshold at its exact value and one step past it (found missing
+    // by `cargo mutants` on this module: docs/reliability.md).
+
+    /// A complete normal session's summary and the default policy.
+    fn normal() -> (Summary, SessionPolicy) {
+        let s = session_of(&[normal_field(40), normal_field(40), normal_field(40)]);
+        let sum = s.summary();
+        assert_eq!(codes(&sum.outcome), ["screen_negative", "differential_normal"]);
+        (sum, SessionPolicy::default())
+    }
+
+    fn decided(s: &Summary, p: &SessionPolicy) -> Vec<String> {
+        decide(s, p).reasons.into_iter().map(|r| r.code).collect()
+    }
+
+    fn has(s: &Summary, p: &SessionPolicy, code: &str) -> bool {
+        decided(s, p).iter().any(|c| c == code)
+    }
+
+    fn class<'a>(s: &'a mut Summary, label: &str) -> &'a mut crate::session::ClassCount {
+        if !s.differential.iter().any(|c| c.label == label) {
+            s.differential.push(crate::session::ClassCount {
+                label: label.into(),
+                count: 0,
+                proportion: crate::session::Proportion::new(0, 1),
+                expected: 0.0,
+            });
+        }
+        s.differential.iter_mut().find(|c| c.label == label).expect("class")
+    }
+
+    #[test]
+    fn the_screen_needs_its_fields_and_words_its_probability() {
+        let (mut s, p) = normal();
+        let scr = s.screen.as_mut().expect("screen");
+        scr.fields = p.thresholds.min_screen_fields - 1;
+        assert!(has(&s, &p, "screen_too_few_fields"));
+        s.screen.as_mut().expect("screen").fields = p.thresholds.min_screen_fields;
+        assert!(!has(&s, &p, "screen_too_few_fields"));
+        s.screen.as_mut().expect("screen").malignant_prob = 0.123;
+        let o = decide(&s, &p);
+        let m = &o.reasons.iter().find(|r| r.code == "screen_negative").expect("negative").message;
+        assert!(m.contains("12.3%") && m.contains("20.0%"), "{m}");
+    }
+
+    #[test]
+    fn the_screen_clears_at_its_clear_threshold_and_abstains_just_above() {
+        let (mut s, p) = normal();
+        s.screen.as_mut().expect("screen").malignant_prob = p.thresholds.clear_malignant_prob;
+        assert!(has(&s, &p, "screen_negative"), "{:?}", decided(&s, &p));
+        s.screen.as_mut().expect("screen").malignant_prob = p.thresholds.clear_malignant_prob + 1e-9;
+        assert!(has(&s, &p, "screen_unsure"));
+        s.screen.as_mut().expect("screen").malignant_prob = p.thresholds.refer_malignant_prob;
+        assert!(has(&s, &p, "suspected_acute_leukaemia"));
+    }
+
+    #[test]
+    fn unsure_screen_fields_abstain_only_beyond_their_fraction() {
+        let (mut s, p) = normal();
+        assert_eq!(p.thresholds.max_unsure_field_fraction, 0.5);
+        for (unsure, fields, abstains) in [(1, 10, false), (5, 10, false), (6, 10, true)] {
+            let scr = s.screen.as_mut().expect("screen");
+            (scr.unsure_fields, scr.fields) = (unsure, fields);
+            assert_eq!(has(&s, &p, "screen_unsure"), abstains, "{unsure} of {fields}");
+        }
+    }
+
+    #[test]
+    fn immature_cells_refer_only_beyond_the_limit_and_only_with_white_cells() {
+        let (mut s, mut p) = normal();
+        let limit = p.thresholds.refer_ig_fraction;
+        // The lower bound exactly at the limit: not beyond it.
+        class(&mut s, "ig").proportion.low = limit;
+        assert!(!has(&s, &p, "immature_granulocytes"));
+        class(&mut s, "ig").proportion.low = limit + 0.01;
+        assert!(has(&s, &p, "immature_granulocytes"));
+        // No white cells counted: the confident count says nothing.
+        s.cells.white = 0;
+        assert!(!has(&s, &p, "immature_granulocytes"));
+        // The estimated count: its lower bound exactly at the limit is not beyond it.
+        let (mut s, _) = normal();
+        class(&mut s, "ig").expected = 20.0;
+        let n_all = s.differential.iter().map(|c| c.expected).sum::<f64>().round() as u32;
+        let soft = crate::session::Proportion::new(20, n_all);
+        p.thresholds.refer_ig_fraction = soft.low;
+        assert!(!has(&s, &p, "immature_granulocytes"), "{:?}", decided(&s, &p));
+        p.thresholds.refer_ig_fraction = soft.low - 1e-9;
+        assert!(has(&s, &p, "immature_granulocytes"));
+    }
+
+    #[test]
+    fn an_abnormal_differential_needs_trusted_counted_cells_and_a_whole_interval_outside() {
+        let (mut s, mut p) = normal();
+        let lo = p.thresholds.differential["neutrophil"].0;
+        // The interval's top exactly at the range's bottom: not outside it.
+        class(&mut s, "neutrophil").proportion.high = lo;
+        assert!(!has(&s, &p, "abnormal_differential"), "{:?}", decided(&s, &p));
+        class(&mut s, "neutrophil").proportion.high = lo - 0.01;
+        assert!(has(&s, &p, "abnormal_differential"));
+        // A few uncertain cells leave the differential trusted...
+        (s.cells.uncertain, s.cells.white) = (1, 99);
+        assert!(has(&s, &p, "abnormal_differential") && !has(&s, &p, "cells_unsure"));
+        // ...too many do not.
+        (s.cells.uncertain, s.cells.white) = (50, 50);
+        assert!(!has(&s, &p, "abnormal_differential") && has(&s, &p, "cells_unsure"));
+        // No counted white cells: nothing to judge.
+        (s.cells.uncertain, s.cells.white) = (0, 0);
+        assert!(!has(&s, &p, "abnormal_differential"));
+        p.thresholds.differential.clear();
+        (s.cells.uncertain, s.cells.white) = (0, 100);
+        assert!(!has(&s, &p, "abnormal_differential"));
+    }
 }
