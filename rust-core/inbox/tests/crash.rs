@@ -240,5 +240,7 @@ fn killed_inbox_loses_nothing_it_acknowledged() {
         "inbox crash test: {kills} kills, {mid_upload} of them while the phone was uploading; {delivered} bundles \
          delivered before the last kill, all {all} at the end, each filed once"
     );
-    assert!(mid_upload * 2 >= kills, "too few kills landed mid-upload ({mid_upload} of {kills})");
+    // How many kills meet an upload depends on the machine's speed (a fast
+    // one sends every bundle in the first rounds): some must.
+    assert!(mid_upload >= kills.min(3), "too few kills landed mid-upload ({mid_upload} of {kills})");
 }
