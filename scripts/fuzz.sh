@@ -64,27 +64,34 @@ for t in "${TARGETS[@]}"; do
   # The field pipeline also starts from the committed demo photo, read in place.
   [[ "$t" == field_pipeline ]] && extra+=(tests/fixtures/demo)
   out="$FUZZ/artifacts/$t/last-run.log"
+  started=$SECONDS
   set +e
   cargo $TOOLCHAIN fuzz run --fuzz-dir "$FUZZ" "$t" "$work" "$FUZZ/corpus/$t" "${extra[@]}" -- \
     -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$FUZZ/artifacts/$t/" > "$out" 2>&1
   rc=$?
   set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$' | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*')
-  ft=$(grep -o 'ft: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*')
-  corpus=$(grep -o 'corp: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*')
+  # The time it really ran (a run stopped early by a signal logs what it did).
+  ran=$((SECONDS - started))
+  # A run that ended before libFuzzer printed its stats has none: log zeros, not exit.
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$' | tail -1 || true)
+  [[ -z "$execs" ]] && execs=$(grep -oE '^#[0-9]+' "$out" | tail -1 | tr -d '#' || true)
+  cov=$(grep -o 'cov: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*' || true)
+  ft=$(grep -o 'ft: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*' || true)
+  corpus=$(grep -o 'corp: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*' || true)
   crashes=0
-  if [[ $rc -ne 0 ]]; then
+  if [[ $rc -eq 72 ]]; then
+    echo "fuzz: $t interrupted after ${ran}s (libFuzzer's exit code 72), not a finding" >&2
+  elif [[ $rc -ne 0 ]]; then
     crashes=1
     failed=1
     echo "fuzz: $t FAILED (exit $rc); see $out and $FUZZ/artifacts/$t/" >&2
     grep -E 'panicked|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY' "$out" | head -5 >&2
   fi
-  printf 'fuzz: %-28s %4ss %10s execs  cov %6s  ft %6s  corpus %5s\n' "$t" "$SECONDS_EACH" "${execs:-?}" \
+  printf 'fuzz: %-28s %4ss %10s execs  cov %6s  ft %6s  corpus %5s\n' "$t" "$ran" "${execs:-?}" \
     "${cov:-?}" "${ft:-?}" "${corpus:-?}"
   if [[ $CI_MODE -eq 0 ]]; then
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$SECONDS_EACH" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$ran" \
       "${execs:-0}" "${cov:-0}" "${ft:-0}" "${corpus:-0}" "$crashes" >> "$LOG"
   fi
 done

@@ -91,6 +91,7 @@ def world(tmp_path_factory):
     # The phone enrols the hospital from the card the inbox prints (what its app scans as a QR code).
     card = admin("card", "--public-url", url, "--hospital-name", "central", "--photos-any-network").strip()
     assert card.startswith("hemalens:hospital?name=central&") and recipient in card, card
+    assert card.endswith("&photos=any"), card
     phone("hospital", "add-card", card)
     phone("outbox", "queue", sid, "--to", "central")
     phone("outbox", "send", "--wifi", "--wait", "120")

@@ -144,22 +144,14 @@ pub fn run_hospital(args: HospitalArgs) -> u8 {
                 Err(e) => screener_err(e),
             }
         }
-        HospitalSub::AddCard { card } => match hemalens_share::card::HospitalCard::parse(&card) {
-            Ok(c) => {
-                let h = Hospital {
-                    name: c.name,
-                    url: c.url,
-                    recipient: c.recipient,
-                    photos_on_wifi_only: c.photos_on_wifi_only,
-                };
-                match s.add_hospital(&h, &user) {
-                    Ok(()) => {
-                        println!("added {}", h.name);
-                        0
-                    }
-                    Err(e) => screener_err(e),
+        HospitalSub::AddCard { card } => match hemalens_screener::hospital_card::read(&card) {
+            Ok(h) => match s.add_hospital(&h, &user) {
+                Ok(()) => {
+                    println!("added {}", h.name);
+                    0
                 }
-            }
+                Err(e) => screener_err(e),
+            },
             Err(e) => {
                 eprintln!("hemalens hospital add-card: {e}");
                 crate::EXIT_USAGE

@@ -33,13 +33,8 @@ pub enum Error {
 #[non_exhaustive]
 pub enum ErrorKind {
     Io,
-    EmptyInput,
-    UnsupportedFormat,
-    ImageTooLarge,
-    FileTooLarge,
-    ImageEmpty,
-    CorruptImage,
-    UnsupportedImage,
+    /// A photo that cannot be read: `hemalens-photo`'s kind, named as it names it.
+    Photo(hemalens_photo::ErrorKind),
     Manifest,
     PackMismatch,
     PackNotFound,
@@ -52,21 +47,12 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Io(_) => ErrorKind::Io,
-            Self::Photo(p) => {
-                use hemalens_photo::ErrorKind as P;
-                match p.kind() {
-                    P::Io => ErrorKind::Io,
-                    P::EmptyInput => ErrorKind::EmptyInput,
-                    P::UnsupportedFormat => ErrorKind::UnsupportedFormat,
-                    P::ImageTooLarge => ErrorKind::ImageTooLarge,
-                    P::FileTooLarge => ErrorKind::FileTooLarge,
-                    P::ImageEmpty => ErrorKind::ImageEmpty,
-                    P::CorruptImage => ErrorKind::CorruptImage,
-                    P::UnsupportedImage => ErrorKind::UnsupportedImage,
-                    // InvalidArgument, and any kind a later hemalens-photo adds.
-                    _ => ErrorKind::InvalidArgument,
-                }
-            }
+            // The photo layer's I/O and argument errors are this layer's.
+            Self::Photo(p) => match p.kind() {
+                hemalens_photo::ErrorKind::Io => ErrorKind::Io,
+                hemalens_photo::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+                k => ErrorKind::Photo(k),
+            },
             Self::Manifest(_) => ErrorKind::Manifest,
             Self::PackMismatch { .. } => ErrorKind::PackMismatch,
             Self::PackNotFound(_) => ErrorKind::PackNotFound,
@@ -91,13 +77,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Io => "io",
-            Self::EmptyInput => "empty_input",
-            Self::UnsupportedFormat => "unsupported_format",
-            Self::ImageTooLarge => "image_too_large",
-            Self::FileTooLarge => "file_too_large",
-            Self::ImageEmpty => "image_empty",
-            Self::CorruptImage => "corrupt_image",
-            Self::UnsupportedImage => "unsupported_image",
+            Self::Photo(p) => p.as_str(),
             Self::Manifest => "manifest",
             Self::PackMismatch => "pack_mismatch",
             Self::PackNotFound => "pack_not_found",

@@ -3,6 +3,7 @@
 //! Each variant is something an app can act on. Messages are our own
 //! sentences, chosen by the error's kind: text from SQLite, serde, libjpeg or
 //! LiteRT never crosses, and no message names a patient, a photo or a key.
+use hemalens_core::photo::ErrorKind as PhotoKind;
 use hemalens_core::ErrorKind as CoreKind;
 use hemalens_store::ErrorKind as StoreKind;
 
@@ -71,14 +72,20 @@ impl From<hemalens_core::Error> for HemalensError {
     fn from(e: hemalens_core::Error) -> Self {
         let k = e.kind();
         match k {
-            CoreKind::EmptyInput => bad_photo(k, "the photo is empty"),
-            CoreKind::UnsupportedFormat => {
-                bad_photo(k, "not a supported image: a JPEG, PNG, WebP, BMP or TIFF is expected")
-            }
-            CoreKind::ImageTooLarge | CoreKind::FileTooLarge => bad_photo(k, "the photo is too large"),
-            CoreKind::ImageEmpty => bad_photo(k, "the photo has no pixels"),
-            CoreKind::CorruptImage => bad_photo(k, "the photo is corrupt or truncated"),
-            CoreKind::UnsupportedImage => bad_photo(k, "this kind of image file is not supported"),
+            CoreKind::Photo(p) => bad_photo(
+                k,
+                match p {
+                    PhotoKind::EmptyInput => "the photo is empty",
+                    PhotoKind::UnsupportedFormat => {
+                        "not a supported image: a JPEG, PNG, WebP, BMP or TIFF is expected"
+                    }
+                    PhotoKind::ImageTooLarge | PhotoKind::FileTooLarge => "the photo is too large",
+                    PhotoKind::ImageEmpty => "the photo has no pixels",
+                    PhotoKind::UnsupportedImage => "this kind of image file is not supported",
+                    // Corrupt, and any kind a later hemalens-photo adds.
+                    _ => "the photo is corrupt or truncated",
+                },
+            ),
             CoreKind::Manifest | CoreKind::PackMismatch => {
                 model(k, "a model pack is damaged or does not match its manifest")
             }

@@ -30,27 +30,15 @@ pub fn generate_key() -> Result<Vec<u8>, HemalensError> {
 #[uniffi::export]
 pub fn hospital_card_parse(text: String) -> Result<hemalens_store::Hospital, HemalensError> {
     error::guard(|| {
-        let c = hemalens_share::card::HospitalCard::parse(&text)
-            .map_err(|e| HemalensError::InvalidInput { detail: e.to_string() })?;
-        Ok(hemalens_store::Hospital {
-            name: c.name,
-            url: c.url,
-            recipient: c.recipient,
-            photos_on_wifi_only: c.photos_on_wifi_only,
-        })
+        hemalens_screener::hospital_card::read(&text)
+            .map_err(|e| HemalensError::InvalidInput { detail: e.to_string() })
     })
 }
 
 /// The card of a hospital, as `hospital_card_parse` reads it.
 #[uniffi::export]
 pub fn hospital_card(hospital: hemalens_store::Hospital) -> String {
-    hemalens_share::card::HospitalCard {
-        name: hospital.name,
-        url: hospital.url,
-        recipient: hospital.recipient,
-        photos_on_wifi_only: hospital.photos_on_wifi_only,
-    }
-    .format()
+    hemalens_screener::hospital_card::write(&hospital)
 }
 
 /// The core's version, as written into every result's provenance.

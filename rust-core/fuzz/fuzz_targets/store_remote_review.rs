@@ -6,13 +6,18 @@
 //! errors only; whatever reviews arrive, the store's own export always reads.
 #![no_main]
 use hemalens_core::session::SessionPolicy;
-use hemalens_share::reviews::{parse_page, Action, Entry};
+use hemalens_screener::remote_review;
+use hemalens_share::reviews::parse_page;
 use hemalens_share::{sms, Device, Record};
-use hemalens_store::{testing, Hospital, Key, RemoteReview, ReviewAction, Store};
+use hemalens_store::{testing, Hospital, Key, Store};
 use std::sync::{Mutex, OnceLock};
+
+/// The device the seed corpus's review pages name.
+const DEVICE: &str = "0123456789abcdef";
 
 struct Fixed {
     store: Store,
+    labels: Vec<String>,
     sessions: Vec<i64>,
     _dir: tempfile::TempDir,
 }
@@ -44,7 +49,9 @@ fn fixed() -> &'static Mutex<Fixed> {
             }
             sessions.push(sid);
         }
-        Mutex::new(Fixed { store, sessions, _dir: dir })
+        let cells = hemalens_packs::builtin("wbc-type").expect("the built-in cell pack");
+        let labels = cells.manifest().labels.clone();
+        Mutex::new(Fixed { store, labels, sessions, _dir: dir })
     })
 }
 
@@ -52,33 +59,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(page) = parse_page(data) else { return };
     let mut f = fixed().lock().unwrap_or_else(|p| p.into_inner());
     for entry in &page.entries {
-        let Entry::Review(r) = entry else { continue };
-        // `<device id>-<session number>`, as the screener reads it.
-        let Some(session) = r.session_uid.rsplit_once('-').and_then(|(_, n)| n.parse::<i64>().ok()) else {
-            continue;
-        };
-        let action = match &r.action {
-            Action::RelabelCell { field, cell, label } => {
-                ReviewAction::RelabelCell { field: *field, cell: *cell, label: label.clone() }
-            }
-            Action::Confirm => ReviewAction::Confirm,
-            Action::OverrideOutcome(d) => ReviewAction::OverrideOutcome(*d),
-        };
-        let remote = RemoteReview {
-            hospital: "District Hospital".into(),
-            id: r.id.clone(),
-            session,
-            action,
-            reviewer: r.reviewer.clone(),
-            at: r.at,
-            note: r.note.clone(),
-        };
-        let _ = f.store.apply_remote_review(&remote);
+        // As the screener reads a review page for this device.
+        if let Some(remote) = remote_review("District Hospital", DEVICE, &f.labels, entry) {
+            let _ = f.store.apply_remote_review(&remote);
+        }
     }
     let sessions = f.sessions.clone();
     for sid in sessions {
         let export = f.store.export(sid).expect("the store exports each of its sessions");
-        let device = Device { id: "0123456789abcdef".into(), app_version: "fuzz".into() };
+        let device = Device { id: DEVICE.into(), app_version: "fuzz".into() };
         match Record::from_export(&export, device) {
             Ok(record) => {
                 let text = sms::encode(&record);

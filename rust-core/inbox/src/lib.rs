@@ -35,6 +35,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How phones list this hospital (the name on its card).
     pub hospital_name: String,
+    /// Whether the card asks phones to send photo bundles on Wi-Fi only
+    /// (results go on any link either way).
+    pub photos_on_wifi_only: bool,
 }
 
 impl Config {
@@ -47,7 +50,7 @@ impl Config {
                 name: self.hospital_name.clone(),
                 url: format!("{base}/tus/"),
                 recipient: recipient.to_string(),
-                photos_on_wifi_only: true,
+                photos_on_wifi_only: self.photos_on_wifi_only,
             }
             .format(),
         )
@@ -63,6 +66,7 @@ impl Default for Config {
             sms_token: None,
             public_url: None,
             hospital_name: "Hospital".into(),
+            photos_on_wifi_only: true,
         }
     }
 }

@@ -46,6 +46,9 @@ enum Command {
         /// How phones list this hospital (the name on its card).
         #[arg(long, default_value = "Hospital")]
         hospital_name: String,
+        /// The card on the admin page lets phones send photos over mobile data too.
+        #[arg(long)]
+        photos_any_network: bool,
     },
     /// Brings the database to this version's schema and exits.
     Migrate,
@@ -136,9 +139,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Card { public_url, hospital_name, photos_any_network } => {
             let id = hemalens_inbox::load_or_create_identity(&cli.key)?;
-            let config = Config { public_url: Some(public_url), hospital_name, ..Config::default() };
+            let config = Config {
+                public_url: Some(public_url),
+                hospital_name,
+                photos_on_wifi_only: !photos_any_network,
+                ..Config::default()
+            };
             let card = config.card(&id.to_public().to_string()).unwrap_or_default();
-            let card = if photos_any_network { card.replace("photos=wifi", "photos=any") } else { card };
             // Refuse to print a card the phones would refuse (a bad address, an overlong name).
             hemalens_share::card::HospitalCard::parse(&card).map_err(|e| Error::Config(e.to_string()))?;
             println!("{card}");
@@ -192,7 +199,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Serve { listen, session_minutes, behind_proxy, public_url, sms_token, hospital_name } => {
+        Command::Serve {
+            listen,
+            session_minutes,
+            behind_proxy,
+            public_url,
+            sms_token,
+            hospital_name,
+            photos_any_network,
+        } => {
             let identity = hemalens_inbox::load_or_create_identity(&cli.key)?;
             let db = Db::open(&cli.db).await?;
             if auth::user_count(&db).await? == 0 {
@@ -216,6 +231,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 sms_token,
                 public_url,
                 hospital_name,
+                photos_on_wifi_only: !photos_any_network,
             };
             let state = AppState::new(db, identity, config);
             println!("hospital key {}", state.recipient);

@@ -12,8 +12,9 @@
 
 mod common;
 
-use common::{answer, now_ms, Answer, Phone};
+use common::{now_ms, Phone};
 use hemalens_inbox::Db;
+use hemalens_share::bundle::Kind;
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::Path;
@@ -77,10 +78,7 @@ fn phone_uploads(
         }
         let loc = match &t.location {
             Some(l) => {
-                let h = answer_or_stop(
-                    phone.agent.head(format!("{base}{l}")).header("Tus-Resumable", "1.0.0").call(),
-                );
-                let Some(h) = h else { return false };
+                let Some(h) = phone.try_head(&format!("{base}{l}")) else { return false };
                 assert_eq!(h.status, 200, "an upload the server created is gone after a restart");
                 let off: u64 = h.header("Upload-Offset").unwrap().parse().unwrap();
                 assert!(off >= t.offset, "the server went back from offset {} to {off}", t.offset);
@@ -93,24 +91,9 @@ fn phone_uploads(
                 l.clone()
             }
             None => {
-                let meta = {
-                    use base64::Engine;
-                    let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-                    format!("bundle_id {},kind {}", b(id), b("results"))
+                let Some(c) = phone.try_create(base, id, Kind::Results, sealed.len() as u64) else {
+                    return false;
                 };
-                let len = sealed.len().to_string();
-                let mut req = phone
-                    .agent
-                    .post(format!("{base}/tus/"))
-                    .header("Tus-Resumable", "1.0.0")
-                    .header("Upload-Length", &len)
-                    .header("Upload-Metadata", &meta);
-                for (k, v) in
-                    phone.signed(&phone.identity, "POST", "/tus/", b"", Some(&len), Some(&meta), now_ms())
-                {
-                    req = req.header(k, v);
-                }
-                let Some(c) = answer_or_stop(req.send_empty()) else { return false };
                 // 200: the server had created it before it was killed, the
                 // phone never heard; it answers with the same upload.
                 assert!(c.status == 201 || c.status == 200, "create: {} {}", c.status, c.body);
@@ -124,14 +107,9 @@ fn phone_uploads(
         while t.verdict.is_none() {
             let at = t.offset as usize;
             let end = (at + 2048).min(sealed.len());
-            let r = phone
-                .agent
-                .patch(format!("{base}{loc}"))
-                .header("Tus-Resumable", "1.0.0")
-                .header("Upload-Offset", at.to_string())
-                .header("Content-Type", "application/offset+octet-stream")
-                .send(&sealed[at..end]);
-            let Some(a) = answer_or_stop(r) else { return false };
+            let Some(a) = phone.try_patch(&format!("{base}{loc}"), at as u64, &sealed[at..end]) else {
+                return false;
+            };
             assert_eq!(a.status, 204, "patch: {}", a.body);
             t.offset = a.header("Upload-Offset").unwrap().parse().unwrap();
             t.verdict = a.header("Hemalens-Verdict").map(str::to_string);
@@ -139,14 +117,6 @@ fn phone_uploads(
         }
     }
     true
-}
-
-/// The answer, or `None` when the server is gone (the request did not complete).
-fn answer_or_stop(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Option<Answer> {
-    match r {
-        Ok(_) => Some(answer(r)),
-        Err(_) => None,
-    }
 }
 
 /// The database, checked while the server is down.

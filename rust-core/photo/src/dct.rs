@@ -103,7 +103,7 @@ impl Component {
     }
 
     /// The blocks' squares alike (`data` may hold them in another order).
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(test)]
     fn same_as(&self, o: &Self) -> bool {
         (self.h, self.v, self.wb, self.hb, self.quant) == (o.h, o.v, o.wb, o.hb, o.quant)
             && self.blocks.len() == o.blocks.len()
@@ -850,7 +850,7 @@ impl Coefficients {
     }
 
     /// Whether both hold the same image's coefficients, stored alike.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(test)]
     pub fn same_as(&self, other: &Self) -> bool {
         (self.width, self.height, self.colour) == (other.width, other.height, other.colour)
             && self.comps.len() == other.comps.len()

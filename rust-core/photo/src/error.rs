@@ -57,7 +57,7 @@ impl Error {
 }
 
 impl ErrorKind {
-    /// The same names as `hemalens_core::ErrorKind` gives these kinds.
+    /// Stable names (`hemalens_core::ErrorKind::Photo` and the apps use them as they are).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Io => "io",

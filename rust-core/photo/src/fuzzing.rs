@@ -9,6 +9,11 @@ use crate::{DecodeLimits, Photo};
 /// are valid fuzz inputs, but only slow the fuzzer down.
 const MAX_PIXELS: u64 = 1 << 22;
 
+/// The limits the photo targets decode under: smaller than the pipeline's,
+/// for the same reason.
+const LIMITS: DecodeLimits =
+    DecodeLimits { max_pixels: MAX_PIXELS, max_pixels_scaled: 4 * MAX_PIXELS, max_file_bytes: 8 << 20 };
+
 /// The Rust baseline entropy decoder against libjpeg's, on any bytes: where
 /// the Rust decoder returns coefficients (on one thread or two), libjpeg must
 /// accept the same file without complaint and give the same coefficients.
@@ -49,10 +54,8 @@ pub fn entropy_differential(bytes: &[u8]) {
 /// every scale: typed errors only, never a panic; a photo that opens has
 /// the size it says and windows of the size asked.
 pub fn open_photo(bytes: &[u8]) {
-    let limits =
-        DecodeLimits { max_pixels: MAX_PIXELS, max_pixels_scaled: 4 * MAX_PIXELS, max_file_bytes: 8 << 20 };
     for threads in [1, 2] {
-        let Ok(p) = Photo::open_on(bytes, &limits, 300, threads) else { continue };
+        let Ok(p) = Photo::open_on(bytes, &LIMITS, 300, threads) else { continue };
         let (w, h) = p.displayed();
         assert!(w > 0 && h > 0, "an opened photo has pixels");
         let v = p.view();
@@ -69,9 +72,7 @@ pub fn open_photo(bytes: &[u8]) {
 /// The general decoder (every format `decode_image` takes): typed errors
 /// only, never a panic; an image it returns is RGB of the size it reports.
 pub fn decode_any(bytes: &[u8]) {
-    let limits =
-        DecodeLimits { max_pixels: MAX_PIXELS, max_pixels_scaled: 4 * MAX_PIXELS, max_file_bytes: 8 << 20 };
-    if let Ok(img) = crate::decode_image(bytes, &limits) {
+    if let Ok(img) = crate::decode_image(bytes, &LIMITS) {
         assert_eq!(img.as_raw().len(), img.width() as usize * img.height() as usize * 3);
         assert!(u64::from(img.width()) * u64::from(img.height()) <= MAX_PIXELS);
     }

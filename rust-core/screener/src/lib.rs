@@ -1,9 +1,10 @@
 #![doc = include_str!("../README.md")]
 mod error;
+pub mod hospital_card;
 mod outbox;
 
 pub use error::{Error, Kind};
-pub use outbox::{Network, ReviewSync, SendOptions};
+pub use outbox::{remote_review, Network, ReviewSync, SendOptions};
 
 use hemalens_core::engine::EngineProvider;
 #[cfg(feature = "litert")]

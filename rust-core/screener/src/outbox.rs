@@ -98,6 +98,39 @@ fn local_session(uid: &str, device_id: &str) -> Option<i64> {
     (device == device_id && uid == format!("{device_id}-{n}")).then_some(n)
 }
 
+/// What one entry of `hospital`'s review page asks of this device's store,
+/// or `None` for an entry to skip (and acknowledge): not a review, for a
+/// session of another device, or relabelling a cell to a label the cell pack
+/// (`labels`) does not know (it would mislead the site calibration).
+pub fn remote_review(
+    hospital: &str,
+    device_id: &str,
+    labels: &[String],
+    entry: &Entry,
+) -> Option<RemoteReview> {
+    let Entry::Review(r) = entry else { return None };
+    let session = local_session(&r.session_uid, device_id)?;
+    let action = match &r.action {
+        Action::RelabelCell { field, cell, label } => {
+            if !labels.contains(label) {
+                return None;
+            }
+            ReviewAction::RelabelCell { field: *field, cell: *cell, label: label.clone() }
+        }
+        Action::Confirm => ReviewAction::Confirm,
+        Action::OverrideOutcome(d) => ReviewAction::OverrideOutcome(*d),
+    };
+    Some(RemoteReview {
+        hospital: hospital.to_string(),
+        id: r.id.clone(),
+        session,
+        action,
+        reviewer: r.reviewer.clone(),
+        at: r.at,
+        note: r.note.clone(),
+    })
+}
+
 /// The device's clock for signed requests: `now_ms` at the call, moving on
 /// with the monotonic clock (a long run stays inside the hospital's tolerance).
 fn clock_from(now_ms: i64) -> impl Fn() -> i64 {
@@ -304,27 +337,9 @@ impl Screener {
 
     /// Applies one entry of a hospital's page, or says why not.
     fn take_review(&self, hospital: &str, device_id: &str, entry: &Entry) -> Result<Taken, Error> {
-        let Entry::Review(r) = entry else { return Ok(Taken::Skipped) };
-        let Some(session) = local_session(&r.session_uid, device_id) else { return Ok(Taken::Skipped) };
-        let action = match &r.action {
-            Action::RelabelCell { field, cell, label } => {
-                // A label the pack does not know would mislead the site calibration.
-                if !self.analyzer().cells_manifest().labels.contains(label) {
-                    return Ok(Taken::Skipped);
-                }
-                ReviewAction::RelabelCell { field: *field, cell: *cell, label: label.clone() }
-            }
-            Action::Confirm => ReviewAction::Confirm,
-            Action::OverrideOutcome(d) => ReviewAction::OverrideOutcome(*d),
-        };
-        let remote = RemoteReview {
-            hospital: hospital.to_string(),
-            id: r.id.clone(),
-            session,
-            action,
-            reviewer: r.reviewer.clone(),
-            at: r.at,
-            note: r.note.clone(),
+        let labels = &self.analyzer().cells_manifest().labels;
+        let Some(remote) = remote_review(hospital, device_id, labels, entry) else {
+            return Ok(Taken::Skipped);
         };
         match self.store().apply_remote_review(&remote) {
             Ok(Applied::Applied) => Ok(Taken::Applied),
@@ -366,5 +381,48 @@ mod tests {
         ] {
             assert_eq!(local_session(other, me), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_review_entry_becomes_this_devices_remote_review_or_is_skipped() {
+        use hemalens_core::session::Decision;
+        use hemalens_share::reviews::{Review, Unusable};
+        let me = "19ce9d10e703a8bd";
+        let labels = vec!["lymphocyte".to_string(), "blast".to_string()];
+        let review = |uid: &str, action: Action| {
+            Entry::Review(Review {
+                id: "r1".into(),
+                session_uid: uid.into(),
+                action,
+                reviewer: "Dr A".into(),
+                at: 1_765_000_000_000,
+                note: Some("seen".into()),
+            })
+        };
+        let relabel = |label: &str| Action::RelabelCell { field: 2, cell: 5, label: label.into() };
+        let got = remote_review("H", me, &labels, &review("19ce9d10e703a8bd-7", relabel("blast"))).unwrap();
+        assert_eq!(
+            got,
+            RemoteReview {
+                hospital: "H".into(),
+                id: "r1".into(),
+                session: 7,
+                action: ReviewAction::RelabelCell { field: 2, cell: 5, label: "blast".into() },
+                reviewer: "Dr A".into(),
+                at: 1_765_000_000_000,
+                note: Some("seen".into()),
+            }
+        );
+        let action = |a| remote_review("H", me, &labels, &review("19ce9d10e703a8bd-7", a)).map(|r| r.action);
+        assert_eq!(action(Action::Confirm), Some(ReviewAction::Confirm));
+        assert_eq!(
+            action(Action::OverrideOutcome(Decision::Refer)),
+            Some(ReviewAction::OverrideOutcome(Decision::Refer))
+        );
+        // A label the pack does not know, another device's session, an unusable entry: skipped.
+        assert_eq!(action(relabel("monocyte")), None);
+        assert_eq!(remote_review("H", me, &labels, &review("0000000000000000-7", Action::Confirm)), None);
+        let unusable = Entry::Unusable { id: Some("r2".into()), why: Unusable::Malformed };
+        assert_eq!(remote_review("H", me, &labels, &unusable), None);
     }
 }

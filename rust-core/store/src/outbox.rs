@@ -227,11 +227,12 @@ impl Store {
             return Err(Error::InvalidState("this session is already queued for this hospital"));
         }
         tx.execute(
-            "INSERT INTO outbox(session_id, hospital, kind, bundle_id, payload, size, state, sent, attempts, \
-             next_attempt_at, queued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, 0, ?7, ?7)",
-            params![session, hospital, kind, bundle_id, payload, payload.len() as i64, now],
+            "INSERT INTO outbox(session_id, hospital, kind, bundle_id, size, state, sent, attempts, \
+             next_attempt_at, queued_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, 0, ?6, ?6)",
+            params![session, hospital, kind, bundle_id, payload.len() as i64, now],
         )?;
         let id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO outbox_payloads(item, payload) VALUES (?1, ?2)", params![id, payload])?;
         audit(&tx, now, actor, "outbox_queue", Some(session), json!({ "item": id, "kind": kind }), "[]")?;
         tx.commit()?;
         Ok(id)
@@ -254,7 +255,7 @@ impl Store {
     /// `len` bytes of an item's sealed bundle from `offset` (fewer at the end),
     /// read in place (a photos bundle is not loaded whole for each chunk).
     pub fn outbox_chunk(&self, id: i64, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-        let blob = self.conn.blob_open(MAIN_DB, c"outbox", c"payload", id, true)?;
+        let blob = self.conn.blob_open(MAIN_DB, c"outbox_payloads", c"payload", id, true)?;
         let size = blob.len() as u64;
         if offset > size {
             return Err(Error::InvalidArgument("offset beyond the bundle"));
@@ -361,10 +362,11 @@ impl Store {
             .optional()?
             .ok_or(Error::InvalidState("only a refused item can be queued again"))?;
         tx.execute(
-            "UPDATE outbox SET state = 'queued', bundle_id = ?2, payload = ?3, size = ?4, upload_url = NULL, \
-             sent = 0, attempts = 0, next_attempt_at = ?5, reason = NULL WHERE id = ?1",
-            params![id, bundle_id, payload, payload.len() as i64, now],
+            "UPDATE outbox SET state = 'queued', bundle_id = ?2, size = ?3, upload_url = NULL, \
+             sent = 0, attempts = 0, next_attempt_at = ?4, reason = NULL WHERE id = ?1",
+            params![id, bundle_id, payload.len() as i64, now],
         )?;
+        tx.execute("UPDATE outbox_payloads SET payload = ?2 WHERE item = ?1", params![id, payload])?;
         audit(&tx, now, actor, "outbox_requeue", Some(session), json!({ "item": id }), "[]")?;
         tx.commit()?;
         Ok(())

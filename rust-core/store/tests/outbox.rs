@@ -114,3 +114,22 @@ fn a_damaged_queued_item_is_a_typed_error() {
     assert!(!e.to_string().contains("P-"), "{e}");
     assert!(matches!(s.outbox_item(item), Err(Error::Database(_))));
 }
+
+#[test]
+fn a_delivered_bundle_and_its_bytes_are_never_changed_and_a_requeued_one_takes_new_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path(), &key()).unwrap();
+    s.add_hospital(&hospital(), "t").unwrap();
+    let sid = closed(&mut s, 6);
+    let refused = s.enqueue(sid, "district", "results", "r1", b"first bytes", "t").unwrap();
+    s.outbox_refused(refused, "bad_bundle").unwrap();
+    s.outbox_requeue(refused, "r2", b"second", "t").unwrap();
+    assert_eq!(s.outbox_item(refused).unwrap().size, 6);
+    assert_eq!(s.outbox_chunk(refused, 0, 100).unwrap(), b"second");
+    let delivered = s.enqueue(sid, "district", "photos", "p1", b"photo bytes", "t").unwrap();
+    s.outbox_delivered(delivered).unwrap();
+    let c = s.connection();
+    assert!(c.execute("UPDATE outbox SET bundle_id = 'x' WHERE id = ?1", [delivered]).is_err());
+    assert!(c.execute("UPDATE outbox_payloads SET payload = x'00' WHERE item = ?1", [delivered]).is_err());
+    assert_eq!(s.outbox_chunk(delivered, 0, 100).unwrap(), b"photo bytes");
+}

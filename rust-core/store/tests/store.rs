@@ -3,8 +3,8 @@
 //! encryption at rest, wrong key, key rotation, full disk, migrations.
 use hemalens_core::session::{Decision, SessionPolicy};
 use hemalens_store::{
-    schema, testing, Applied, Error, Hospital, Key, Options, Query, RemoteReview, ReviewAction, ReviewState,
-    Store, DB_FILE, PHOTO_DIR,
+    schema, testing, Applied, Error, Hospital, Key, Options, OutboxState, Query, RemoteReview, ReviewAction,
+    ReviewState, Store, DB_FILE, PHOTO_DIR,
 };
 use std::path::Path;
 
@@ -280,11 +280,34 @@ fn migrations_from_every_earlier_version() {
                      VALUES ('district', 'https://inbox.example/files/', 'age1xyz', 1, 1);",
                 )
                 .unwrap();
+                // A delivered results bundle and a queued photos bundle, as versions 6 and 7 kept them.
+                for (id, kind, state) in [(1, "results", "delivered"), (2, "photos", "queued")] {
+                    let payload = testing::payload(id as u64, kind);
+                    conn.execute(
+                        "INSERT INTO outbox(id, session_id, hospital, kind, bundle_id, payload, size, state, sent, \
+                         attempts, next_attempt_at, queued_at) VALUES (?1, 1, 'district', ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 1)",
+                        rusqlite::params![id, kind, format!("{id:032x}"), payload, payload.len() as i64, state],
+                    )
+                    .unwrap();
+                }
             }
         }
         let mut store = Store::open(dir.path(), &key()).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from version {version}");
         store.integrity_check().unwrap();
+        if version >= 6 {
+            let items = store.outbox().unwrap();
+            assert_eq!(items.len(), 2, "from version {version}");
+            for it in &items {
+                let want = testing::payload(it.id as u64, &it.kind);
+                assert_eq!(it.size, want.len() as u64);
+                assert!(store.outbox_chunk(it.id, 0, want.len()).unwrap() == want, "from version {version}");
+            }
+            assert_eq!(
+                items.iter().map(|i| i.state).collect::<Vec<_>>(),
+                vec![OutboxState::Delivered, OutboxState::Queued]
+            );
+        }
         if version >= 1 {
             assert_eq!(store.reports(1).unwrap(), vec![testing::report(8, 0)]);
             let rows = store.list(&Query { patient: Some("OLD-1".into()), ..Query::default() }).unwrap();

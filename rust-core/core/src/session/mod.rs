@@ -515,4 +515,103 @@ mod tests {
         assert_eq!((back.outcome, back.cells, back.fields), (sum.outcome, sum.cells, sum.fields));
         assert_eq!(back.provenance.thresholds, sum.provenance.thresholds);
     }
+
+    #[test]
+    fn the_session_keeps_the_policy_it_was_given() {
+        let policy = SessionPolicy { target_cells: 77, max_fields: 9, ..SessionPolicy::default() };
+        let s = Session::new(policy.clone(), "test");
+        assert_eq!(s.policy(), &policy);
+    }
+
+    #[test]
+    fn a_field_rejected_without_an_issue_code_counts_as_rejected() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        for _ in 0..3 {
+            let mut f = rejected("too_dark");
+            f.quality.issues.clear();
+            s.add_field(&f);
+        }
+        let sum = s.summary();
+        assert_eq!(sum.fields.rejected, 3);
+        assert_eq!(
+            sum.fields.rejected_by_issue.iter().collect::<Vec<_>>(),
+            vec![(&"rejected".to_string(), &3)]
+        );
+    }
+
+    #[test]
+    fn a_cell_counts_from_the_confidence_threshold_and_up_to_distance_one() {
+        let policy = SessionPolicy::default();
+        let at = policy.thresholds.cell_min_confidence;
+        let below = at - 1e-9;
+        let mut s = Session::new(policy, "test");
+        let with = |d: f64, c: f64| crate::field::Cell { distance: Some(d), ..cell("neutrophil", c) };
+        // Counted: exactly at the threshold, at distance 0.5 and exactly 1.
+        s.add_field(&field(vec![with(0.5, at), with(1.0, at), cell("neutrophil", at)], 0.1));
+        assert_eq!((s.summary().cells.white, s.summary().cells.uncertain), (3, 0));
+        // Uncertain: just below the threshold, or just beyond distance 1.
+        s.add_field(&field(vec![with(0.5, below), with(1.0 + 1e-9, 0.99), cell("neutrophil", below)], 0.1));
+        assert_eq!((s.summary().cells.white, s.summary().cells.uncertain), (3, 3));
+    }
+
+    #[test]
+    fn the_estimated_differential_has_each_white_label_once_and_never_platelets() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        let mixed = |label: &str| crate::field::Cell {
+            probs: [("neutrophil".into(), 0.7), ("lymphocyte".into(), 0.2), ("platelet".into(), 0.1)]
+                .into_iter()
+                .collect(),
+            ..cell(label, 0.7)
+        };
+        s.add_field(&field(vec![mixed("neutrophil"), mixed("neutrophil")], 0.1));
+        s.add_field(&field(vec![mixed("neutrophil")], 0.1));
+        let sum = s.summary();
+        assert!(sum.differential.iter().all(|c| c.label != "platelet"), "{:?}", sum.differential);
+        let mut labels: Vec<&str> = sum.differential.iter().map(|c| c.label.as_str()).collect();
+        labels.dedup();
+        assert_eq!(labels.len(), sum.differential.len());
+        // Every familiar white cell is shared out among the classes.
+        let expected: f64 = sum.differential.iter().map(|c| c.expected).sum();
+        assert!((expected - 3.0).abs() < 1e-9, "{expected}");
+    }
+
+    #[test]
+    fn a_screen_field_is_unsure_only_below_the_screen_threshold() {
+        let policy = SessionPolicy::default();
+        let at = policy.thresholds.screen_min_confidence;
+        let mut s = Session::new(policy, "test");
+        let with = |c: f64| {
+            let mut f = field(vec![], 0.1);
+            f.screen.as_mut().unwrap().confidence = c;
+            f
+        };
+        s.add_field(&with(at));
+        s.add_field(&with(0.999));
+        assert_eq!(s.summary().screen.unwrap().unsure_fields, 0);
+        s.add_field(&with(at - 1e-9));
+        s.add_field(&with(0.0));
+        assert_eq!(s.summary().screen.unwrap().unsure_fields, 2);
+    }
+
+    #[test]
+    fn the_screen_summary_appears_with_the_first_screened_field_and_names_the_top_label() {
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        assert_eq!(s.summary().screen, None, "nothing screened yet");
+        s.add_field(&rejected("too_dark"));
+        assert_eq!(s.summary().screen, None, "a rejected field is not screened");
+        assert_eq!(s.fields_added(), 1);
+        s.add_field(&field(vec![], 0.2));
+        s.add_field(&field(vec![], 0.4));
+        assert_eq!(s.fields_added(), 3);
+        let scr = s.summary().screen.unwrap();
+        assert_eq!((scr.fields, scr.label.as_str()), (2, "benign"));
+        assert!((scr.confidence - 0.7).abs() < 1e-12, "{}", scr.confidence);
+        // A tie names the first of the tied labels in the pack's order.
+        let mut s = Session::new(SessionPolicy::default(), "test");
+        let mut f = field(vec![], 0.0);
+        f.screen.as_mut().unwrap().probs =
+            [("malignant_pre_b".into(), 0.5), ("benign".into(), 0.5)].into_iter().collect();
+        s.add_field(&f);
+        assert_eq!(s.summary().screen.unwrap().label, "malignant_pre_b");
+    }
 }

@@ -88,6 +88,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cells_without_a_usable_likelihood_are_left_out_of_the_mixture() {
+        let cells: Vec<Vec<f64>> =
+            (0..30).map(|i| if i % 3 == 0 { vec![0.2, 0.8] } else { vec![0.9, 0.1] }).collect();
+        let clean = mixture_proportions(&cells);
+        for bad in [vec![0.0, 0.0], vec![f64::INFINITY, 0.5], vec![f64::NAN, 0.5]] {
+            let mut with = cells.clone();
+            with.insert(5, bad.clone());
+            let got = mixture_proportions(&with);
+            assert!(got.iter().all(|p| p.is_finite()), "{bad:?}: {got:?}");
+            assert_eq!(got, clean, "{bad:?}");
+        }
+        // Nothing usable: the uniform start.
+        assert_eq!(mixture_proportions(&[vec![0.0, 0.0]]), vec![0.5, 0.5]);
+    }
+
+    #[test]
     fn mixture_proportions_undo_the_balanced_prior() {
         // 100 neutrophils, each with P(ig) = 0.15 under the packs' balanced
         // prior: summing would say 15 ig cells; the likelihoods say none.

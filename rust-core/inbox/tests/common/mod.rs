@@ -151,7 +151,16 @@ impl Answer {
 }
 
 pub fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-    let mut r = r.expect("request");
+    read_answer(r.expect("request"))
+}
+
+/// The answer, or `None` when the server is gone (the request did not
+/// complete: the crash tests kill it).
+pub fn try_answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Option<Answer> {
+    r.ok().map(read_answer)
+}
+
+fn read_answer(mut r: ureq::http::Response<ureq::Body>) -> Answer {
     let status = r.status().as_u16();
     let headers = r
         .headers()
@@ -274,6 +283,23 @@ impl Phone {
         signer: &DeviceIdentity,
         date: i64,
     ) -> Answer {
+        answer(self.create_request(base, bundle_id, kind, length, signer, date))
+    }
+
+    /// `POST /tus/`, signed by this phone; `None` if the server is gone.
+    pub fn try_create(&self, base: &str, bundle_id: &str, kind: Kind, length: u64) -> Option<Answer> {
+        try_answer(self.create_request(base, bundle_id, kind, length, &self.identity, now_ms()))
+    }
+
+    fn create_request(
+        &self,
+        base: &str,
+        bundle_id: &str,
+        kind: Kind,
+        length: u64,
+        signer: &DeviceIdentity,
+        date: i64,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let meta = metadata(bundle_id, kind);
         let len = length.to_string();
         let mut req = self
@@ -285,22 +311,43 @@ impl Phone {
         for (k, v) in self.signed(signer, "POST", "/tus/", b"", Some(&len), Some(&meta), date) {
             req = req.header(k, v);
         }
-        answer(req.send_empty())
+        req.send_empty()
     }
 
     pub fn patch(&self, location_url: &str, offset: u64, data: &[u8]) -> Answer {
-        answer(
-            self.agent
-                .patch(location_url)
-                .header("Tus-Resumable", "1.0.0")
-                .header("Upload-Offset", offset.to_string())
-                .header("Content-Type", "application/offset+octet-stream")
-                .send(data),
-        )
+        answer(self.patch_request(location_url, offset, data))
+    }
+
+    /// `PATCH`; `None` if the server is gone.
+    pub fn try_patch(&self, location_url: &str, offset: u64, data: &[u8]) -> Option<Answer> {
+        try_answer(self.patch_request(location_url, offset, data))
+    }
+
+    fn patch_request(
+        &self,
+        location_url: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        self.agent
+            .patch(location_url)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .send(data)
     }
 
     pub fn head(&self, location_url: &str) -> Answer {
-        answer(self.agent.head(location_url).header("Tus-Resumable", "1.0.0").call())
+        answer(self.head_request(location_url))
+    }
+
+    /// `HEAD`; `None` if the server is gone.
+    pub fn try_head(&self, location_url: &str) -> Option<Answer> {
+        try_answer(self.head_request(location_url))
+    }
+
+    fn head_request(&self, location_url: &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        self.agent.head(location_url).header("Tus-Resumable", "1.0.0").call()
     }
 
     /// Creates and sends a whole bundle in `chunk`-byte PATCHes; the verdict.
