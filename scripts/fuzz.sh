@@ -4,6 +4,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # default: 60 s, every target
 #   scripts/fuzz.sh --ci                      # CI: every target, 15 s each
+#   scripts/fuzz.sh --no-build SECONDS TARGET  # long runs: the targets as last built, so
+#                                              # edits to the tree meanwhile change nothing
 #
 # New inputs that add coverage go to rust-core/fuzz/corpus-work/<target>/
 # (ignored by git; fold the useful ones into corpus/ by hand with `cargo fuzz
@@ -28,6 +30,11 @@ if [[ "${1:-}" == "--totals" ]]; then
   exit 0
 fi
 
+BUILD=1
+if [[ "${1:-}" == "--no-build" ]]; then
+  BUILD=0
+  shift
+fi
 CI_MODE=0
 if [[ "${1:-}" == "--ci" ]]; then
   CI_MODE=1
@@ -50,9 +57,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 
-cargo $TOOLCHAIN fuzz build --fuzz-dir "$FUZZ" >&2
+BIN="$PWD/$FUZZ/target/x86_64-unknown-linux-gnu/release"
+[[ $BUILD -eq 1 ]] && cargo $TOOLCHAIN fuzz build --fuzz-dir "$FUZZ" >&2
 # cargo fuzz's RUSTFLAGS replace .cargo/config.toml's ($ORIGIN rpath): find libLiteRt.so beside the targets.
-export LD_LIBRARY_PATH="$PWD/$FUZZ/target/x86_64-unknown-linux-gnu/release${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 [[ -f "$LOG" ]] || printf 'date\ttarget\tseconds\texecutions\tcov\tft\tcorpus\tcrashes\n' > "$LOG"
 failed=0
@@ -66,7 +74,14 @@ for t in "${TARGETS[@]}"; do
   out="$FUZZ/artifacts/$t/last-run.log"
   started=$SECONDS
   set +e
-  cargo $TOOLCHAIN fuzz run --fuzz-dir "$FUZZ" "$t" "$work" "$FUZZ/corpus/$t" "${extra[@]}" -- \
+  # New inputs go to the first corpus directory named: the ignored work one.
+  corpora=("$work" "$FUZZ/corpus/$t" "${extra[@]}")
+  run=(cargo $TOOLCHAIN fuzz run --fuzz-dir "$FUZZ" "$t" "${corpora[@]}" --)
+  if [[ $BUILD -eq 0 ]]; then
+    [[ -x "$BIN/$t" ]] || { echo "fuzz: --no-build, but $BIN/$t is not built" >&2; exit 2; }
+    run=("$BIN/$t" "${corpora[@]}")
+  fi
+  "${run[@]}" \
     -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$FUZZ/artifacts/$t/" > "$out" 2>&1
   rc=$?

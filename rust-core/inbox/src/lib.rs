@@ -38,6 +38,10 @@ pub struct Config {
     /// Whether the card asks phones to send photo bundles on Wi-Fi only
     /// (results go on any link either way).
     pub photos_on_wifi_only: bool,
+    /// A client that has not sent a whole request head within this time is
+    /// disconnected (slowloris); counted from the connection's start or the
+    /// previous response.
+    pub header_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             public_url: None,
             hospital_name: "Hospital".into(),
             photos_on_wifi_only: true,
+            header_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -164,9 +169,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C / SIGTERM.
+/// Serves on `listen` until Ctrl-C / SIGTERM.
 pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    log::info!("hemalens-inbox listening on http://{}", listener.local_addr()?);
+    serve_on(state, listener, shutdown()).await
+}
+
+/// Serves on a bound listener until `stop` completes, then lets open requests
+/// finish (up to 30 s).
+///
+/// hyper's HTTP/1 connection with a timer, rather than `axum::serve`, which
+/// sets no header-read timeout: a client dripping its request head is cut off
+/// after `Config::header_timeout` instead of holding its socket for ever.
+pub async fn serve_on(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower_service::Service;
+
     let db = state.db.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -177,10 +201,47 @@ pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> Result<(), Error
             }
         }
     });
-    log::info!("hemalens-inbox listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let header_timeout = state.config.header_timeout;
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    log::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(request)
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                log::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+            log::warn!("requests still open 30 s after the stop signal were cut off");
+        }
+    }
     Ok(())
 }
 

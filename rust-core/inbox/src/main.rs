@@ -49,6 +49,9 @@ enum Command {
         /// The card on the admin page lets phones send photos over mobile data too.
         #[arg(long)]
         photos_any_network: bool,
+        /// Seconds a client may take to send a request's head before it is disconnected.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+        header_timeout_s: u64,
     },
     /// Brings the database to this version's schema and exits.
     Migrate,
@@ -207,6 +210,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             sms_token,
             hospital_name,
             photos_any_network,
+            header_timeout_s,
         } => {
             let identity = hemalens_inbox::load_or_create_identity(&cli.key)?;
             let db = Db::open(&cli.db).await?;
@@ -232,6 +236,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 public_url,
                 hospital_name,
                 photos_on_wifi_only: !photos_any_network,
+                header_timeout: std::time::Duration::from_secs(header_timeout_s),
             };
             let state = AppState::new(db, identity, config);
             println!("hospital key {}", state.recipient);

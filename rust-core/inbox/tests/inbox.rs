@@ -465,3 +465,36 @@ fn the_admin_page_shows_the_hospital_card_phones_scan() {
     assert!(b2.get("/admin").body.contains("--public-url"));
     assert_eq!(b2.get("/admin/card.svg").status, 404);
 }
+
+#[test]
+fn a_client_that_drips_its_request_head_is_cut_off_while_others_are_served() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_db("sqlite", dir.path());
+    let config = hemalens_inbox::Config { header_timeout: Duration::from_secs(1), ..Default::default() };
+    let inbox = Inbox::start_on(&url, age::x25519::Identity::generate(), config);
+    let addr = inbox.url.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a").unwrap();
+    // A whole request on another connection meanwhile is answered at once.
+    let quick = ureq::get(&format!("{}/healthz", inbox.url)).call().unwrap();
+    assert_eq!(quick.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(900), "the quick request waited");
+    // The slow one: a byte now and then does not keep it alive past the timeout.
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        if slow.write_all(b"a").is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = slow.read_to_end(&mut answer);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "the slow client was held {took:?} ({sent} bytes sent)");
+    assert!(!String::from_utf8_lossy(&answer).contains("200"), "the slow client was answered");
+}

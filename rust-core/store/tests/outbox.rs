@@ -18,11 +18,15 @@ fn hospital() -> Hospital {
     }
 }
 
-fn closed(store: &mut Store, n: u64) -> i64 {
+/// A store in `dir` that knows the hospital, with patient `n`'s session closed
+/// (one field): the session's id.
+fn with_closed_session(dir: &std::path::Path, n: u64) -> (Store, i64) {
+    let mut store = Store::open(dir, &key()).unwrap();
+    store.add_hospital(&hospital(), "t").unwrap();
     let sid = store.start_session(&testing::patient(n), &SessionPolicy::default(), "test", "t").unwrap();
     store.add_field(sid, &testing::photo(n, 0), &testing::report(n, 0), "t").unwrap();
     store.close_session(sid, "t").unwrap();
-    sid
+    (store, sid)
 }
 
 #[test]
@@ -30,9 +34,7 @@ fn queue_progress_and_states_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let (sid, item) = {
-        let mut s = Store::open(dir.path(), &key()).unwrap();
-        s.add_hospital(&hospital(), "t").unwrap();
-        let sid = closed(&mut s, 1);
+        let (mut s, sid) = with_closed_session(dir.path(), 1);
         let open = s.start_session(&testing::patient(2), &SessionPolicy::default(), "test", "t").unwrap();
         assert!(matches!(
             s.enqueue(open, "district", "results", "b0", b"x", "t"),
@@ -70,9 +72,7 @@ fn queue_progress_and_states_survive_reopening() {
 fn full_disk_while_queueing_is_a_clear_error_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let sid = {
-        let mut s = Store::open(dir.path(), &key()).unwrap();
-        s.add_hospital(&hospital(), "t").unwrap();
-        let sid = closed(&mut s, 3);
+        let (mut s, sid) = with_closed_session(dir.path(), 3);
         s.enqueue(sid, "district", "results", "r1", b"small", "t").unwrap();
         sid
     };
@@ -101,9 +101,7 @@ fn full_disk_while_queueing_is_a_clear_error_and_loses_nothing() {
 #[test]
 fn a_damaged_queued_item_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path(), &key()).unwrap();
-    s.add_hospital(&hospital(), "t").unwrap();
-    let sid = closed(&mut s, 5);
+    let (mut s, sid) = with_closed_session(dir.path(), 5);
     let item = s.enqueue(sid, "district", "results", "r1", b"bundle", "t").unwrap();
     // Damaged bytes are the hospital's to detect (the bundle is authenticated:
     // refused as undecryptable, see hemalens-share's tests); a damaged row is ours.
@@ -118,9 +116,7 @@ fn a_damaged_queued_item_is_a_typed_error() {
 #[test]
 fn a_delivered_bundle_and_its_bytes_are_never_changed_and_a_requeued_one_takes_new_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path(), &key()).unwrap();
-    s.add_hospital(&hospital(), "t").unwrap();
-    let sid = closed(&mut s, 6);
+    let (mut s, sid) = with_closed_session(dir.path(), 6);
     let refused = s.enqueue(sid, "district", "results", "r1", b"first bytes", "t").unwrap();
     s.outbox_refused(refused, "bad_bundle").unwrap();
     s.outbox_requeue(refused, "r2", b"second", "t").unwrap();

@@ -85,12 +85,8 @@ impl Inbox {
             (state, listener)
         });
         let addr = listener.local_addr().unwrap();
-        let app = hemalens_inbox::router(state.clone());
-        rt.spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .await
-                .unwrap();
-        });
+        // The server loop `hemalens-inbox serve` runs (its header timeout included).
+        rt.spawn(hemalens_inbox::serve_on(state.clone(), listener, std::future::pending()));
         Self { url: format!("http://{addr}"), state, rt, db_url: db_url.to_string(), _dir: None }
     }
 
