@@ -48,6 +48,9 @@ pub struct Evidence {
 /// Filters for [`Screener::list`]; every one optional. Newest first.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct SessionQuery {
+    /// One session by its id (reopening it from the history).
+    #[uniffi(default = None)]
+    pub session: Option<i64>,
     #[uniffi(default = None)]
     pub patient: Option<String>,
     /// Started at or after (Unix milliseconds).
@@ -360,6 +363,7 @@ impl Screener {
 
     pub fn list(&self, query: SessionQuery) -> Result<Vec<SessionRow>, HemalensError> {
         let q = hemalens_store::Query {
+            session: query.session,
             patient: query.patient,
             from_ms: query.from_ms,
             to_ms: query.to_ms,

@@ -83,6 +83,8 @@ pub struct Store {
 /// What `list` filters on; every filter is optional. Newest first.
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// One session by its id (what an app reopens from its history).
+    pub session: Option<i64>,
     pub patient: Option<String>,
     /// Started at or after (Unix milliseconds).
     pub from_ms: Option<i64>,
@@ -101,6 +103,7 @@ pub struct Query {
 impl Default for Query {
     fn default() -> Self {
         Self {
+            session: None,
             patient: None,
             from_ms: None,
             to_ms: None,
@@ -590,6 +593,10 @@ impl Store {
              FROM {from} JOIN patients p ON p.id = s.patient_id WHERE 1"
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(id) = q.session {
+            args.push(id.into());
+            sql += &format!(" AND s.id = ?{}", args.len());
+        }
         if let Some(p) = &q.patient {
             args.push(p.clone().into());
             sql += &format!(" AND s.patient_id = (SELECT id FROM patients WHERE code = ?{})", args.len());

@@ -476,7 +476,7 @@ fn newer_schema_is_refused() {
 }
 
 #[test]
-fn list_filters_by_patient_date_outcome_and_pending_review() {
+fn list_filters_by_session_patient_date_outcome_and_pending_review() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), &key()).unwrap();
     testing::bulk_sessions(&mut store, 2000, 100).unwrap();
@@ -509,6 +509,11 @@ fn list_filters_by_patient_date_outcome_and_pending_review() {
     let pending = store.list(&Query { pending_review: true, limit: 5000, ..Query::default() }).unwrap();
     assert_eq!(pending.len(), all.iter().filter(|r| r.review_state == ReviewState::Pending).count());
     assert!(!pending.is_empty());
+    // One session by its id, whatever the other filters' defaults.
+    let one = &all[1234];
+    let got = store.list(&Query { session: Some(one.id), limit: 1, ..Query::default() }).unwrap();
+    assert_eq!(got, vec![one.clone()]);
+    assert!(store.list(&Query { session: Some(-1), ..Query::default() }).unwrap().is_empty());
 }
 
 mod site_profiles {

@@ -257,14 +257,13 @@ public final class ScreeningFlow {
         default:
             throw FlowError.outOfOrder("a screening is under way")
         }
-        let query = SessionQuery(patient: row.patient, limit: 1000)
-        guard let stored = try screener().list(query: query).first(where: { $0.id == row.sessionId }) else {
+        guard let stored = try storedRow(row.sessionId) else {
             throw FlowError.outOfOrder("no such screening")
         }
         if stored.closedAt == nil {
             state = try capturing(stored)
         } else {
-            let model = try result(stored.id, stored.patient, try verdicts(stored.id))
+            let model = try result(stored.id, try verdicts(stored.id))
             state = .result(FlowState.Finished(sessionId: stored.id, patient: stored.patient, model: model))
         }
         return state
@@ -391,7 +390,7 @@ public final class ScreeningFlow {
         }
         _ = try screener().closeSession(session: c.sessionId, actor: operatorCode())
         let fields = c.verdicts.filter { $0.number != nil }
-        state = .result(FlowState.Finished(sessionId: c.sessionId, patient: c.patient, model: try result(c.sessionId, c.patient, fields)))
+        state = .result(FlowState.Finished(sessionId: c.sessionId, patient: c.patient, model: try result(c.sessionId, fields)))
         return state
     }
 
@@ -448,7 +447,7 @@ public final class ScreeningFlow {
             throw FlowError.outOfOrder("not reviewing")
         }
         try screener().relabelCell(session: r.sessionId, field: field, cell: cell, label: label, reviewer: reviewer, note: note)
-        r.model = try result(r.sessionId, r.patient, r.model.fields)
+        r.model = try result(r.sessionId, r.model.fields)
         state = .review(r)
         return state
     }
@@ -484,7 +483,7 @@ public final class ScreeningFlow {
     }
 
     private func backToResult(_ r: FlowState.Finished) throws -> FlowState {
-        state = .result(FlowState.Finished(sessionId: r.sessionId, patient: r.patient, model: try result(r.sessionId, r.patient, r.model.fields)))
+        state = .result(FlowState.Finished(sessionId: r.sessionId, patient: r.patient, model: try result(r.sessionId, r.model.fields)))
         return state
     }
 
@@ -544,10 +543,14 @@ public final class ScreeningFlow {
         try screener().outbox().filter { $0.sessionId == sid }.map(present.outbox)
     }
 
-    private func result(_ sid: Int64, _ patient: String, _ fields: [FieldVerdict]) throws -> ResultModel {
-        let core = try screener()
-        let row = try core.list(query: SessionQuery(patient: patient, limit: 1000)).first { $0.id == sid }
-        return present.result(try core.summary(session: sid), fields: fields, row: row)
+    private func result(_ sid: Int64, _ fields: [FieldVerdict]) throws -> ResultModel {
+        let row = try storedRow(sid)
+        return present.result(try screener().summary(session: sid), fields: fields, row: row)
+    }
+
+    /// One stored screening's row, by its id.
+    private func storedRow(_ sid: Int64) throws -> SessionRow? {
+        try screener().list(query: SessionQuery(session: sid, limit: 1)).first
     }
 
     /// Lets go of the core (the store is closed); the flow cannot be used after.

@@ -2890,6 +2890,10 @@ public func FfiConverterTypeScreenerConfig_lower(_ value: ScreenerConfig) -> Rus
  * Filters for [`Screener::list`]; every one optional. Newest first.
  */
 public struct SessionQuery: Equatable, Hashable {
+    /**
+     * One session by its id (reopening it from the history).
+     */
+    public var session: Int64?
     public var patient: String?
     /**
      * Started at or after (Unix milliseconds).
@@ -2911,7 +2915,10 @@ public struct SessionQuery: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(patient: String? = nil, 
+    public init(
+        /**
+         * One session by its id (reopening it from the history).
+         */session: Int64? = nil, patient: String? = nil, 
         /**
          * Started at or after (Unix milliseconds).
          */fromMs: Int64? = nil, 
@@ -2924,6 +2931,7 @@ public struct SessionQuery: Equatable, Hashable {
         /**
          * Only closed sessions waiting for a reviewer.
          */pendingReview: Bool = false, limit: UInt32 = UInt32(50)) {
+        self.session = session
         self.patient = patient
         self.fromMs = fromMs
         self.toMs = toMs
@@ -2948,6 +2956,7 @@ public struct FfiConverterTypeSessionQuery: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionQuery {
         return
             try SessionQuery(
+                session: FfiConverterOptionInt64.read(from: &buf), 
                 patient: FfiConverterOptionString.read(from: &buf), 
                 fromMs: FfiConverterOptionInt64.read(from: &buf), 
                 toMs: FfiConverterOptionInt64.read(from: &buf), 
@@ -2958,6 +2967,7 @@ public struct FfiConverterTypeSessionQuery: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: SessionQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionInt64.write(value.session, into: &buf)
         FfiConverterOptionString.write(value.patient, into: &buf)
         FfiConverterOptionInt64.write(value.fromMs, into: &buf)
         FfiConverterOptionInt64.write(value.toMs, into: &buf)

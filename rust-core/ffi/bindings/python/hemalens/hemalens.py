@@ -2110,7 +2110,11 @@ class SessionQuery:
     """
     Filters for [`Screener::list`]; every one optional. Newest first.
 """
-    def __init__(self, *, patient:typing.Optional[str] = _DEFAULT, from_ms:typing.Optional[int] = _DEFAULT, to_ms:typing.Optional[int] = _DEFAULT, outcome:typing.Optional[hemalens_core.Decision] = _DEFAULT, pending_review:bool = False, limit:int = 50):
+    def __init__(self, *, session:typing.Optional[int] = _DEFAULT, patient:typing.Optional[str] = _DEFAULT, from_ms:typing.Optional[int] = _DEFAULT, to_ms:typing.Optional[int] = _DEFAULT, outcome:typing.Optional[hemalens_core.Decision] = _DEFAULT, pending_review:bool = False, limit:int = 50):
+        if session is _DEFAULT:
+            self.session = None
+        else:
+            self.session = session
         if patient is _DEFAULT:
             self.patient = None
         else:
@@ -2134,8 +2138,10 @@ class SessionQuery:
 
     
     def __str__(self):
-        return "SessionQuery(patient={}, from_ms={}, to_ms={}, outcome={}, pending_review={}, limit={})".format(self.patient, self.from_ms, self.to_ms, self.outcome, self.pending_review, self.limit)
+        return "SessionQuery(session={}, patient={}, from_ms={}, to_ms={}, outcome={}, pending_review={}, limit={})".format(self.session, self.patient, self.from_ms, self.to_ms, self.outcome, self.pending_review, self.limit)
     def __eq__(self, other):
+        if self.session != other.session:
+            return False
         if self.patient != other.patient:
             return False
         if self.from_ms != other.from_ms:
@@ -2154,6 +2160,7 @@ class _UniffiFfiConverterTypeSessionQuery(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return SessionQuery(
+            session=_UniffiFfiConverterOptionalInt64.read(buf),
             patient=_UniffiFfiConverterOptionalString.read(buf),
             from_ms=_UniffiFfiConverterOptionalInt64.read(buf),
             to_ms=_UniffiFfiConverterOptionalInt64.read(buf),
@@ -2164,6 +2171,7 @@ class _UniffiFfiConverterTypeSessionQuery(_UniffiConverterRustBuffer):
 
     @staticmethod
     def check_lower(value):
+        _UniffiFfiConverterOptionalInt64.check_lower(value.session)
         _UniffiFfiConverterOptionalString.check_lower(value.patient)
         _UniffiFfiConverterOptionalInt64.check_lower(value.from_ms)
         _UniffiFfiConverterOptionalInt64.check_lower(value.to_ms)
@@ -2173,6 +2181,7 @@ class _UniffiFfiConverterTypeSessionQuery(_UniffiConverterRustBuffer):
 
     @staticmethod
     def write(value, buf):
+        _UniffiFfiConverterOptionalInt64.write(value.session, buf)
         _UniffiFfiConverterOptionalString.write(value.patient, buf)
         _UniffiFfiConverterOptionalInt64.write(value.from_ms, buf)
         _UniffiFfiConverterOptionalInt64.write(value.to_ms, buf)

@@ -4351,6 +4351,11 @@ public object FfiConverterTypeScreenerConfig: FfiConverterRustBuffer<ScreenerCon
  * Filters for [`Screener::list`]; every one optional. Newest first.
  */
 data class SessionQuery (
+    /**
+     * One session by its id (reopening it from the history).
+     */
+    var `session`: kotlin.Long? = null 
+    , 
     var `patient`: kotlin.String? = null 
     , 
     /**
@@ -4390,6 +4395,7 @@ data class SessionQuery (
 public object FfiConverterTypeSessionQuery: FfiConverterRustBuffer<SessionQuery> {
     override fun read(buf: ByteBuffer): SessionQuery {
         return SessionQuery(
+            FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalLong.read(buf),
@@ -4400,6 +4406,7 @@ public object FfiConverterTypeSessionQuery: FfiConverterRustBuffer<SessionQuery>
     }
 
     override fun allocationSize(value: SessionQuery) = (
+            FfiConverterOptionalLong.allocationSize(value.`session`) +
             FfiConverterOptionalString.allocationSize(value.`patient`) +
             FfiConverterOptionalLong.allocationSize(value.`fromMs`) +
             FfiConverterOptionalLong.allocationSize(value.`toMs`) +
@@ -4409,6 +4416,7 @@ public object FfiConverterTypeSessionQuery: FfiConverterRustBuffer<SessionQuery>
     )
 
     override fun write(value: SessionQuery, buf: ByteBuffer) {
+            FfiConverterOptionalLong.write(value.`session`, buf)
             FfiConverterOptionalString.write(value.`patient`, buf)
             FfiConverterOptionalLong.write(value.`fromMs`, buf)
             FfiConverterOptionalLong.write(value.`toMs`, buf)

@@ -131,12 +131,11 @@ class ScreeningFlow(
      */
     fun openCase(row: HistoryRow): FlowState {
         check(state is FlowState.PatientCode || state is FlowState.Result || state is FlowState.Sharing) { "a screening is under way" }
-        val stored = screener.list(SessionQuery(patient = row.patient, limit = 1000u)).firstOrNull { it.id == row.sessionId }
-            ?: error("no such screening")
+        val stored = stored(row.sessionId) ?: error("no such screening")
         state = if (stored.closedAt == null) {
             capturing(stored)
         } else {
-            FlowState.Result(stored.id, stored.patient, result(stored.id, stored.patient, verdicts(stored.id)))
+            FlowState.Result(stored.id, stored.patient, result(stored.id, verdicts(stored.id)))
         }
         return state
     }
@@ -215,7 +214,7 @@ class ScreeningFlow(
     fun finish(): FlowState {
         val c = state as? FlowState.Capturing ?: error("not capturing")
         screener.closeSession(c.sessionId, operator)
-        state = FlowState.Result(c.sessionId, c.patient, result(c.sessionId, c.patient, c.verdicts.filter { it.number != null }))
+        state = FlowState.Result(c.sessionId, c.patient, result(c.sessionId, c.verdicts.filter { it.number != null }))
         return state
     }
 
@@ -255,7 +254,7 @@ class ScreeningFlow(
     fun relabelCell(field: Long, cell: Long, label: String, reviewer: String, note: String?): FlowState {
         val r = state as? FlowState.Review ?: error("not reviewing")
         screener.relabelCell(r.sessionId, field, cell, label, reviewer, note)
-        state = r.copy(model = result(r.sessionId, r.patient, r.model.fields))
+        state = r.copy(model = result(r.sessionId, r.model.fields))
         return state
     }
 
@@ -285,7 +284,7 @@ class ScreeningFlow(
     }
 
     private fun backToResult(r: FlowState.Review): FlowState {
-        state = FlowState.Result(r.sessionId, r.patient, result(r.sessionId, r.patient, r.model.fields))
+        state = FlowState.Result(r.sessionId, r.patient, result(r.sessionId, r.model.fields))
         return state
     }
 
@@ -328,10 +327,13 @@ class ScreeningFlow(
 
     private fun outboxOf(sid: Long) = screener.outbox().filter { it.sessionId == sid }.map(present::outbox)
 
-    private fun result(sid: Long, patient: String, fields: List<FieldVerdict>): ResultModel {
-        val row = screener.list(SessionQuery(patient = patient, limit = 1000u)).firstOrNull { it.id == sid }
+    private fun result(sid: Long, fields: List<FieldVerdict>): ResultModel {
+        val row = stored(sid)
         return present.result(screener.summary(sid), fields, row)
     }
+
+    /** One stored screening's row, by its id. */
+    private fun stored(sid: Long): SessionRow? = screener.list(SessionQuery(session = sid, limit = 1u)).singleOrNull()
 
     override fun close() {
         opened?.shutdown()
