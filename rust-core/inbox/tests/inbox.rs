@@ -477,6 +477,9 @@ fn a_client_that_drips_its_request_head_is_cut_off_while_others_are_served() {
     let addr = inbox.url.trim_start_matches("http://").to_string();
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // And one that connects and never sends a byte.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let started = Instant::now();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a").unwrap();
     // A whole request on another connection meanwhile is answered at once.
@@ -497,4 +500,8 @@ fn a_client_that_drips_its_request_head_is_cut_off_while_others_are_served() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "the slow client was held {took:?} ({sent} bytes sent)");
     assert!(!String::from_utf8_lossy(&answer).contains("200"), "the slow client was answered");
+    let mut rest = Vec::new();
+    let _ = silent.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "the silent client was held {took:?}");
 }
