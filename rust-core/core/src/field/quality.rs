@@ -359,6 +359,89 @@ mod tests {
         }
     }
 
+    /// Each threshold exactly at its value is on the good side, a hair past it
+    /// is not; and which code a borderline photo gets (cargo mutants found
+    /// these untested).
+    #[test]
+    fn each_threshold_passes_at_its_value_and_fails_just_past_it() {
+        let o = QualityOptions::default();
+        let (m, c, s) = good();
+        let e = 1e-9;
+        let none: &[&str] = &[];
+        /// What, the photo's measures, and the codes it must get (exactly).
+        type Case<'a> = (&'a str, Measures, Cover, Option<RbcScale>, &'a [&'a str]);
+        let cases: Vec<Case> = vec![
+            ("dark at", Measures { exposure: o.dark_max, ..m.clone() }, c, s, none),
+            ("dark past", Measures { exposure: o.dark_max - e, ..m.clone() }, c, s, &["too_dark"]),
+            ("clipped at", Measures { clipped: o.clipped_max, ..m.clone() }, c, s, none),
+            ("clipped past", Measures { clipped: o.clipped_max + e, ..m.clone() }, c, s, &["burnt_out"]),
+            // Much white and little stain: a page or a screen, not glare on a smear.
+            (
+                "unstained at its coverage",
+                Measures { clipped: 0.5, ..m.clone() },
+                Cover { coverage: o.coverage_min, stain_like: o.stain_min - e },
+                s,
+                &["not_a_smear"],
+            ),
+            (
+                "glare, too few cells to say",
+                Measures { clipped: 0.5, ..m.clone() },
+                Cover { coverage: o.coverage_min - e, stain_like: o.stain_min - e },
+                s,
+                &["burnt_out"],
+            ),
+            (
+                "glare on a stained smear",
+                Measures { clipped: 0.5, ..m.clone() },
+                Cover { stain_like: o.stain_min, ..c },
+                s,
+                &["burnt_out"],
+            ),
+            ("stain at", m.clone(), Cover { stain_like: o.stain_min, ..c }, s, none),
+            ("stain past", m.clone(), Cover { stain_like: o.stain_min - e, ..c }, s, &["not_a_smear"]),
+            // Under 1 % cells is no cells, even where red cells were measured.
+            ("no cells, scale known", m.clone(), Cover { coverage: 0.01 - e, ..c }, s, &["no_cells"]),
+            ("1 % cells, scale known", m.clone(), Cover { coverage: 0.01, ..c }, s, &["too_sparse"]),
+            // Without a scale, sparse is no cells; at the coverage line it is a scale problem.
+            ("sparse, no scale", m.clone(), Cover { coverage: o.coverage_min - e, ..c }, None, &["no_cells"]),
+            (
+                "coverage at, no scale",
+                m.clone(),
+                Cover { coverage: o.coverage_min, ..c },
+                None,
+                &["scale_unknown"],
+            ),
+            ("fov at", Measures { fov_fraction: o.fov_min_fraction, ..m.clone() }, c, s, none),
+            (
+                "fov past",
+                Measures { fov_fraction: o.fov_min_fraction - e, ..m.clone() },
+                c,
+                s,
+                &["fov_too_small"],
+            ),
+            ("cut at", Measures { fov_cut: o.fov_cut_max, ..m.clone() }, c, s, none),
+            ("cut past", Measures { fov_cut: o.fov_cut_max + e, ..m.clone() }, c, s, &["fov_off_centre"]),
+            ("focus at", Measures { focus: o.focus_min, ..m.clone() }, c, s, none),
+            ("focus past", Measures { focus: o.focus_min - e, ..m.clone() }, c, s, &["out_of_focus"]),
+            ("focus at, no scale", Measures { focus: o.focus_min, ..m.clone() }, c, None, &["scale_unknown"]),
+            // Blur explains a missing scale: one code, not two.
+            (
+                "blurred, no scale",
+                Measures { focus: o.focus_min - e, ..m.clone() },
+                c,
+                None,
+                &["out_of_focus"],
+            ),
+            ("sparse at", m.clone(), Cover { coverage: o.coverage_min, ..c }, s, none),
+            ("sparse past", m.clone(), Cover { coverage: o.coverage_min - e, ..c }, s, &["too_sparse"]),
+            ("crowded at", m.clone(), Cover { coverage: o.coverage_max, ..c }, s, none),
+            ("crowded past", m.clone(), Cover { coverage: o.coverage_max + e, ..c }, s, &["too_crowded"]),
+        ];
+        for (what, m, c, s, want) in cases {
+            assert_eq!(codes(&m, &c, s.as_ref()), want, "{what}");
+        }
+    }
+
     #[test]
     fn unusable_photos_are_not_also_judged_for_focus() {
         let (m, c, _) = good();
