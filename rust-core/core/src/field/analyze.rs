@@ -308,10 +308,11 @@ impl Analyzer {
             let (exposure, clipped) = quality::exposure(&work.raw, work.fov.as_ref());
             let focus = quality::focus(&norm, work.fov.as_ref());
             let cover = quality::cover(&norm, work.fov.as_ref());
+            let flat = quality::flat_colour(view, fov_view.as_ref());
             let (fov_fraction, fov_cut) =
                 quality::fov_coverage(fov_view.as_ref(), view.width(), view.height());
             let issues = quality::gate(
-                &Measures { focus, exposure, clipped, fov_fraction, fov_cut },
+                &Measures { focus, exposure, clipped, fov_fraction, fov_cut, flat },
                 &cover,
                 rbc.as_ref(),
                 &self.opts.quality,
@@ -324,7 +325,7 @@ impl Analyzer {
                     "{}",
                     serde_json::json!({"focus": focus, "exposure": exposure, "clipped": clipped,
                         "coverage": cover.coverage, "stain_like": cover.stain_like,
-                        "rbc_contrast": rbc.map(|s| s.contrast), "fov_fraction": fov_fraction, "fov_cut": fov_cut})
+                        "rbc_contrast": rbc.map(|s| s.contrast), "fov_fraction": fov_fraction, "fov_cut": fov_cut, "flat": flat})
                 );
             }
             let found = ((issues.is_empty() || self.opts.ignore_gate) && rbc.is_some()).then(|| {

@@ -414,9 +414,10 @@ fn judge(
     let (exposure, clipped) = quality::exposure(&raw, wfov.as_ref());
     let focus = quality::focus(&norm, wfov.as_ref());
     let cover = quality::cover(&norm, wfov.as_ref());
+    let flat = quality::flat_colour(&field, ffov.as_ref());
     let (fov_fraction, fov_cut) = quality::fov_coverage(found.as_ref(), view.width(), view.height());
     let issues = quality::gate(
-        &Measures { focus, exposure, clipped, fov_fraction, fov_cut },
+        &Measures { focus, exposure, clipped, fov_fraction, fov_cut, flat },
         &cover,
         rbc.as_ref(),
         &opts.quality,

@@ -25,6 +25,9 @@ pub struct QualityOptions {
     pub coverage_max: f64,
     /// Share of cell pixels with a stain-like colour below which it is not a smear.
     pub stain_min: f64,
+    /// Share of the field's mid-tone pixels in its few most frequent exact
+    /// colours above which it is drawn, not photographed (see [`flat_colour`]).
+    pub flat_max: f64,
 }
 
 impl Default for QualityOptions {
@@ -38,6 +41,7 @@ impl Default for QualityOptions {
             coverage_min: 0.04,
             coverage_max: 0.88,
             stain_min: 0.25,
+            flat_max: FLAT_MAX,
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct Measures {
     pub fov_fraction: f64,
     /// Share of the aperture outside the frame (0 without one).
     pub fov_cut: f64,
+    /// How drawn the field looks (see [`flat_colour`]).
+    pub flat: f64,
 }
 
 /// The gate's issue for `code`, with its sentence for the health worker.
@@ -121,6 +127,50 @@ pub fn exposure(raw: &RgbImage, fov: Option<&Fov>) -> (f64, f64) {
     }
     (median as f64 / 255.0, clipped as f64 / n as f64)
 }
+
+/// A photograph's pixels carry sensor noise, so in the cells and stain few of
+/// them share an exact colour; a drawing, a cartoon smear or a screenshot is
+/// made of flat fills that survive downscaling and most JPEG coding. The
+/// measure: of the view's mid-tone pixels inside the field (neither
+/// black nor the bright background), the share taken by its [`FLAT_COLOURS`]
+/// most frequent exact colours (0 when there are too few mid-tone pixels to say).
+pub fn flat_colour(raw: &RgbImage, fov: Option<&Fov>) -> f64 {
+    let w = raw.width() as usize;
+    let n = raw.as_raw().len() / 3;
+    let step = (n / FLAT_PX).max(1);
+    let mut keys: Vec<u32> = Vec::with_capacity(n / step + 1);
+    for (i, p) in raw.as_raw().chunks_exact(3).enumerate().step_by(step) {
+        if let Some(f) = fov {
+            let (x, y) = ((i % w) as f64, (i / w) as f64);
+            if (x - f.cx).powi(2) + (y - f.cy).powi(2) > (f.r * 0.95).powi(2) {
+                continue;
+            }
+        }
+        let l = luma([p[0], p[1], p[2]]);
+        if (FLAT_DARK..=FLAT_BRIGHT).contains(&l) {
+            keys.push(u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]));
+        }
+    }
+    if keys.len() < FLAT_MIN_PX {
+        return 0.0;
+    }
+    keys.sort_unstable();
+    let mut runs: Vec<usize> = keys.chunk_by(|a, b| a == b).map(<[u32]>::len).collect();
+    let top = FLAT_COLOURS.min(runs.len());
+    runs.select_nth_unstable_by(top - 1, |a, b| b.cmp(a));
+    runs[..top].iter().sum::<usize>() as f64 / keys.len() as f64
+}
+
+/// How many exact colours [`flat_colour`] counts.
+pub const FLAT_COLOURS: usize = 8;
+/// Mid-tone: luma from here to [`FLAT_BRIGHT`] (the background of a smear is brighter).
+const FLAT_DARK: u8 = 32;
+const FLAT_BRIGHT: u8 = 200;
+/// Most pixels [`flat_colour`] looks at, and fewest mid-tone ones it decides on.
+const FLAT_PX: usize = 60_000;
+const FLAT_MIN_PX: usize = 500;
+/// The line, from the training fields of every source (`scripts/fit_flat_colour.py`).
+pub const FLAT_MAX: f64 = 0.55;
 
 /// Focus: how steep the cells' edges are for their contrast. At the strongest
 /// edges of the work image (red cells [`super::analyze::WORK_RBC`] px across,
@@ -288,7 +338,8 @@ pub fn gate(m: &Measures, cover: &Cover, scale: Option<&RbcScale>, o: &QualityOp
     if codes.is_empty() {
         if cover.coverage < 0.01 || (scale.is_none() && cover.coverage < o.coverage_min) {
             codes.push(IssueCode::NoCells);
-        } else if cover.stain_like < o.stain_min {
+        } else if cover.stain_like < o.stain_min || m.flat > o.flat_max {
+            // Unstained, or drawn rather than photographed.
             codes.push(IssueCode::NotASmear);
         }
     }
@@ -322,7 +373,7 @@ mod tests {
 
     fn good() -> (Measures, Cover, Option<RbcScale>) {
         (
-            Measures { focus: 0.9, exposure: 0.6, clipped: 0.0, fov_fraction: 0.4, fov_cut: 0.0 },
+            Measures { focus: 0.9, exposure: 0.6, clipped: 0.0, fov_fraction: 0.4, fov_cut: 0.0, flat: 0.05 },
             Cover { coverage: 0.4, stain_like: 0.9 },
             Some(RbcScale { diameter: 12.0, contrast: 2.0 }),
         )
@@ -399,6 +450,9 @@ mod tests {
             ),
             ("stain at", m.clone(), Cover { stain_like: o.stain_min, ..c }, s, none),
             ("stain past", m.clone(), Cover { stain_like: o.stain_min - e, ..c }, s, &["not_a_smear"]),
+            ("flat at", Measures { flat: o.flat_max, ..m.clone() }, c, s, none),
+            ("flat past", Measures { flat: o.flat_max + e, ..m.clone() }, c, s, &["not_a_smear"]),
+            ("drawn and dark", Measures { flat: 0.9, exposure: 0.05, ..m.clone() }, c, s, &["too_dark"]),
             // Under 1 % cells is no cells, even where red cells were measured.
             ("no cells, scale known", m.clone(), Cover { coverage: 0.01 - e, ..c }, s, &["no_cells"]),
             ("1 % cells, scale known", m.clone(), Cover { coverage: 0.01, ..c }, s, &["too_sparse"]),
@@ -440,6 +494,66 @@ mod tests {
         for (what, m, c, s, want) in cases {
             assert_eq!(codes(&m, &c, s.as_ref()), want, "{what}");
         }
+    }
+
+    fn picture(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)))
+    }
+
+    /// A few generator steps of a fixed-seed noise, for pixels that vary as a
+    /// sensor's do.
+    fn noise(x: u32, y: u32) -> u8 {
+        let mut v = (u64::from(x) << 32 | u64::from(y)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        v ^= v >> 29;
+        (v.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 56) as u8
+    }
+
+    #[test]
+    fn flat_fills_read_as_drawn_and_noisy_pixels_as_photographed() {
+        // Red discs on a pink page, outlined: a cartoon smear.
+        let drawn = picture(400, 300, |x, y| {
+            let (dx, dy) = ((x % 40) as i32 - 20, (y % 40) as i32 - 20);
+            match dx * dx + dy * dy {
+                d if d < 14 * 14 => [200, 80, 100],
+                d if d < 16 * 16 => [40, 20, 20],
+                _ => [245, 215, 220],
+            }
+        });
+        let flat = flat_colour(&drawn, None);
+        assert!(flat > 0.95, "{flat}");
+        // The same with sensor noise of a few levels on every channel.
+        let shot = picture(400, 300, |x, y| {
+            let p = drawn.get_pixel(x, y).0;
+            let n = |c: u8, k: u32| c.saturating_add(noise(x * 3 + k, y) % 8).saturating_sub(4);
+            [n(p[0], 0), n(p[1], 1), n(p[2], 2)]
+        });
+        let photographed = flat_colour(&shot, None);
+        assert!(photographed < 0.05, "{photographed}");
+        // Only the mid-tones count: a white page and a black frame say nothing.
+        assert_eq!(
+            flat_colour(&picture(400, 300, |x, _| if x < 200 { [255; 3] } else { [5; 3] }), None),
+            0.0
+        );
+        // Only the field counts: drawn outside the aperture, photographed inside.
+        let fov = Fov { cx: 200.0, cy: 150.0, r: 100.0 };
+        let framed = picture(400, 300, |x, y| {
+            let inside = (f64::from(x) - 200.0).powi(2) + (f64::from(y) - 150.0).powi(2) < 95.0f64.powi(2);
+            if inside {
+                shot.get_pixel(x, y).0
+            } else {
+                [120, 60, 90]
+            }
+        });
+        assert!(flat_colour(&framed, Some(&fov)) < 0.05);
+        assert!(flat_colour(&framed, None) > 0.5, "the frame alone is flat");
+    }
+
+    #[test]
+    fn the_flat_colour_line_is_the_one_fitted_on_training_fields() {
+        let fit: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../docs/flat-colour-fit.json")).expect("fit json");
+        assert_eq!(fit["line"].as_f64(), Some(FLAT_MAX));
+        assert_eq!(QualityOptions::default().flat_max, FLAT_MAX);
     }
 
     #[test]
