@@ -201,7 +201,10 @@ pub async fn serve_on(
             }
         }
     });
-    let header_timeout = state.config.header_timeout;
+    // One HTTP/1 setup for every connection: a timer, and a client whose
+    // request head is not whole within the header timeout is cut off.
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(state.config.header_timeout);
     let app = router(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
@@ -231,11 +234,7 @@ pub async fn serve_on(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 app.clone().call(request)
             });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 log::debug!("connection ended: {e}");

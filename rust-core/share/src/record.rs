@@ -154,24 +154,37 @@ impl Record {
 /// and a record holds a patient's code. Member names are the format's own.
 pub(crate) fn shape_problem(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let what = if let Some(rest) = text.strip_prefix("missing field `") {
+    if let Some(rest) = text.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         let known = name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && name.len() <= 40;
-        return if known { format!("the member `{name}` is missing") } else { "a member is missing".into() };
-    } else if text.starts_with("invalid type") {
-        "a member has the wrong type"
-    } else if text.starts_with("invalid value") {
-        "a member has a value out of range"
-    } else if text.starts_with("unknown variant") {
-        "a member has a value this version does not know"
-    } else if text.starts_with("invalid length") {
-        "a list has the wrong length"
-    } else if text.starts_with("duplicate field") {
-        "a member is given twice"
-    } else {
-        "it does not have the shape this version reads"
-    };
+        return if known { format!("the member `{name}` is missing") } else { shape::MISSING.into() };
+    }
+    let what = [
+        ("invalid type", shape::WRONG_TYPE),
+        ("invalid value", shape::OUT_OF_RANGE),
+        ("unknown variant", shape::UNKNOWN_VALUE),
+        ("invalid length", shape::WRONG_LENGTH),
+        ("duplicate field", shape::TWICE),
+    ]
+    .into_iter()
+    .find_map(|(serde_says, we_say)| text.starts_with(serde_says).then_some(we_say))
+    .unwrap_or(shape::OTHER);
     what.to_string()
+}
+
+/// The fixed words an export's shape problems are told in (never a value of
+/// the export; a missing member is named only when it is one of the format's
+/// own names). Public so the fuzz target can tell these words from a leak.
+pub mod shape {
+    pub const MISSING: &str = "a member is missing";
+    pub const WRONG_TYPE: &str = "a member has the wrong type";
+    pub const OUT_OF_RANGE: &str = "a member has a value out of range";
+    pub const UNKNOWN_VALUE: &str = "a member has a value this version does not know";
+    pub const WRONG_LENGTH: &str = "a list has the wrong length";
+    pub const TWICE: &str = "a member is given twice";
+    pub const OTHER: &str = "it does not have the shape this version reads";
+    /// All of them.
+    pub const ALL: [&str; 7] = [MISSING, WRONG_TYPE, OUT_OF_RANGE, UNKNOWN_VALUE, WRONG_LENGTH, TWICE, OTHER];
 }
 
 #[cfg(test)]
@@ -230,5 +243,35 @@ pub(crate) mod tests {
         v.as_object_mut().expect("object").remove("session");
         let e = Record::from_export(&v, device()).expect_err("refused").to_string();
         assert!(e.contains("the member `session` is missing"), "{e}");
+    }
+
+    #[test]
+    fn each_shape_problem_is_told_in_its_own_fixed_words() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct One {
+            member_a: u8,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            Known,
+        }
+        let said = |e: serde_json::Error| shape_problem(&e);
+        assert_eq!(said(serde_json::from_str::<u8>("\"SECRET\"").unwrap_err()), shape::WRONG_TYPE);
+        assert_eq!(said(serde_json::from_str::<u8>("300").unwrap_err()), shape::OUT_OF_RANGE);
+        assert_eq!(said(serde_json::from_str::<Kind>("\"SECRET\"").unwrap_err()), shape::UNKNOWN_VALUE);
+        assert_eq!(said(serde_json::from_str::<(u8, u8)>("[1]").unwrap_err()), shape::WRONG_LENGTH);
+        assert_eq!(
+            said(serde_json::from_str::<One>(r#"{"member_a":1,"member_a":2}"#).unwrap_err()),
+            shape::TWICE
+        );
+        assert_eq!(said(serde_json::from_str::<One>("{}").unwrap_err()), "the member `member_a` is missing");
+        assert_eq!(said(serde_json::from_str::<One>(r#"{"SECRET":1}"#).unwrap_err()), shape::OTHER);
+        assert_eq!(said(serde_json::from_str::<One>("{").unwrap_err()), shape::OTHER);
+        // A name that is not one of the format's own is not repeated.
+        let e = serde::de::Error::missing_field("SECRET");
+        assert_eq!(said(e), shape::MISSING);
     }
 }
