@@ -61,6 +61,8 @@ BIN="$PWD/$FUZZ/target/x86_64-unknown-linux-gnu/release"
 [[ $BUILD -eq 1 ]] && cargo $TOOLCHAIN fuzz build --fuzz-dir "$FUZZ" >&2
 # cargo fuzz's RUSTFLAGS replace .cargo/config.toml's ($ORIGIN rpath): find libLiteRt.so beside the targets.
 export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Thread bookkeeping freed as a scoped thread exits is not a leak (see the file).
+export LSAN_OPTIONS="suppressions=$PWD/$FUZZ/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 [[ -f "$LOG" ]] || printf 'date\ttarget\tseconds\texecutions\tcov\tft\tcorpus\tcrashes\n' > "$LOG"
 failed=0
@@ -71,7 +73,8 @@ for t in "${TARGETS[@]}"; do
   [[ -d "$FUZZ/regressions/$t" ]] && extra+=("$FUZZ/regressions/$t")
   # The field pipeline also starts from the committed demo photo, read in place.
   [[ "$t" == field_pipeline ]] && extra+=(tests/fixtures/demo)
-  out="$FUZZ/artifacts/$t/last-run.log"
+  # FUZZ_LANE names a second run of the same target at once (its own log).
+  out="$FUZZ/artifacts/$t/last-run${FUZZ_LANE:+-$FUZZ_LANE}.log"
   started=$SECONDS
   set +e
   # New inputs go to the first corpus directory named: the ignored work one.
