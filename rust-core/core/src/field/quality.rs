@@ -134,31 +134,59 @@ pub fn exposure(raw: &RgbImage, fov: Option<&Fov>) -> (f64, f64) {
 /// measure: of the view's mid-tone pixels inside the field (neither
 /// black nor the bright background), the share taken by its [`FLAT_COLOURS`]
 /// most frequent exact colours (0 when there are too few mid-tone pixels to say).
-pub fn flat_colour(raw: &RgbImage, fov: Option<&Fov>) -> f64 {
-    let w = raw.width() as usize;
-    let n = raw.as_raw().len() / 3;
-    let step = (n / FLAT_PX).max(1);
+pub fn flat_colour(view: &RgbImage, fov: Option<&Fov>) -> f64 {
+    let w = view.width() as usize;
+    let px = view.as_raw();
+    let n = px.len() / 3;
+    // Every `step`-th pixel in reading order; a step sharing no factor with
+    // the width moves the sampled column along from row to row.
+    let mut step = (n / FLAT_PX).max(1);
+    while step > 1 && gcd(step, w) != 1 {
+        step += 1;
+    }
+    let r2 = fov.map(|f| (f.r * 0.95).powi(2));
     let mut keys: Vec<u32> = Vec::with_capacity(n / step + 1);
-    for (i, p) in raw.as_raw().chunks_exact(3).enumerate().step_by(step) {
-        if let Some(f) = fov {
-            let (x, y) = ((i % w) as f64, (i / w) as f64);
-            if (x - f.cx).powi(2) + (y - f.cy).powi(2) > (f.r * 0.95).powi(2) {
-                continue;
-            }
+    // The sampled pixel's column and row, kept along (no division per pixel).
+    let (mut x, mut y) = (0, 0);
+    for i in (0..n).step_by(step) {
+        let outside = match (fov, r2) {
+            (Some(f), Some(r2)) => (x as f64 - f.cx).powi(2) + (y as f64 - f.cy).powi(2) > r2,
+            _ => false,
+        };
+        x += step;
+        while x >= w {
+            x -= w;
+            y += 1;
         }
-        let l = luma([p[0], p[1], p[2]]);
-        if (FLAT_DARK..=FLAT_BRIGHT).contains(&l) {
+        if outside {
+            continue;
+        }
+        let p = [px[3 * i], px[3 * i + 1], px[3 * i + 2]];
+        if (FLAT_DARK..=FLAT_BRIGHT).contains(&luma(p)) {
             keys.push(u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]));
         }
     }
     if keys.len() < FLAT_MIN_PX {
         return 0.0;
     }
-    keys.sort_unstable();
-    let mut runs: Vec<usize> = keys.chunk_by(|a, b| a == b).map(<[u32]>::len).collect();
-    let top = FLAT_COLOURS.min(runs.len());
-    runs.select_nth_unstable_by(top - 1, |a, b| b.cmp(a));
-    runs[..top].iter().sum::<usize>() as f64 / keys.len() as f64
+    radsort::sort(&mut keys);
+    // The longest runs of one colour, kept as the sorted keys are walked.
+    let (mut top, mut least) = ([0usize; FLAT_COLOURS], 0);
+    for run in keys.chunk_by(|a, b| a == b).map(<[u32]>::len) {
+        if run > top[least] {
+            top[least] = run;
+            least = (0..FLAT_COLOURS).min_by_key(|&k| top[k]).unwrap_or(0);
+        }
+    }
+    top.iter().sum::<usize>() as f64 / keys.len() as f64
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// How many exact colours [`flat_colour`] counts.
@@ -546,6 +574,29 @@ mod tests {
         });
         assert!(flat_colour(&framed, Some(&fov)) < 0.05);
         assert!(flat_colour(&framed, None) > 0.5, "the frame alone is flat");
+    }
+
+    #[test]
+    fn flat_colour_samples_every_column_whatever_the_width() {
+        // 1600 x 1200 gives a step of 32, which divides the width: a sampler
+        // that kept to the same columns in every row would see only the flat
+        // stripes (one column in 32) and call a photograph drawn.
+        let striped = picture(1600, 1200, |x, y| {
+            if x % 32 == 0 {
+                [150, 90, 120]
+            } else {
+                [60 + noise(x * 3, y) % 128, 40 + noise(x * 3 + 1, y) % 128, 60 + noise(x * 3 + 2, y) % 128]
+            }
+        });
+        let flat = flat_colour(&striped, None);
+        assert!(flat < 0.1, "{flat}");
+        // Inside a field of view, too (the column and row are kept along).
+        let fov = Fov { cx: 800.0, cy: 600.0, r: 500.0 };
+        let flat = flat_colour(&striped, Some(&fov));
+        assert!(flat < 0.1, "{flat}");
+        let drawn = picture(1600, 1200, |x, y| if x > 700 && y > 500 { [150, 90, 120] } else { [255; 3] });
+        let flat = flat_colour(&drawn, Some(&fov));
+        assert!(flat > 0.95, "{flat}");
     }
 
     #[test]
