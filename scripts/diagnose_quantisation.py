@@ -6,10 +6,17 @@ Runs a pack's float32 export (`model_float.tflite`) and its int8 model
 ones: this is for choosing a remedy) with every intermediate tensor kept, and
 writes, for each activation in graph order, its relative RMS error
 (||float - dequantised int8|| / ||float||), the top-1 agreement, and the
-per-channel ranges of the layer where the error jumps most, to
+per-channel ranges of the first linear bottleneck, to
 docs/quantisation-<pack>.md and .json.
 
+With `--requantise N [N ...]` (needs TensorFlow: the training venv,
+scripts/requirements-train.txt) the float32 export is quantised again with N
+representative training images each (TensorFlow's own calibrator), and each
+result's agreement with float32 on every tune image is written beside the
+shipped model's: does a bigger or other representative set mend it?
+
   .venv/bin/python scripts/diagnose_quantisation.py --pack wbc-type [--n 64]
+  .venv-train/bin/python scripts/diagnose_quantisation.py --pack wbc-type --requantise 256 1024
 """
 from __future__ import annotations
 
@@ -34,11 +41,51 @@ def interpreter(path: Path):
     return it
 
 
+def agreement(float_bytes: bytes, int8_bytes: bytes, X, mean, std) -> tuple[int, int]:
+    """Top-1 agreement of two exports of one pack over images X: (agreeing, all)."""
+    from ai_edge_litert.interpreter import Interpreter
+    fi, qi = Interpreter(model_content=float_bytes), Interpreter(model_content=int8_bytes)
+    fi.allocate_tensors()
+    qi.allocate_tensors()
+    fo, qo = hd.logits_output(fi)["index"], hd.logits_output(qi)["index"]
+    qin = qi.get_input_details()[0]
+    s, z = qin["quantization"]
+    same = 0
+    for x in X:
+        f = hd.normalize(x, mean, std)[None].astype(np.float32)
+        fi.set_tensor(fi.get_input_details()[0]["index"], f)
+        fi.invoke()
+        qi.set_tensor(qin["index"], np.clip(np.round(f / s + z), -128, 127).astype(np.int8))
+        qi.invoke()
+        same += int(fi.get_tensor(fo).argmax() == qi.get_tensor(qo).argmax())
+    return same, len(X)
+
+
+def requantised(pack: str, m: dict, float_bytes: bytes, n: int, data: str) -> bytes:
+    """The float32 export quantised again (full-integer int8, TensorFlow's calibrator) with
+    `n` representative training images, balanced over labels (pbc_wbc train / aria fit)."""
+    import tensorflow as tf
+    from tensorflow.lite.python.optimize import calibrator
+    spec = hd.PACKS[pack]
+    rows = hd.read_labels(hd.check_data_dir(data, spec["folder"]))
+    fit = hd.pbc_splits(rows)["train"] if pack == "wbc-type" else hd.aria_splits(rows)["fit"]
+    rep = hd.preprocessed_float(hd.representative_rows(fit, spec["labels"], n),
+                                m["input"]["width"], m["input"]["height"], spec["masks"])
+
+    def gen():
+        for x in rep:
+            yield [x[None].astype(np.float32)]
+
+    return calibrator.Calibrator(float_bytes).calibrate_and_quantize(gen, tf.int8, tf.int8, False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pack", default="wbc-type", choices=sorted(hd.PACKS))
     ap.add_argument("--n", type=int, default=64, help="tune images (evenly spaced)")
     ap.add_argument("--data", default=hd.default_data_dir())
+    ap.add_argument("--requantise", type=int, nargs="*", default=[], metavar="N",
+                    help="also quantise the float32 export again with N representative images (TensorFlow)")
     a = ap.parse_args()
     d = REPO / "models" / a.pack
     m = json.loads((d / "manifest.json").read_text())
@@ -103,12 +150,20 @@ def main():
                                 "channel_max_abs": [round(float(v), 2) for v in sorted(ch, reverse=True)],
                                 "typical_rms": float(np.median(typical))},
            "layers": table}
+    X_all = em.load_set(tune, m, "clean")
+    fb = (d / "model_float.tflite").read_bytes()
+    res["agreement_all_tune"] = {"shipped": agreement(fb, (d / "model.tflite").read_bytes(), X_all, mean, std)}
+    for n in a.requantise:
+        res["agreement_all_tune"][f"requantised with {n} images"] = agreement(
+            fb, requantised(a.pack, m, fb, n, a.data), X_all, mean, std)
     hd.write_json(REPO / "docs" / f"quantisation-{a.pack}.json", res)
     L = [f"# Where `{a.pack}` loses accuracy to int8", "",
          f"Written by `scripts/diagnose_quantisation.py --pack {a.pack}` on {len(rows)} tune images "
          f"(never the held-out ones); pack {m['version']} (`{m['sha256'][:12]}`). Each activation: relative RMS "
          "error of the int8 model's (dequantised) tensor against the float32 export's, mean over the images.", "",
          f"- top-1 agreement on these images: {np.mean(agree):.3f} ({sum(agree)}/{len(agree)})",
+         "- top-1 agreement on every tune image: " + "; ".join(
+             f"{k} {s_ / n_:.3f} ({s_}/{n_})" for k, (s_, n_) in res["agreement_all_tune"].items()),
          "- median relative error: " + "; ".join(f"{k} {np.median(v):.3f} ({len(v)} tensors)"
                                                   for k, v in groups.items()),
          f"- the first linear bottleneck, `{table[first]['tensor']}`: {table[first - 1]['rel_rms_error']:.3f} "
