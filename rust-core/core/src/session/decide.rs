@@ -660,4 +660,68 @@ mod tests {
         (s.cells.uncertain, s.cells.white) = (0, 100);
         assert!(!has(&s, &p, "abnormal_differential"));
     }
+
+    #[test]
+    fn a_differential_is_high_only_when_its_whole_interval_lies_above() {
+        let (mut s, p) = normal();
+        let hi = p.thresholds.differential["lymphocyte"].1;
+        let c = class(&mut s, "lymphocyte");
+        c.proportion.high = c.proportion.high.max(hi + 0.1);
+        // The interval's bottom exactly at the range's top: not outside it.
+        c.proportion.low = hi;
+        assert!(!has(&s, &p, "abnormal_differential"), "{:?}", decided(&s, &p));
+        class(&mut s, "lymphocyte").proportion.low = hi + 0.01;
+        assert!(has(&s, &p, "abnormal_differential"));
+    }
+
+    #[test]
+    fn rejected_photos_abstain_only_below_the_accepted_fraction() {
+        let (mut s, mut p) = normal();
+        p.min_accepted_fraction = 0.5;
+        // Exactly half accepted: enough.
+        (s.fields.accepted, s.fields.rejected, s.fields.added) = (3, 3, 6);
+        assert!(!has(&s, &p, "too_many_rejected"), "{:?}", decided(&s, &p));
+        (s.fields.accepted, s.fields.rejected, s.fields.added) = (3, 4, 7);
+        assert!(has(&s, &p, "too_many_rejected"));
+    }
+
+    #[test]
+    fn the_target_count_itself_is_enough() {
+        let (mut s, p) = normal();
+        s.cells.white = p.target_cells;
+        assert!(has(&s, &p, "differential_normal") && !has(&s, &p, "too_few_cells"), "{:?}", decided(&s, &p));
+        s.cells.white = p.target_cells - 1;
+        assert!(has(&s, &p, "too_few_cells") && !has(&s, &p, "differential_normal"));
+    }
+
+    #[test]
+    fn more_fields_are_guessed_at_ten_cells_a_field_until_cells_are_counted() {
+        let (mut s, p) = normal();
+        // Fields accepted but no white cell counted yet: the cautious guess.
+        (s.cells.white, s.fields.accepted) = (0, 3);
+        assert_eq!(decide(&s, &p).more_fields, Some(p.target_cells.div_ceil(10)));
+        // Cells counted but no accepted field to divide by: the guess too.
+        (s.cells.white, s.fields.accepted) = (40, 0);
+        assert_eq!(decide(&s, &p).more_fields, Some((p.target_cells - 40).div_ceil(10)));
+        // Both: the session's own rate (40 cells in 2 fields, 60 to go).
+        (s.cells.white, s.fields.accepted) = (40, 2);
+        assert_eq!(decide(&s, &p).more_fields, Some(3));
+    }
+
+    #[test]
+    fn the_next_step_at_the_field_limit_and_when_only_the_models_are_unsure() {
+        let (mut s, mut p) = normal();
+        // Too many rejected and no room left: a new smear, not "check and capture".
+        p.max_fields = 7;
+        (s.fields.accepted, s.fields.rejected, s.fields.added) = (3, 4, 7);
+        let o = decide(&s, &p);
+        assert_eq!((o.next, o.more_fields), (NextStep::FieldLimit, None), "{o:?}");
+        // Enough cells, room left, but the cell model unsure: nothing more to
+        // capture helps, an expert should look.
+        let (mut s, p) = normal();
+        (s.cells.uncertain, s.cells.white) = (60, p.target_cells);
+        let o = decide(&s, &p);
+        assert_eq!(codes(&o), ["cells_unsure"], "{o:?}");
+        assert_eq!((o.next, o.more_fields), (NextStep::ExpertReview, None));
+    }
 }

@@ -178,6 +178,30 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_are_read_from_the_packs_manifests() {
+        let manifest = |id: &str, task: &str, thresholds: serde_json::Value| -> Manifest {
+            serde_json::from_value(serde_json::json!({
+                "schema": 1, "id": id, "version": "1.0.0", "task": task,
+                "labels": ["a", "b"], "model_file": "model.tflite", "sha256": "x",
+                "input": {"width": 8, "height": 8, "channels": 3, "batch": 1, "color_order": "rgb",
+                          "dtype": "int8", "resize": "triangle",
+                          "normalization": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+                          "rbc_diameter_px": 10.0},
+                "output": {"dtype": "int8", "kind": "logits"},
+                "calibration": {"temperature": 1.0},
+                "thresholds": thresholds
+            }))
+            .expect("manifest")
+        };
+        let t = Thresholds::from_manifests(
+            &manifest("all-screen", "field_screen", serde_json::json!({"refer_malignant_prob": 0.97})),
+            &manifest("wbc-type", "cell_type", serde_json::json!({"min_confidence": 0.98})),
+        );
+        assert_eq!((t.refer_malignant_prob, t.cell_min_confidence), (0.97, 0.98));
+        assert_eq!(t.screen_min_confidence, Thresholds::default().screen_min_confidence);
+    }
+
+    #[test]
     fn empty_maps_give_the_defaults() {
         let t = Thresholds::from_maps(&BTreeMap::new(), &BTreeMap::new());
         assert_eq!(t, Thresholds::default());
