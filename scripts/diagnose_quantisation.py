@@ -15,8 +15,16 @@ representative training images each (TensorFlow's own calibrator), and each
 result's agreement with float32 on every tune image is written beside the
 shipped model's: does a bigger or other representative set mend it?
 
+With `--rounding` (TensorFlow too): where the loss comes from, weights or
+activations: the float32 export with only its weights put on their int8 grid
+(activations left in float), by round-to-nearest and by the adaptive rounding
+the packs can be exported with (scripts/round_weights.py), and the int8 model
+made with each (TensorFlow's converter's int8 path, this script's representative
+set: 256 images).
+
   .venv/bin/python scripts/diagnose_quantisation.py --pack wbc-type [--n 64]
   .venv-train/bin/python scripts/diagnose_quantisation.py --pack wbc-type --requantise 256 1024
+  .venv-train/bin/python scripts/diagnose_quantisation.py --pack wbc-type --rounding
 """
 from __future__ import annotations
 
@@ -41,36 +49,34 @@ def interpreter(path: Path):
     return it
 
 
-def agreement(float_bytes: bytes, int8_bytes: bytes, X, mean, std) -> tuple[int, int]:
-    """Top-1 agreement of two exports of one pack over images X: (agreeing, all)."""
-    from ai_edge_litert.interpreter import Interpreter
-    fi, qi = Interpreter(model_content=float_bytes), Interpreter(model_content=int8_bytes)
-    fi.allocate_tensors()
-    qi.allocate_tensors()
-    fo, qo = hd.logits_output(fi)["index"], hd.logits_output(qi)["index"]
-    qin = qi.get_input_details()[0]
-    s, z = qin["quantization"]
-    same = 0
-    for x in X:
-        f = hd.normalize(x, mean, std)[None].astype(np.float32)
-        fi.set_tensor(fi.get_input_details()[0]["index"], f)
-        fi.invoke()
-        qi.set_tensor(qin["index"], np.clip(np.round(f / s + z), -128, 127).astype(np.int8))
-        qi.invoke()
-        same += int(fi.get_tensor(fo).argmax() == qi.get_tensor(qo).argmax())
-    return same, len(X)
+def agreement(float_bytes: bytes, other_bytes: bytes, X, mean, std) -> tuple[int, int]:
+    """Top-1 agreement of two exports of one pack (int8 or float32 input, each fed as
+    the pipeline feeds it: hemalens_data.run_tflite) over images X: (agreeing, all)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as td:
+        logits = []
+        for name, b in (("a", float_bytes), ("b", other_bytes)):
+            path = Path(td) / f"{name}.tflite"
+            path.write_bytes(b)
+            logits.append(hd.run_tflite(path, X, mean=mean, std=std))
+    return int((logits[0].argmax(1) == logits[1].argmax(1)).sum()), len(X)
 
 
-def requantised(pack: str, m: dict, float_bytes: bytes, n: int, data: str) -> bytes:
-    """The float32 export quantised again (full-integer int8, TensorFlow's calibrator) with
-    `n` representative training images, balanced over labels (pbc_wbc train / aria fit)."""
-    import tensorflow as tf
-    from tensorflow.lite.python.optimize import calibrator
+def representative(pack: str, m: dict, n: int, data: str) -> np.ndarray:
+    """`n` representative training images, balanced over labels (pbc_wbc train / aria fit)."""
     spec = hd.PACKS[pack]
     rows = hd.read_labels(hd.check_data_dir(data, spec["folder"]))
     fit = hd.pbc_splits(rows)["train"] if pack == "wbc-type" else hd.aria_splits(rows)["fit"]
-    rep = hd.preprocessed_float(hd.representative_rows(fit, spec["labels"], n),
-                                m["input"]["width"], m["input"]["height"], spec["masks"])
+    return hd.preprocessed_float(hd.representative_rows(fit, spec["labels"], n),
+                                 m["input"]["width"], m["input"]["height"], spec["masks"])
+
+
+def requantised(pack: str, m: dict, float_bytes: bytes, n: int, data: str) -> bytes:
+    """The float32 export quantised again (full-integer int8, TensorFlow's calibrator, the
+    weights rounded to nearest) with `n` representative training images."""
+    import tensorflow as tf
+    from tensorflow.lite.python.optimize import calibrator
+    rep = representative(pack, m, n, data)
 
     def gen():
         for x in rep:
@@ -86,6 +92,9 @@ def main():
     ap.add_argument("--data", default=hd.default_data_dir())
     ap.add_argument("--requantise", type=int, nargs="*", default=[], metavar="N",
                     help="also quantise the float32 export again with N representative images (TensorFlow)")
+    ap.add_argument("--rounding", action="store_true",
+                    help="also (TensorFlow): the weights alone on their int8 grid, float activations, by "
+                         "round-to-nearest and by adaptive rounding; and the int8 model made with each")
     a = ap.parse_args()
     d = REPO / "models" / a.pack
     m = json.loads((d / "manifest.json").read_text())
@@ -156,6 +165,17 @@ def main():
     for n in a.requantise:
         res["agreement_all_tune"][f"requantised with {n} images"] = agreement(
             fb, requantised(a.pack, m, fb, n, a.data), X_all, mean, std)
+    if a.rounding:
+        import round_weights as rw
+        rep = representative(a.pack, m, 256, a.data)
+        res["agreement_all_tune"]["int8, weights rounded to nearest (TensorFlow's converter)"] = agreement(
+            fb, rw.quantise(fb, rep), X_all, mean, std)
+        res["agreement_all_tune"]["weights alone on the int8 grid, nearest (float activations)"] = agreement(
+            fb, rw.nearest(fb), X_all, mean, std)
+        adapted = rw.adapt(fb, rep)[0]
+        res["agreement_all_tune"]["weights alone on the int8 grid, adaptive rounding (float activations)"] = \
+            agreement(fb, adapted, X_all, mean, std)
+        res["agreement_all_tune"]["int8, adaptive rounding"] = agreement(fb, rw.quantise(adapted, rep), X_all, mean, std)
     hd.write_json(REPO / "docs" / f"quantisation-{a.pack}.json", res)
     L = [f"# Where `{a.pack}` loses accuracy to int8", "",
          f"Written by `scripts/diagnose_quantisation.py --pack {a.pack}` on {len(rows)} tune images "

@@ -461,7 +461,9 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
       f"(scale {inp['quantization']['scale']:.9g}, zero point {inp['quantization']['zero_point']}), int8 output "
       f"**logits** (scale {m['output']['quantization']['scale']:.9g}, zero point "
       f"{m['output']['quantization']['zero_point']}); quantised with {hist.get('n_representative')} real "
-      "training images (evenly spaced over each class) as the representative set. "
+      "training images (evenly spaced over each class) as the representative set"
+      + ("; each weight rounded up or down on its int8 grid, whichever loses less on those images "
+         "(adaptive rounding, `scripts/round_weights.py`). " if hist.get("weight_rounding") == "adaptive" else ". ")
       + ("`model_float.tflite` is the float32 export of the same weights, kept for the agreement check."
          if have_float else ""))
     if hist.get("standardise"):

@@ -4,7 +4,10 @@ the pack was trained on, in the pack's own embedding space.
 
 1. Re-exports the pack's kept weights (<cache-dir>/<id>-best.weights.h5, written
    by train_*.py) with a second output: the pooled features that feed the
-   logits (docs/model-pack.md, "familiarity").
+   logits (docs/model-pack.md, "familiarity"). With `--from-float` the kept
+   weights are not needed: the int8 model is made again from the pack's float32
+   export (same representative images). `--rounding` picks the int8 weights'
+   rounding (default: as the pack was exported).
 2. Runs the int8 model over a sample of its fit rows (every source) and fits a
    Gaussian there: mean, the top `--k` principal axes with their variances, and
    one variance for the rest (probabilistic PCA). The score of an embedding e is
@@ -21,6 +24,8 @@ Writes model.tflite, model_float.tflite and the manifest's `familiarity` and
 `output.quantization` (the logits output); then run evaluate_models.py.
 
   .venv-train/bin/python scripts/fit_familiarity.py --pack wbc-type
+  cp -r models/all-screen /tmp/as && \
+  .venv-train/bin/python scripts/fit_familiarity.py --pack all-screen --from-float --rounding adaptive --out /tmp/as
   .venv-train/bin/python scripts/fit_familiarity.py --pack all-screen --leave-out bccd --out /tmp/hemalens-loso/all-screen-no-bccd
 """
 from __future__ import annotations
@@ -109,6 +114,12 @@ def main():
     ap.add_argument("--quantile", type=float, default=0.99)
     ap.add_argument("--seed", type=int, default=20261204)
     ap.add_argument("--refit-only", action="store_true", help="keep the exported model, refit the statistics")
+    ap.add_argument("--from-float", action="store_true",
+                    help="quantise the pack's float32 export (model_float.tflite) again instead of exporting the "
+                         "kept weights (when they are gone; the float32 export is left as it is)")
+    ap.add_argument("--rounding", choices=hd.ROUNDING, default=None,
+                    help="int8 weights (default: as the pack was exported, training_history.json's "
+                         "weight_rounding; nearest where it has none)")
     a = ap.parse_args()
     out = Path(a.out or hd.REPO / "models" / a.pack)
     cache = a.cache_dir + ("-no-" + a.leave_out if a.leave_out else "")
@@ -117,11 +128,20 @@ def main():
     size, masks, labels = hist["input"], spec["masks"], spec["labels"]
     fit_rows, tune_rows = rows_for(a.pack, Path(a.data), Path(a.work), a.leave_out)
 
-    if not a.refit_only:
+    rounding = a.rounding or hist.get("weight_rounding", "nearest")
+    if a.from_float:
+        rep = hd.preprocessed_float(hd.representative_rows(fit_rows, labels), size, size, masks)
+        (out / "model.tflite").write_bytes(
+            hd.quantise_float((out / "model_float.tflite").read_bytes(), rep, rounding))
+    elif not a.refit_only:
         model = hd.build_mobilenet(hist["arch"], hist["alpha"], size, len(labels), standardise=hist["standardise"])
         model.load_weights(str(Path(cache) / f"{a.pack}-best.weights.h5"))
         rep = hd.preprocessed_float(hd.representative_rows(fit_rows, labels), size, size, masks)
-        hd.export_tflite(model, size, rep, out / "model.tflite", out / "model_float.tflite", embedding=True)
+        hd.export_tflite(model, size, rep, out / "model.tflite", out / "model_float.tflite", embedding=True,
+                         rounding=rounding)
+    if not a.refit_only:
+        hist["weight_rounding"] = rounding
+        hd.write_json(out / "training_history.json", hist)
     it, i, o = hd.tflite_io(out / "model.tflite")
     e = hd.embedding_output(it)
     outs = it.get_output_details()

@@ -658,10 +658,11 @@ def with_embedding(model):
 
 
 def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_float: Path | None,
-                  embedding: bool = False):
+                  embedding: bool = False, rounding: str = "nearest"):
     """Fixed batch 1 [1,size,size,3]; int8 in / int8 out full-integer quantisation with a
-    representative set of real (canonically preprocessed) training images. With
-    `embedding`, a second output (index 1) holds the pooled features."""
+    representative set of real (canonically preprocessed) training images, the weights
+    rounded as `rounding` says (`quantise_float`). With `embedding`, a second output
+    (index 1) holds the pooled features."""
     import tensorflow as tf
     net = with_embedding(model) if embedding else model
 
@@ -672,21 +673,30 @@ def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_f
 
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    float_bytes = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
     if out_float is not None:
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-        Path(out_float).write_bytes(conv.convert())
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        Path(out_float).write_bytes(float_bytes)
+    Path(out_int8).write_bytes(quantise_float(float_bytes, rep_float, rounding))
 
-    def rep():
-        for x in rep_float:
-            yield [x[None].astype(np.float32)]
 
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    Path(out_int8).write_bytes(conv.convert())
+ROUNDING = ("adaptive", "nearest")
+
+
+def quantise_float(float_bytes: bytes, rep_float: np.ndarray, rounding: str = "nearest") -> bytes:
+    """The int8 model of a float32 export by TensorFlow's converter's own int8 path
+    (calibration on the representative images, MLIR quantiser, per-channel weights).
+    `rounding`: "nearest" leaves the weights to the converter (round to nearest);
+    "adaptive" first rounds each up or down, whichever loses less on the representative
+    images (scripts/round_weights.py, docs/model-pack.md)."""
+    import round_weights
+    if rounding == "nearest":
+        return round_weights.quantise(float_bytes, rep_float)
+    assert rounding == "adaptive", rounding
+    adapted, report = round_weights.adapt(float_bytes, rep_float)
+    worst = max(report, key=lambda r: r["error_nearest"])
+    print(f"adaptive rounding: {len(report)} layers; the worst by nearest rounding, {worst['layer']}: "
+          f"{worst['error_nearest']:.4g} -> {worst['error_adapted']:.4g}", flush=True)
+    return round_weights.quantise(adapted, rep_float)
 
 
 def logits_output(it):
@@ -812,7 +822,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
                cache_dir: str, source_masks: list[dict], data_desc: list[str], rbc_px: float,
                cell_px, extra: dict, out_dir: Path, label_smoothing: float = 0.05,
                warmup_epochs: int = 3, weight_decay: float = 5e-5, standardise: bool = False,
-               aug_strength: float = 1.0, resume: bool = False, pretrained: bool = False,
+               aug_strength: float = 1.0, resume: bool = False, pretrained: bool = False, rounding: str = "nearest",
                version: str = "1.0.0"):
     """resume=True: a second stage (warm restart) from the best weights of the previous run
     (<cache_dir>/<id>-best.weights.h5 and <out_dir>/training_history.json); the history,
@@ -894,7 +904,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
 
     rep_rows = representative_rows(fit_rows, labels)
     rep = preprocessed_float(rep_rows, size, size, masks)
-    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite")
+    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite", rounding=rounding)
     _, i, o = tflite_io(out_dir / "model.tflite")
     assert list(i["shape"]) == [1, size, size, 3] and i["dtype"] == np.int8 and o["dtype"] == np.int8, (i, o)
     total_s = time.time() - t0 + (prev["total_seconds"] if prev else 0.0)
@@ -910,7 +920,7 @@ def train_pack(pack_id: str, fit_rows: list[dict], tune_rows: list[dict], *, arc
             "standardise": standardise, "aug_strength": aug_strength,
             "pretrained": "ImageNet MobileNetV2 (../shared/weights)" if pretrained else None,
             "seed": seed, "class_weight": cw, "n_fit": len(fit_rows), "n_tune": len(tune_rows),
-            "n_representative": len(rep_rows), "train_seconds": round(train_s, 1),
+            "n_representative": len(rep_rows), "weight_rounding": rounding, "train_seconds": round(train_s, 1),
             "total_seconds": round(total_s, 1), "cpu_count": os.cpu_count(), "history": history,
             "commit": commit, "trained_at": trained_at}
     hist.update(extra)
@@ -974,7 +984,7 @@ def choice_reason(meas_file: Path, arch: str, alpha: float, size: int, max_minut
 
 
 def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, size: int, standardise: bool,
-             cache_dir: str, out_dir: Path, n_rep: int):
+             cache_dir: str, out_dir: Path, n_rep: int, rounding: str = "nearest"):
     """Re-run only the int8 conversion from the kept best weights (<cache_dir>/<id>-best.weights.h5)
     with `n_rep` representative images; updates manifest.json (sha256, quantisation) and
     training_history.json (n_representative). Run evaluate_models.py afterwards."""
@@ -984,7 +994,7 @@ def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, siz
     model.load_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))
     rep_rows = representative_rows(fit_rows, labels, n_rep)
     rep = preprocessed_float(rep_rows, size, size, masks)
-    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite")
+    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite", rounding=rounding)
     _, i, o = tflite_io(out_dir / "model.tflite")
     m = json.loads((out_dir / "manifest.json").read_text())
     m["sha256"] = sha256_file(out_dir / "model.tflite")
@@ -993,6 +1003,7 @@ def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, siz
     write_json(out_dir / "manifest.json", m)
     h = json.loads((out_dir / "training_history.json").read_text())
     h["n_representative"] = len(rep_rows)
+    h["weight_rounding"] = rounding
     write_json(out_dir / "training_history.json", h)
     print(f"[{pack_id}] re-exported with {len(rep_rows)} representative images", flush=True)
 
@@ -1023,6 +1034,9 @@ def training_arg_parser(description: str, pack: str, epochs: int) -> argparse.Ar
     ap.add_argument("--reexport", type=int, default=0, metavar="N",
                     help="only redo the int8 conversion from the kept weights with N representative images")
     ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
+    ap.add_argument("--rounding", choices=ROUNDING, default="nearest",
+                    help="int8 weights: the converter's round-to-nearest, or adaptive rounding "
+                         "(scripts/round_weights.py; not shipped yet: docs/model-pack.md)")
     ap.add_argument("--pretrained", type=int, default=1,
                     help="1: start from the ImageNet MobileNetV2 weights in ../shared/weights")
     ap.add_argument("--leave-out", default=None, metavar="SOURCE",

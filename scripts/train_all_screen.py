@@ -127,7 +127,8 @@ def main():
         data_desc=[desc[s] for s in srcs],
         rbc_px=hd.ARIA_RBC_PX_AT_224 * a.size / 224.0, cell_px=None, extra=extra, out_dir=out,
         standardise=bool(a.standardise), aug_strength=a.aug_strength,
-        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.0.0")
+        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.0.0",
+        rounding=a.rounding)
 
 
 if __name__ == "__main__":
