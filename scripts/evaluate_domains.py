@@ -45,6 +45,8 @@ import numpy as np  # noqa: E402
 
 ROOT = hd.REPO
 V1_COMMIT = "a189f27"  # the first packs (trained on one lab each), kept in git history
+# Said in the output of --reuse-left-out (here and in evaluate_site.py).
+LEFT_OUT_REUSED = "the left-out packs were not at hand when this was written"
 
 
 def v1_pack(pack: str, work: Path) -> Path:
@@ -301,9 +303,8 @@ def main():
             reused.append(f"from_cells_not_source / trained without {src}")
     res["from_cells_not_source"] = cf
     if reused:
-        res["left_out_reused"] = {"note": prev.get("left_out_reused", {}).get("note") or (
-            "the left-out packs were not at hand when this was written; they were exported before "
-            "adaptive weight rounding"), "figures": reused}
+        res["left_out_reused"] = {"note": prev.get("left_out_reused", {}).get("note") or LEFT_OUT_REUSED,
+                                  "figures": reused}
     print(json.dumps(cf), flush=True)
 
     res["blasts_as_confident_mature"] = blasts(data, work, v1, shipped)

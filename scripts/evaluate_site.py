@@ -238,9 +238,7 @@ def keep(prev: dict, report: dict, src: str, site: dict) -> None:
     for k in ("fields", "eyepiece"):
         if k in old:
             site[k] = old[k]
-    report["left_out_reused"] = prev.get("left_out_reused") or (
-        "the left-out packs were not at hand when this was written; they were exported before "
-        "adaptive weight rounding")
+    report["left_out_reused"] = prev.get("left_out_reused") or ed.LEFT_OUT_REUSED
 
 
 def markdown(r: dict) -> str:

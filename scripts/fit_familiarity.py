@@ -128,18 +128,18 @@ def main():
     size, masks, labels = hist["input"], spec["masks"], spec["labels"]
     fit_rows, tune_rows = rows_for(a.pack, Path(a.data), Path(a.work), a.leave_out)
 
-    rounding = a.rounding or hist.get("weight_rounding", "nearest")
-    if a.from_float:
-        rep = hd.preprocessed_float(hd.representative_rows(fit_rows, labels), size, size, masks)
-        (out / "model.tflite").write_bytes(
-            hd.quantise_float((out / "model_float.tflite").read_bytes(), rep, rounding))
-    elif not a.refit_only:
-        model = hd.build_mobilenet(hist["arch"], hist["alpha"], size, len(labels), standardise=hist["standardise"])
-        model.load_weights(str(Path(cache) / f"{a.pack}-best.weights.h5"))
-        rep = hd.preprocessed_float(hd.representative_rows(fit_rows, labels), size, size, masks)
-        hd.export_tflite(model, size, rep, out / "model.tflite", out / "model_float.tflite", embedding=True,
-                         rounding=rounding)
     if not a.refit_only:
+        rounding = a.rounding or hist.get("weight_rounding", "nearest")
+        rep = hd.preprocessed_float(hd.representative_rows(fit_rows, labels), size, size, masks)
+        if a.from_float:
+            (out / "model.tflite").write_bytes(
+                hd.quantise_float((out / "model_float.tflite").read_bytes(), rep, rounding))
+        else:
+            model = hd.build_mobilenet(hist["arch"], hist["alpha"], size, len(labels),
+                                       standardise=hist["standardise"])
+            model.load_weights(str(Path(cache) / f"{a.pack}-best.weights.h5"))
+            hd.export_tflite(model, size, rep, out / "model.tflite", out / "model_float.tflite", embedding=True,
+                             rounding=rounding)
         hist["weight_rounding"] = rounding
         hd.write_json(out / "training_history.json", hist)
     it, i, o = hd.tflite_io(out / "model.tflite")

@@ -983,31 +983,6 @@ def choice_reason(meas_file: Path, arch: str, alpha: float, size: int, max_minut
     return txt
 
 
-def reexport(pack_id: str, fit_rows: list[dict], *, arch: str, alpha: float, size: int, standardise: bool,
-             cache_dir: str, out_dir: Path, n_rep: int, rounding: str = "nearest"):
-    """Re-run only the int8 conversion from the kept best weights (<cache_dir>/<id>-best.weights.h5)
-    with `n_rep` representative images; updates manifest.json (sha256, quantisation) and
-    training_history.json (n_representative). Run evaluate_models.py afterwards."""
-    spec = PACKS[pack_id]
-    labels, masks = spec["labels"], spec["masks"]
-    model = build_mobilenet(arch, alpha, size, len(labels), standardise=standardise)
-    model.load_weights(os.path.join(cache_dir, f"{pack_id}-best.weights.h5"))
-    rep_rows = representative_rows(fit_rows, labels, n_rep)
-    rep = preprocessed_float(rep_rows, size, size, masks)
-    export_tflite(model, size, rep, out_dir / "model.tflite", out_dir / "model_float.tflite", rounding=rounding)
-    _, i, o = tflite_io(out_dir / "model.tflite")
-    m = json.loads((out_dir / "manifest.json").read_text())
-    m["sha256"] = sha256_file(out_dir / "model.tflite")
-    m["input"]["quantization"] = {"scale": float(i["quantization"][0]), "zero_point": int(i["quantization"][1])}
-    m["output"]["quantization"] = {"scale": float(o["quantization"][0]), "zero_point": int(o["quantization"][1])}
-    write_json(out_dir / "manifest.json", m)
-    h = json.loads((out_dir / "training_history.json").read_text())
-    h["n_representative"] = len(rep_rows)
-    h["weight_rounding"] = rounding
-    write_json(out_dir / "training_history.json", h)
-    print(f"[{pack_id}] re-exported with {len(rep_rows)} representative images", flush=True)
-
-
 def training_arg_parser(description: str, pack: str, epochs: int) -> argparse.ArgumentParser:
     """The command line both training scripts share (train_all_screen.py, train_wbc_type.py)."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1031,8 +1006,6 @@ def training_arg_parser(description: str, pack: str, epochs: int) -> argparse.Ar
                     help="second stage: warm restart from the best weights of the previous run "
                          "(use with a smaller --lr and --warmup 1)")
     ap.add_argument("--warmup", type=int, default=3, help="warm-up epochs")
-    ap.add_argument("--reexport", type=int, default=0, metavar="N",
-                    help="only redo the int8 conversion from the kept weights with N representative images")
     ap.add_argument("--measure", action="store_true", help="only time the candidate architectures")
     ap.add_argument("--rounding", choices=ROUNDING, default="nearest",
                     help="int8 weights: the converter's round-to-nearest, or adaptive rounding "
