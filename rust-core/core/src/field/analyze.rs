@@ -696,14 +696,19 @@ fn outside_to_background(img: &mut RgbImage, f: &Fov, x0: f64, y0: f64, step: f6
 }
 
 /// A field is unfamiliar when its tiles lie beyond the screening pack's line
-/// on average, or (with `judge_cells`) when most of its white cells lie beyond
-/// the cell pack's.
+/// on average, or (with `judge_cells`) when most of its white cells, two at
+/// least, lie beyond the cell pack's. One cell is one noisy distance: beyond the
+/// line it is uncertain on its own (kept out of a session's differential), but
+/// it does not throw away what the field's tiles say.
 fn unfamiliar(r: &FieldReport, judge_cells: bool) -> bool {
     let tiles = r.screen.as_ref().and_then(|s| s.distance).is_some_and(|d| d > 1.0);
     let judged: Vec<f64> = r.cells.iter().filter_map(|c| c.distance).collect();
     let far = judged.iter().filter(|d| **d > 1.0).count();
-    tiles || (judge_cells && !judged.is_empty() && 2 * far > judged.len())
+    tiles || (judge_cells && judged.len() >= MIN_CELLS_JUDGING_A_FIELD && 2 * far > judged.len())
 }
+
+/// The fewest white cells with a distance that may call a field unfamiliar.
+const MIN_CELLS_JUDGING_A_FIELD: usize = 2;
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -820,6 +825,9 @@ mod familiarity_tests {
         assert!(!unfamiliar(&report(Some(0.9), &[Some(0.5), Some(1.2)]), true));
         assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)]), true));
         assert!(unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)]), true));
+        assert!(unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2)]), true), "two far cells refuse");
+        assert!(!unfamiliar(&report(Some(0.9), &[Some(1.5)]), true), "one far cell alone does not");
+        assert!(!unfamiliar(&report(Some(0.9), &[Some(1.5), None]), true), "nor one judged beside one not");
         assert!(!unfamiliar(&report(Some(0.9), &[Some(1.5), Some(1.2), Some(0.3)]), false), "tiles alone");
         assert!(unfamiliar(&report(Some(1.1), &[Some(0.5)]), false));
         assert!(!unfamiliar(&report(None, &[None, None]), true), "packs without an embedding never refuse");

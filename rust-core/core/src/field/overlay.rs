@@ -21,6 +21,14 @@ const PALETTE: [[u8; 3]; 8] = [
     [40, 40, 40],    // black
 ];
 
+/// A cell beyond the cell pack's familiarity line (`distance` above 1): boxed in
+/// grey whatever its label, since a session does not count it.
+const UNFAMILIAR: [u8; 3] = [150, 150, 150];
+
+fn is_unfamiliar(c: &super::report::Cell) -> bool {
+    c.distance.is_some_and(|d| d > 1.0)
+}
+
 pub fn class_colour(labels: &[String], label: &str) -> [u8; 3] {
     let i = labels.iter().position(|l| l == label).unwrap_or(labels.len());
     PALETTE[i % PALETTE.len()]
@@ -46,10 +54,15 @@ pub fn render(a: &Analyzed, cell_labels: &[String]) -> RgbImage {
         circle(&mut img, f.cx * z, f.cy * z, f.r * z, [255, 215, 0], unit);
     }
     for c in &r.cells {
-        let col = class_colour(cell_labels, &c.label);
+        let far = is_unfamiliar(c);
+        let col = if far { UNFAMILIAR } else { class_colour(cell_labels, &c.label) };
         let [x, y, w, h] = <[u32; 4]>::from(c.bbox).map(|v| (f64::from(v) * z).round() as i64);
         rect(&mut img, x, y, w, h, col, unit);
-        let text = format!("{} {:.0}%", c.label, c.confidence * 100.0);
+        let text = if far {
+            format!("{}? unfamiliar", c.label)
+        } else {
+            format!("{} {:.0}%", c.label, c.confidence * 100.0)
+        };
         let ty = if y - (8 * unit as i64 + 6) >= 0 { y - (8 * unit as i64 + 6) } else { y + h + 2 };
         label(&mut img, x, ty, &text, col, unit);
     }
@@ -57,33 +70,7 @@ pub fn render(a: &Analyzed, cell_labels: &[String]) -> RgbImage {
 }
 
 fn banner(img: &RgbImage, a: &Analyzed, unit: u32) -> RgbImage {
-    let r = &a.report;
-    let mut lines: Vec<(String, [u8; 3])> = Vec::new();
-    if r.quality.ok {
-        if let Some(s) = &r.screen {
-            let bad = s.label != "benign";
-            let col = if bad { [255, 120, 100] } else { [140, 230, 140] };
-            lines.push((
-                format!("Screen: {} ({:.0}%, {} tiles)", s.label, s.confidence * 100.0, s.tiles),
-                col,
-            ));
-        }
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for c in &r.cells {
-            match counts.iter_mut().find(|(l, _)| *l == c.label) {
-                Some(e) => e.1 += 1,
-                None => counts.push((c.label.clone(), 1)),
-            }
-        }
-        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-        let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
-        lines.push((format!("{} white cells: {}", r.cells.len(), parts.join(", ")), [255, 255, 255]));
-    } else {
-        lines.push(("Photo rejected".into(), [255, 120, 100]));
-        for i in &r.quality.issues {
-            lines.push((i.message.clone(), [255, 255, 255]));
-        }
-    }
+    let lines = banner_lines(&a.report);
     // Long lines (the cell counts, a health-worker sentence) wrap at the width.
     let per_line = ((img.width().saturating_sub(unit * 4)) / (8 * unit)).max(10) as usize;
     let lines: Vec<(String, [u8; 3])> =
@@ -97,6 +84,41 @@ fn banner(img: &RgbImage, a: &Analyzed, unit: u32) -> RgbImage {
         text(&mut out, i64::from(unit * 2), i64::from(unit + line_h * i as u32), t, *col, unit);
     }
     out
+}
+
+/// The banner's lines: the verdict and the cell counts, or why the photo was rejected.
+fn banner_lines(r: &super::report::FieldReport) -> Vec<(String, [u8; 3])> {
+    let mut lines: Vec<(String, [u8; 3])> = Vec::new();
+    if r.quality.ok {
+        if let Some(s) = &r.screen {
+            let bad = s.label != "benign";
+            let col = if bad { [255, 120, 100] } else { [140, 230, 140] };
+            lines.push((
+                format!("Screen: {} ({:.0}%, {} tiles)", s.label, s.confidence * 100.0, s.tiles),
+                col,
+            ));
+        }
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for c in r.cells.iter().filter(|c| !is_unfamiliar(c)) {
+            match counts.iter_mut().find(|(l, _)| *l == c.label) {
+                Some(e) => e.1 += 1,
+                None => counts.push((c.label.clone(), 1)),
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let mut parts: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        let far = r.cells.iter().filter(|c| is_unfamiliar(c)).count();
+        if far > 0 {
+            parts.push(format!("{far} unlike the training data (not counted)"));
+        }
+        lines.push((format!("{} white cells: {}", r.cells.len(), parts.join(", ")), [255, 255, 255]));
+    } else {
+        lines.push(("Photo rejected".into(), [255, 120, 100]));
+        for i in &r.quality.issues {
+            lines.push((i.message.clone(), [255, 255, 255]));
+        }
+    }
+    lines
 }
 
 /// Words into lines of at most `width` characters (a longer word gets a line).
@@ -186,6 +208,18 @@ mod tests {
         Photo::open(&png, &DecodeLimits::default(), 500).unwrap()
     }
 
+    fn analyzed_4000x3000(report: FieldReport) -> Analyzed {
+        Analyzed {
+            report,
+            photo: photo(4000, 3000),
+            tile_outputs: vec![],
+            cell_outputs: vec![],
+            cell_boxes: vec![],
+            background: [235.0; 3],
+            timing_ms: Default::default(),
+        }
+    }
+
     #[test]
     fn boxes_land_on_their_cells() {
         let labels: Vec<String> = ["neutrophil", "lymphocyte"].map(String::from).to_vec();
@@ -212,15 +246,7 @@ mod tests {
             models: vec![],
             site: None,
         };
-        let analyzed = Analyzed {
-            report,
-            photo: photo(4000, 3000),
-            tile_outputs: vec![],
-            cell_outputs: vec![],
-            cell_boxes: vec![],
-            background: [235.0; 3],
-            timing_ms: Default::default(),
-        };
+        let analyzed = analyzed_4000x3000(report);
         let img = render(&analyzed, &labels);
         assert_eq!(img.width(), 1280);
         // The photo is 960 px tall at this size; the banner (one line of
@@ -231,6 +257,36 @@ mod tests {
         let y = banner + (1150.0 * 0.32) as u32;
         assert_eq!(img.get_pixel(64, y).0, class_colour(&labels, "neutrophil"));
         assert_ne!(class_colour(&labels, "neutrophil"), class_colour(&labels, "lymphocyte"));
+    }
+
+    #[test]
+    fn cells_beyond_the_familiarity_line_are_grey_and_not_counted() {
+        let labels: Vec<String> = ["neutrophil", "lymphocyte"].map(String::from).to_vec();
+        let cell = |x, distance| Cell {
+            bbox: [x, 1000, 300, 300].into(),
+            label: "neutrophil".into(),
+            confidence: 0.9,
+            probs: Probs::default(),
+            distance,
+        };
+        let report = FieldReport {
+            quality: Quality { ok: true, issues: vec![], focus: 0.9, exposure: 0.6, fov: None },
+            scale: None,
+            cells: vec![cell(200, Some(0.6)), cell(1200, Some(1.3)), cell(2200, Some(1.0))],
+            screen: None,
+            models: vec![],
+            site: None,
+        };
+        let analyzed = analyzed_4000x3000(report);
+        let img = render(&analyzed, &labels);
+        let banner = img.height() - 960;
+        let y = banner + (1150.0 * 0.32) as u32;
+        let edge = |x: f64| img.get_pixel((x * 0.32) as u32, y).0;
+        assert_eq!(edge(200.0), class_colour(&labels, "neutrophil"));
+        assert_eq!(edge(1200.0), UNFAMILIAR, "beyond the line");
+        assert_eq!(edge(2200.0), class_colour(&labels, "neutrophil"), "on the line is familiar");
+        let counts = &banner_lines(&analyzed.report)[0].0;
+        assert_eq!(counts, "3 white cells: neutrophil 2, 1 unlike the training data (not counted)");
     }
 
     #[test]
