@@ -169,18 +169,45 @@ def frame_tile_rows(data: Path, work: Path, source: str) -> list[dict]:
     return rows
 
 
+# Simulated eyepiece photos of *train* fields: (name, photos, red cell px, seed, one set per class).
+SIM_SPECS = {"bccd": [("bccd-100", 30, 100.0, 21, False), ("bccd-140", 25, 140.0, 22, False)],
+             "aria_all": [("aria-100", 8, 100.0, 23, True)]}
+
+
+def simulated_windows(data: Path, work: Path, source: str, name: str, n: int, rbc: float, seed: int,
+                      per_class: bool):
+    """Simulates the photos (once) and dumps the pipeline's windows of them (once)."""
+    d = work / "sims" / name
+    truth = simulate(data, d, "aria" if source == "aria_all" else "bccd", "train", n, rbc, seed, per_class)
+    out = work / f"sims-{name}-windows"
+    reps = dump_windows([d / t["file"] for t in truth], out)
+    return d, truth, out, reps
+
+
+def blast_cell_rows(data: Path, work: Path) -> list[dict]:
+    """Every cell window the pipeline cuts from simulated photos of aria *train*
+    malignant fields (B-ALL: nearly all blasts, a type the cell pack has no class
+    for): what its confidence line must keep out of the differential. Never the
+    val fields `evaluate_domains.py` reports blasts on."""
+    rows = []
+    for name, n, rbc, seed, per_class in SIM_SPECS["aria_all"]:
+        d, truth, out, reps = simulated_windows(data, work, "aria_all", name, n, rbc, seed, per_class)
+        for t in truth:
+            rep = reps.get(str(d / t["file"]))
+            if t["class"] == "benign" or not rep or not rep["quality"]["ok"] or t.get("spoiled"):
+                continue
+            rows += [{"file": str(w), "label": "blast", "source": "aria_all", "split": "fit",
+                      "group": str(d / t["file"])} for w in windows_of(out, d / t["file"], "cell")]
+    return rows
+
+
 def sim_rows(data: Path, work: Path, source: str, kind: str, max_per_photo: int = 6) -> list[dict]:
     """Windows of simulated eyepiece photos made from *train* fields only (fit).
     kind "tile": labelled by the photo's class (bccd: benign); "cell": by the
     field type of the nearest truth box, where the photo's box carries one type."""
     rows = []
-    specs = {"bccd": [("bccd-100", 30, 100.0, 21, False), ("bccd-140", 25, 140.0, 22, False)],
-             "aria_all": [("aria-100", 8, 100.0, 23, True)]}[source]
-    for name, n, rbc, seed, per_class in specs:
-        d = work / "sims" / name
-        truth = simulate(data, d, "aria" if source == "aria_all" else "bccd", "train", n, rbc, seed, per_class)
-        out = work / f"sims-{name}-windows"
-        reps = dump_windows([d / t["file"] for t in truth], out)
+    for name, n, rbc, seed, per_class in SIM_SPECS[source]:
+        d, truth, out, reps = simulated_windows(data, work, source, name, n, rbc, seed, per_class)
         for t in truth:
             p = str(d / t["file"])
             rep = reps.get(p)

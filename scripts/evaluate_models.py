@@ -82,8 +82,13 @@ TRIED = {
         "of train fields); lisc repeated 3x and bccd 2x per epoch. Version 1 (pbc_wbc only, from scratch) "
         "typed about 30 % of bccd white cells right.",
         "Leave-one-source-out runs (without lisc, without bccd): docs/domain-evaluation.md.",
-        "The 8-class held-out accuracy below the 0.97 target comes mostly from ig / monocyte / erythroblast "
-        "confusions (see the confusion matrix); more epochs (the curves still rise) are the next step.",
+        "The 8-class held-out accuracy below the 0.97 target comes mostly from immature granulocytes (ig) "
+        "confused with their mature neighbours (see the confusion matrix); more epochs (the curves still rise) "
+        "are the next step.",
+        "int8: the loss was in the weights (mostly the first depthwise layer), not the activations; rounding "
+        "each weight up or down by its output error (adaptive rounding, scripts/round_weights.py) raised "
+        "held-out agreement from 0.970 (the converter's round-to-nearest) to the figure above; the rest of "
+        "the gap is not yet traced (docs/model-pack.md, docs/quantisation-wbc-type.md).",
         "A familiarity score (scripts/fit_familiarity.py) marks crops unlike the training data; the session "
         "rule keeps them out of the differential.",
     ],
@@ -111,6 +116,10 @@ SOURCES = {
 
 REFER_TUNE_SENSITIVITY = 0.99   # refer threshold: tuning-split sensitivity target (0.98 + 1 point margin)
 MIN_CONF_TUNE_ACCURACY = 0.99   # min_confidence: accuracy of kept predictions on the tuning split
+# wbc-type min_confidence: at most this share of blasts (cells of aria *train* malignant fields through the
+# pipeline, domain_data.blast_cell_rows) typed as a mature white cell at or above it (target 0.05 on aria val,
+# one point margin, as the refer threshold takes).
+BLAST_CONFIDENT_MATURE = 0.04
 
 
 def stable_seed(path: str) -> int:
@@ -179,6 +188,22 @@ def choose_min_conf(probs, y, target):
         if ok[m].mean() >= target:
             return float(t)
     return 0.99
+
+
+def confident_mature(probs, labels, t):
+    """Share of rows typed as one of the five mature white cells with calibrated confidence >= t."""
+    import domain_data as dd
+    mature = np.isin(np.array(labels)[probs.argmax(1)], sorted(dd.CELL_TYPES))
+    return float((mature & (probs.max(1) >= t)).mean()) if len(probs) else 0.0
+
+
+def choose_min_conf_blasts(probs, labels, target):
+    """Smallest threshold (step 0.001) at which at most `target` of the blasts pass as confident mature
+    cells. A cell pack has no class for them, so the tuning split's own classes cannot set this."""
+    for t in np.round(np.arange(0.300, 0.9995, 0.001), 3):
+        if confident_mature(probs, labels, t) <= target:
+            return float(t)
+    return 0.999
 
 
 def binary_stats(p_mal, y_mal, t):
@@ -273,7 +298,7 @@ def plots(pack_dir: Path, labels, cm, rel_before, rel_after, hist, roc=None):
     return files
 
 
-def evaluate(pack_id: str, data: str, models_dir: Path):
+def evaluate(pack_id: str, data: str, models_dir: Path, work: Path):
     pack_dir = models_dir / pack_id
     mpath = pack_dir / "manifest.json"
     if not mpath.is_file():
@@ -349,6 +374,16 @@ def evaluate(pack_id: str, data: str, models_dir: Path):
         met["int8_float_agreement_n_all"] = int(len(y) * 2 + len(y_tune))
     pc = per_class(cm)
     conf_th = choose_min_conf(P_tune, y_tune, MIN_CONF_TUNE_ACCURACY)
+    met["min_confidence_tune_rule"] = conf_th
+    if pack_id == "wbc-type":
+        import domain_data as dd
+        brows = dd.blast_cell_rows(Path(data), work)
+        XB = np.stack([hd.preprocess_uint8(hd.row_image(r), m["input"]["width"], m["input"]["height"],
+                                           m["input"]["masks"]) for r in brows])
+        PB = hd.softmax_T(hd.run_tflite(tflite, XB, mean=mean, std=std), T)
+        conf_th = max(conf_th, choose_min_conf_blasts(PB, labels, BLAST_CONFIDENT_MATURE))
+        met["blasts_fit_n"] = len(brows)
+        met["blasts_fit_confident_mature"] = confident_mature(PB, labels, conf_th)
     keep = PT.max(1) >= conf_th
     met["min_confidence_coverage"] = float(keep.mean())
     met["min_confidence_kept_accuracy"] = float((pred[keep] == y[keep]).mean()) if keep.any() else float("nan")
@@ -672,8 +707,14 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
           f"{ev['binary']['tune']['specificity']:.4f}.")
     a(f"- `min_confidence` = {m['thresholds']['min_confidence']}: below this calibrated top-1 probability the "
       f"prediction is reported as uncertain. Chosen on the tuning split as the smallest value (step 0.01 from "
-      f"0.30) at which the kept predictions are >= {MIN_CONF_TUNE_ACCURACY} accurate. Held-out: "
-      f"{met['min_confidence_coverage']:.4f} of images kept, {met['min_confidence_kept_accuracy']} accurate.")
+      f"0.30) at which the kept predictions are >= {MIN_CONF_TUNE_ACCURACY} accurate"
+      + (f" ({met['min_confidence_tune_rule']}), raised where needed (step 0.001) until at most "
+         f"{BLAST_CONFIDENT_MATURE} of the {met['blasts_fit_n']} cells the pipeline cuts from simulated photos "
+         f"of aria_all *train* malignant fields (blasts, a type this pack has no class for) pass as a "
+         f"confident mature white cell: {met['blasts_fit_confident_mature']:.4f} do"
+         if pid == "wbc-type" and "blasts_fit_n" in met else "")
+      + f". Held-out: {met['min_confidence_coverage']:.4f} of images kept, "
+      f"{met['min_confidence_kept_accuracy']} accurate.")
     a("")
     a("## Targets missed and what was tried")
     a("")
@@ -689,8 +730,12 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     a("")
     a("## Limitations")
     a("")
-    a("- Single public source per model, no patient-level split (no patient ids); neighbouring aria_all "
-      "files come from the same smear, so the block split is the best available guard against leakage.")
+    a("- Few public sources (three microscopes for the cells, one lab's leukaemia for the screen), no "
+      "patient-level split (no patient ids); neighbouring aria_all files come from the same smear, so the "
+      "block split is the best available guard against leakage.")
+    if pid == "wbc-type":
+        a("- No class for blasts: they are kept out of the differential only by the confidence line above "
+          "(and by the familiarity distance), measured on simulated photos of one lab's B-ALL fields.")
     a("- Eyepiece robustness is measured on simulated degradations, not on real phone photos.")
     if pid == "all-screen":
         a("- Stain colour differs by class in aria_all; the colour-normalised result above is the check that "
@@ -723,6 +768,8 @@ def main():
                     help="shared data folder (default: $HEMALENS_DATA or ../shared/data)")
     ap.add_argument("--pack", choices=["all-screen", "wbc-type", "all"], default="all")
     ap.add_argument("--models", default=str(hd.REPO / "models"))
+    ap.add_argument("--work", default="/tmp/hemalens-domains",
+                    help="domain work folder (simulated photos and the pipeline's windows of them; made if missing)")
     ap.add_argument("--check", action="store_true",
                     help="do not write anything; recompute and fail if a metric differs from manifest.json")
     a = ap.parse_args()
@@ -737,7 +784,7 @@ def main():
             with tempfile.TemporaryDirectory() as td:
                 dst = Path(td) / p
                 shutil.copytree(src, dst)
-                got = evaluate(p, a.data, Path(td))
+                got = evaluate(p, a.data, Path(td), Path(a.work))
             for k, v in want["metrics"].items():
                 if k == "per_class":
                     continue
@@ -754,7 +801,7 @@ def main():
                     bad += 1
         sys.exit(1 if bad else 0)
     for p in packs:
-        evaluate(p, a.data, Path(a.models))
+        evaluate(p, a.data, Path(a.models), Path(a.work))
 
 
 if __name__ == "__main__":

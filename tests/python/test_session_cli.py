@@ -92,7 +92,7 @@ def test_wrong_key_and_no_patient_data_in_errors(session_cli):
 
 
 def test_decide_applies_the_rule_without_a_store(session_cli):
-    cells = [{"bbox": [0, 0, 1, 1], "label": "neutrophil", "confidence": 0.99, "probs": {"neutrophil": 0.99}}] * 40
+    cells = [{"bbox": [0, 0, 1, 1], "label": "neutrophil", "confidence": 0.999, "probs": {"neutrophil": 0.999}}] * 40
     field = {"quality": {"ok": True, "issues": [], "focus": 1.0, "exposure": 0.5, "fov": None}, "scale": None,
              "cells": cells, "screen": None, "timing_ms": {}, "models": []}
     r = session_cli("decide", stdin=json.dumps({"fields": [field] * 3}) + "\n" + json.dumps({"fields": []}) + "\n")
