@@ -15,7 +15,9 @@ For each pack (models/<id>/) this script
     evaluation.json and the PNG plots.
 
 Needs only numpy, pillow, ai-edge-litert (and matplotlib for the plots; without it
-the plots are left as they are). No TensorFlow, no retraining.
+the plots are left as they are), and for wbc-type's confidence line the built
+`hemalens` binary ($HEMALENS_BIN): simulated photos of aria_all train fields go
+through the pipeline once, into --work. No TensorFlow, no retraining.
 
   python scripts/evaluate_models.py                 # both packs
   python scripts/evaluate_models.py --pack wbc-type --data /path/to/shared/data

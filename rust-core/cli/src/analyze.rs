@@ -168,12 +168,39 @@ fn summary(path: &str, v: &Value) -> String {
             .unwrap_or_default();
         return format!("{path}: rejected ({})", codes.join(", "));
     }
-    let n = v["cells"].as_array().map(Vec::len).unwrap_or(0);
+    let cells = v["cells"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let far = cells.iter().filter(|c| c["distance"].as_f64().is_some_and(|d| d > 1.0)).count();
+    let n = cells.len();
+    let far = if far > 0 { format!(" ({far} unfamiliar, not counted)") } else { String::new() };
     format!(
-        "{path}: {n} white cells; screen {} ({:.2}); rbc {:.1} px; {:.0} ms",
+        "{path}: {n} white cells{far}; screen {} ({:.2}); rbc {:.1} px; {:.0} ms",
         v["screen"]["label"].as_str().unwrap_or("-"),
         v["screen"]["confidence"].as_f64().unwrap_or(0.0),
         v["scale"]["rbc_diameter_px"].as_f64().unwrap_or(0.0),
         v["timing_ms"]["total"].as_f64().unwrap_or(0.0)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_names_cells_beyond_the_familiarity_line() {
+        let v = |cells: Value| {
+            json!({"quality": {"ok": true}, "cells": cells, "screen": {"label": "benign", "confidence": 0.99},
+                   "scale": {"rbc_diameter_px": 90.0}, "timing_ms": {"total": 12.0}})
+        };
+        let both = v(json!([{"distance": 0.4}, {"distance": 1.04}, {"distance": null}]));
+        assert_eq!(
+            summary("p.jpg", &both),
+            "p.jpg: 3 white cells (1 unfamiliar, not counted); screen benign (0.99); rbc 90.0 px; 12 ms"
+        );
+        assert_eq!(
+            summary("p.jpg", &v(json!([{"distance": 1.0}]))),
+            "p.jpg: 1 white cells; screen benign (0.99); rbc 90.0 px; 12 ms"
+        );
+        let rejected = json!({"quality": {"ok": false, "issues": [{"code": "unfamiliar_image"}]}});
+        assert_eq!(summary("p.jpg", &rejected), "p.jpg: rejected (unfamiliar_image)");
+    }
 }
