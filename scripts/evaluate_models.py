@@ -33,6 +33,7 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import domain_data as dd  # noqa: E402
 import hemalens_data as hd  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -194,7 +195,6 @@ def choose_min_conf(probs, y, target):
 
 def confident_mature(probs, labels, t):
     """Share of rows typed as one of the five mature white cells with calibrated confidence >= t."""
-    import domain_data as dd
     mature = np.isin(np.array(labels)[probs.argmax(1)], sorted(dd.CELL_TYPES))
     return float((mature & (probs.max(1) >= t)).mean()) if len(probs) else 0.0
 
@@ -378,11 +378,8 @@ def evaluate(pack_id: str, data: str, models_dir: Path, work: Path):
     conf_th = choose_min_conf(P_tune, y_tune, MIN_CONF_TUNE_ACCURACY)
     met["min_confidence_tune_rule"] = conf_th
     if pack_id == "wbc-type":
-        import domain_data as dd
         brows = dd.blast_cell_rows(Path(data), work)
-        XB = np.stack([hd.preprocess_uint8(hd.row_image(r), m["input"]["width"], m["input"]["height"],
-                                           m["input"]["masks"]) for r in brows])
-        PB = hd.softmax_T(hd.run_tflite(tflite, XB, mean=mean, std=std), T)
+        PB = hd.softmax_T(hd.run_tflite(tflite, load_set(brows, m, "clean"), mean=mean, std=std), T)
         conf_th = max(conf_th, choose_min_conf_blasts(PB, labels, BLAST_CONFIDENT_MATURE))
         met["blasts_fit_n"] = len(brows)
         met["blasts_fit_confident_mature"] = confident_mature(PB, labels, conf_th)

@@ -1,6 +1,6 @@
 use crate::output;
 use crate::quiet::quietly;
-use hemalens_core::field::{overlay, AnalyzeOptions, Analyzer};
+use hemalens_core::field::{beyond_familiarity_line, overlay, AnalyzeOptions, Analyzer};
 use hemalens_core::Error;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -169,7 +169,7 @@ fn summary(path: &str, v: &Value) -> String {
         return format!("{path}: rejected ({})", codes.join(", "));
     }
     let cells = v["cells"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let far = cells.iter().filter(|c| c["distance"].as_f64().is_some_and(|d| d > 1.0)).count();
+    let far = cells.iter().filter(|c| beyond_familiarity_line(c["distance"].as_f64())).count();
     let n = cells.len();
     let far = if far > 0 { format!(" ({far} unfamiliar, not counted)") } else { String::new() };
     format!(

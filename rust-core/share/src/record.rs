@@ -140,7 +140,7 @@ impl Record {
         let min_conf =
             self.summary().provenance.thresholds.get("wbc-type.min_confidence").copied().unwrap_or(0.0);
         let unchecked = field.report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
-        let familiar = !unchecked && !cell.distance.is_some_and(|d| d > 1.0);
+        let familiar = !unchecked && !cell.unfamiliar();
         familiar && cell.confidence >= min_conf
     }
 

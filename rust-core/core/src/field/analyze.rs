@@ -701,10 +701,10 @@ fn outside_to_background(img: &mut RgbImage, f: &Fov, x0: f64, y0: f64, step: f6
 /// line it is uncertain on its own (kept out of a session's differential), but
 /// it does not throw away what the field's tiles say.
 fn unfamiliar(r: &FieldReport, judge_cells: bool) -> bool {
-    let tiles = r.screen.as_ref().and_then(|s| s.distance).is_some_and(|d| d > 1.0);
-    let judged: Vec<f64> = r.cells.iter().filter_map(|c| c.distance).collect();
-    let far = judged.iter().filter(|d| **d > 1.0).count();
-    tiles || (judge_cells && judged.len() >= MIN_CELLS_JUDGING_A_FIELD && 2 * far > judged.len())
+    let tiles = super::report::beyond_familiarity_line(r.screen.as_ref().and_then(|s| s.distance));
+    let judged = r.cells.iter().filter(|c| c.distance.is_some()).count();
+    let far = r.cells.iter().filter(|c| c.unfamiliar()).count();
+    tiles || (judge_cells && judged >= MIN_CELLS_JUDGING_A_FIELD && 2 * far > judged)
 }
 
 /// The fewest white cells with a distance that may call a field unfamiliar.

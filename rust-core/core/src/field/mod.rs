@@ -18,5 +18,6 @@ pub mod scale;
 
 pub use analyze::{AnalyzeOptions, Analyzed, Analyzer, GATE_LOG};
 pub use report::{
-    Bbox, Cell, FieldReport, Fov, IssueCode, LabelProb, ModelRef, Probs, Quality, QualityIssue, Scale, Screen,
+    beyond_familiarity_line, Bbox, Cell, FieldReport, Fov, IssueCode, LabelProb, ModelRef, Probs, Quality,
+    QualityIssue, Scale, Screen,
 };

@@ -21,13 +21,9 @@ const PALETTE: [[u8; 3]; 8] = [
     [40, 40, 40],    // black
 ];
 
-/// A cell beyond the cell pack's familiarity line (`distance` above 1): boxed in
-/// grey whatever its label, since a session does not count it.
+/// A cell beyond the cell pack's familiarity line: boxed in grey whatever its
+/// label, since a session does not count it.
 const UNFAMILIAR: [u8; 3] = [150, 150, 150];
-
-fn is_unfamiliar(c: &super::report::Cell) -> bool {
-    c.distance.is_some_and(|d| d > 1.0)
-}
 
 pub fn class_colour(labels: &[String], label: &str) -> [u8; 3] {
     let i = labels.iter().position(|l| l == label).unwrap_or(labels.len());
@@ -54,7 +50,7 @@ pub fn render(a: &Analyzed, cell_labels: &[String]) -> RgbImage {
         circle(&mut img, f.cx * z, f.cy * z, f.r * z, [255, 215, 0], unit);
     }
     for c in &r.cells {
-        let far = is_unfamiliar(c);
+        let far = c.unfamiliar();
         let col = if far { UNFAMILIAR } else { class_colour(cell_labels, &c.label) };
         let [x, y, w, h] = <[u32; 4]>::from(c.bbox).map(|v| (f64::from(v) * z).round() as i64);
         rect(&mut img, x, y, w, h, col, unit);
@@ -99,7 +95,7 @@ fn banner_lines(r: &super::report::FieldReport) -> Vec<(String, [u8; 3])> {
             ));
         }
         let mut counts: Vec<(String, usize)> = Vec::new();
-        for c in r.cells.iter().filter(|c| !is_unfamiliar(c)) {
+        for c in r.cells.iter().filter(|c| !c.unfamiliar()) {
             match counts.iter_mut().find(|(l, _)| *l == c.label) {
                 Some(e) => e.1 += 1,
                 None => counts.push((c.label.clone(), 1)),
@@ -107,7 +103,7 @@ fn banner_lines(r: &super::report::FieldReport) -> Vec<(String, [u8; 3])> {
         }
         counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let mut parts: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
-        let far = r.cells.iter().filter(|c| is_unfamiliar(c)).count();
+        let far = r.cells.iter().filter(|c| c.unfamiliar()).count();
         if far > 0 {
             parts.push(format!("{far} unlike the training data (not counted)"));
         }

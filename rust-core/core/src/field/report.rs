@@ -74,6 +74,23 @@ pub struct Cell {
     pub distance: Option<f64>,
 }
 
+/// The familiarity line: a `distance` (score over the pack's fitted line) above
+/// it lies beyond what the pack was trained and calibrated on.
+pub const FAMILIARITY_LINE: f64 = 1.0;
+
+/// Whether a pack's `distance` lies beyond the familiarity line (none, from a
+/// pack without an embedding, never does).
+pub fn beyond_familiarity_line(distance: Option<f64>) -> bool {
+    distance.is_some_and(|d| d > FAMILIARITY_LINE)
+}
+
+impl Cell {
+    /// Beyond the cell pack's familiarity line: no evidence either way.
+    pub fn unfamiliar(&self) -> bool {
+        beyond_familiarity_line(self.distance)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Screen {

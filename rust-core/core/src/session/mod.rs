@@ -149,7 +149,7 @@ impl Session {
                 continue;
             }
             // A cell unlike the pack's training data is no evidence either way.
-            let unfamiliar = cells_unchecked || cell.distance.is_some_and(|d| d > 1.0);
+            let unfamiliar = cells_unchecked || cell.unfamiliar();
             if !unfamiliar {
                 for (label, _) in cell.probs.iter() {
                     if label != PLATELET && !self.white_labels.iter().any(|l| l == label) {
