@@ -82,17 +82,34 @@ def hemalens_bin() -> str:
     return os.environ.get("HEMALENS_BIN", str(ROOT / "target" / "release" / "hemalens"))
 
 
+def pipeline_id() -> str:
+    """Which pipeline dumps windows: the sha-256 of the hemalens binary (its packs
+    are embedded in it, so a changed gate, detector or pack changes it too)."""
+    h = hashlib.sha256()
+    with open(hemalens_bin(), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def dump_windows(paths: list[Path], out: Path, batch: int = 200) -> dict[str, dict]:
     """Runs the pipeline on `paths`, dumping every model input into `out`. Returns
-    {path: report} and leaves `out/reports.jsonl` so a second call is free."""
-    rep = out / "reports.jsonl"
-    if rep.is_file():
+    {path: report} and leaves `out/reports.jsonl` so a second call is free, as
+    long as the same binary asks (`out/pipeline.txt`): windows dumped by another
+    build may have passed another gate, so they are dumped again."""
+    rep, stamp, me = out / "reports.jsonl", out / "pipeline.txt", pipeline_id()
+    if rep.is_file() and stamp.is_file() and stamp.read_text().strip() == me:
         got = {}
         for line in rep.read_text().splitlines():
             d = json.loads(line)
             got[d["path"]] = d
         if all(str(p) in got for p in paths):
             return got
+    if rep.is_file():
+        print(f"[domain_data] {out}: windows from another build or set of photos, dumped again", flush=True)
+        for old in out.glob("*.png"):
+            old.unlink()
+        stamp.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     got = {}
     with open(rep, "w") as f:
@@ -106,6 +123,7 @@ def dump_windows(paths: list[Path], out: Path, batch: int = 200) -> dict[str, di
                 d = json.loads(line)
                 got[d["path"]] = d
                 f.write(line + "\n")
+    stamp.write_text(me + "\n")
     return got
 
 
