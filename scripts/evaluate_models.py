@@ -739,6 +739,7 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
     if pid == "all-screen":
         a("- Stain colour differs by class in aria_all; the colour-normalised result above is the check that "
           "the model does not rely on it alone.")
+        a("- Magnification may differ by class too: " + aria_scale_by_class())
     a("")
     a("## Reproduce")
     a("")
@@ -759,6 +760,29 @@ def write_card(pack_dir, m, hist, meas, ev, cm, pc, pngs, split_text, have_float
       "slightly. CI re-runs only the evaluation (`--check` fails if a recomputed metric differs from the "
       "manifest).")
     (pack_dir / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
+
+
+def aria_scale_by_class() -> str:
+    """The red-cell diameter the pipeline measured on each aria class, and how many
+    of its val fields were refused as unfamiliar (docs/unfamiliar-evaluation.json,
+    written by evaluate_unfamiliar.py)."""
+    f = hd.REPO / "docs" / "unfamiliar-evaluation.json"
+    by = json.loads(f.read_text()).get("aria_by_class") if f.is_file() else None
+    if not by:
+        return "see docs/unfamiliar-evaluation.md (aria_all val fields by class)."
+    parts = [f"{k.replace('malignant_', '')} {v['rbc_px_median']} px ({v['unfamiliar']}/{v['n']})"
+             for k, v in by.items()]
+    text = ("the pipeline measures the median red-cell diameter of aria val fields at " + ", ".join(parts)
+            + " (in brackets: fields refused as unfamiliar through the pipeline; docs/unfamiliar-evaluation.md). "
+            "The pack is trained and "
+            "evaluated here on aria's images at their own scale, where a size cue is open to it; in the field the "
+            "pipeline resamples every photo to one red-cell size.")
+    sized = [k for k, v in by.items() if v["rbc_px_median"] is not None]
+    largest = max(sized, key=lambda k: by[k]["rbc_px_median"]) if sized else None
+    refused = max(by, key=lambda k: by[k]["unfamiliar"] / max(1, by[k]["n"]))
+    if largest == refused:
+        text += f" The class measured largest ({largest}) is also the one most often refused there."
+    return text
 
 
 def main():

@@ -4,7 +4,10 @@
 Generates a set of non-blood pictures (seeded, nothing committed): noise, smooth
 gradients, screenshots of text, cartoons and drawn faces, coloured geometric
 shapes, fabric-like and cloud-like textures, pictures of a smear turned into
-something else (blurred to nothing, colours inverted), each as a plain photo
+something else (blurred to nothing, colours inverted), drawn smears (the
+generator of the README's old cartoon sample, `make_test_images.smear`, with
+other seeds, cells and sizes: a textbook drawing, not a photo of a slide;
+`drawn_smear`), each as a plain photo
 and as seen through a round eyepiece aperture. Each is analysed by the shipped
 packs; a picture is caught when the quality gate refuses it for any reason
 (`unfamiliar_image` or another code). Then the in-domain side: the share of
@@ -14,7 +17,7 @@ photos of bccd val fields).
 
 Writes docs/unfamiliar-evaluation.md and .json.
 
-  .venv-train/bin/python scripts/evaluate_unfamiliar.py [--n 240]
+  .venv-train/bin/python scripts/evaluate_unfamiliar.py [--n 264]
 """
 from __future__ import annotations
 
@@ -31,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import domain_data as dd  # noqa: E402
 import evaluate_pipeline  # noqa: E402
 import hemalens_data as hd  # noqa: E402
+import make_test_images  # noqa: E402
 
 KINDS = ["noise", "gradient", "text", "face", "shapes", "texture", "clouds", "smear_blurred", "smear_inverted",
-         "checkerboard"]
+         "checkerboard", "drawn_smear"]
+WBC_KINDS = ["neutrophil", "lymphocyte"]  # what make_test_images.smear draws
 
 
 def eyepiece(img: Image.Image, rng) -> Image.Image:
@@ -100,6 +105,11 @@ def make(kind: str, rng, smears: list[Path]) -> Image.Image:
         base = rng.normal(0, 1, (h // 32 + 2, w // 32 + 2, 3))
         img = Image.fromarray(np.clip(128 + 60 * base, 0, 255).astype(np.uint8)).resize((w, h), Image.BICUBIC)
         return img.filter(ImageFilter.GaussianBlur(4))
+    if kind == "drawn_smear":
+        # Red cells at bccd's scale, so the pipeline measures a plausible field.
+        wbcs = tuple((float(rng.uniform(0.15, 0.85) * w), float(rng.uniform(0.15, 0.85) * h),
+                      WBC_KINDS[int(rng.integers(0, len(WBC_KINDS)))]) for _ in range(int(rng.integers(1, 4))))
+        return make_test_images.smear(w, h, seed=int(rng.integers(0, 2**31)), wbcs=wbcs)
     if kind == "checkerboard":
         s = int(rng.integers(8, 64))
         yy, xx = np.mgrid[0:h, 0:w]
@@ -115,7 +125,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=hd.default_data_dir())
     ap.add_argument("--work", default="/tmp/hemalens-domains")
-    ap.add_argument("--n", type=int, default=240)
+    ap.add_argument("--n", type=int, default=264, help="pictures (24 of each kind)")
     ap.add_argument("--seed", type=int, default=20261204)
     ap.add_argument("--out", default=str(hd.REPO / "docs" / "unfamiliar-evaluation"))
     a = ap.parse_args()
@@ -160,6 +170,7 @@ def main():
     sets = {"bccd val fields": val,
             "raabin_phone val frames": [Path(r["file"]) for r in rr if r["split"] == "val"],
             "aria_all val fields": [Path(r["file"]) for r in dd.aria_rows(data) if r["split"] == "held"]}
+    aria_label = {r["file"]: r["label"] for r in dd.aria_rows(data) if r["split"] == "held"}
     sim = work / "sims" / "bccd-val-100"
     truth = dd.simulate(data, sim, "bccd", "val", 40, 100.0, 31, False)
     sets["simulated eyepiece photos of bccd val fields"] = [sim / t["file"] for t in truth]
@@ -176,6 +187,21 @@ def main():
         report["in_domain"][name] = {"n": len(got), "unfamiliar": unf, "share": round(unf / max(1, len(got)), 4),
                                      "ci": [round(lo, 4), round(hi, 4)], "not_a_smear": nas,
                                      "not_a_smear_ci": [round(nlo, 4), round(nhi, 4)]}
+        if name.startswith("aria_all"):
+            # Which of aria's classes are refused, beside the red-cell diameter the
+            # pipeline measured on them (the pack's scale is its overall median).
+            by_class: dict = {}
+            for p, r in zip(paths, got):
+                b = by_class.setdefault(aria_label[str(p)], {"n": 0, "unfamiliar": 0, "rbc_px": []})
+                b["n"] += 1
+                b["unfamiliar"] += int(has(r, "unfamiliar_image"))
+                if (r.get("scale") or {}).get("rbc_diameter_px"):
+                    b["rbc_px"].append(r["scale"]["rbc_diameter_px"])
+            report["aria_by_class"] = {
+                k: {"n": v["n"], "unfamiliar": v["unfamiliar"],
+                    "rbc_px_median": round(float(np.median(v["rbc_px"])), 2) if v["rbc_px"] else None}
+                for k, v in sorted(by_class.items())}
+            report["aria_rbc_px_pack"] = hd.ARIA_RBC_PX_AT_224
         print(name, report["in_domain"][name], flush=True)
     out = Path(a.out)
     hd.write_json(out.with_suffix(".json"), report)
@@ -205,6 +231,15 @@ def markdown(r: dict) -> str:
         n, c = v.get("not_a_smear", 0), v.get("not_a_smear_ci", [0.0, 0.0])
         L.append(f"| {k} | {v['n']} | {v['unfamiliar']} | {v['share']:.1%} ({v['ci'][0]:.1%}-{v['ci'][1]:.1%}) "
                  f"| {n} | {n / max(1, v['n']):.1%} ({c[0]:.1%}-{c[1]:.1%}) |")
+    if r.get("aria_by_class"):
+        L += ["", "**aria_all val fields by class**: refused as `unfamiliar_image`, and the median red-cell",
+              f"diameter the pipeline measured on them (the pack's scale: {r['aria_rbc_px_pack']} px at 224 px; the",
+              "pipeline resamples each field to it before cutting tiles, so a class measured larger reaches",
+              "the screen smaller than the pack saw it in training):", "",
+              "| class | fields | unfamiliar_image | measured red-cell diameter (px, median) |", "|---|---|---|---|"]
+        for k, v in r["aria_by_class"].items():
+            L.append(f"| {k} | {v['n']} | {v['unfamiliar']} ({v['unfamiliar'] / max(1, v['n']):.1%}) "
+                     f"| {v['rbc_px_median']} |")
     return "\n".join(L) + "\n"
 
 

@@ -56,8 +56,9 @@ def smear(w=640, h=480, seed=3, wbcs=((200, 170, "neutrophil"), (470, 330, "lymp
     d = ImageDraw.Draw(im)
     r = 38  # red-cell radius: diameter ~76 px, the scale of bccd_fields
     placed = []
-    for _ in range(4000):
-        if len(placed) >= 48:
+    area = w * h / (640 * 480)  # as many red cells per area as the 640x480 sample's 48
+    for _ in range(round(4000 * max(1.0, area))):
+        if len(placed) >= round(48 * area):
             break
         x, y = rnd.uniform(-10, w + 10), rnd.uniform(-10, h + 10)
         if any((x - a) ** 2 + (y - b) ** 2 < (1.7 * r) ** 2 for a, b in placed):
