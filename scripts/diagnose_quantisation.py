@@ -11,7 +11,7 @@ docs/quantisation-<pack>.md and .json.
 
 With `--requantise N [N ...]` (needs TensorFlow: the training venv,
 scripts/requirements-train.txt) the float32 export is quantised again with N
-representative training images each (TensorFlow's own calibrator), and each
+representative training images each (the converter's own path, as the packs are exported), and each
 result's agreement with float32 on every tune image is written beside the
 shipped model's: does a bigger or other representative set mend it?
 
@@ -72,17 +72,11 @@ def representative(pack: str, m: dict, n: int, data: str) -> np.ndarray:
 
 
 def requantised(pack: str, m: dict, float_bytes: bytes, n: int, data: str) -> bytes:
-    """The float32 export quantised again (full-integer int8, TensorFlow's calibrator, the
-    weights rounded to nearest) with `n` representative training images."""
-    import tensorflow as tf
-    from tensorflow.lite.python.optimize import calibrator
-    rep = representative(pack, m, n, data)
-
-    def gen():
-        for x in rep:
-            yield [x[None].astype(np.float32)]
-
-    return calibrator.Calibrator(float_bytes).calibrate_and_quantize(gen, tf.int8, tf.int8, False)
+    """The float32 export quantised again with `n` representative training images, the
+    weights rounded to nearest: the converter's own path the packs are exported by
+    (calibration, then the MLIR quantiser; round_weights.quantise)."""
+    import round_weights
+    return round_weights.quantise(float_bytes, representative(pack, m, n, data))
 
 
 def main():
