@@ -27,6 +27,7 @@ Each row: {"file", "label", "source", "split", optional "crop_side"}. Splits:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -85,8 +86,15 @@ def hemalens_bin() -> str:
 def pipeline_id() -> str:
     """Which pipeline dumps windows: the sha-256 of the hemalens binary (its packs
     are embedded in it, so a changed gate, detector or pack changes it too)."""
+    return _sha256_of(str(hemalens_bin()))
+
+
+@functools.cache
+def _sha256_of(path: str) -> str:
+    """A file's sha-256, read once per process (the binary is not rebuilt under a
+    running evaluation)."""
     h = hashlib.sha256()
-    with open(hemalens_bin(), "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

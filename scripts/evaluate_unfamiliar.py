@@ -167,17 +167,18 @@ def main():
               "in_domain": {}}
     # In-domain held-out fields: refused as unfamiliar_image.
     rr = hd.read_labels(data / "raabin_phone")
+    aria_held = [r for r in dd.aria_rows(data) if r["split"] == "held"]
     sets = {"bccd val fields": val,
             "raabin_phone val frames": [Path(r["file"]) for r in rr if r["split"] == "val"],
-            "aria_all val fields": [Path(r["file"]) for r in dd.aria_rows(data) if r["split"] == "held"]}
-    aria_label = {r["file"]: r["label"] for r in dd.aria_rows(data) if r["split"] == "held"}
+            "aria_all val fields": [Path(r["file"]) for r in aria_held]}
     sim = work / "sims" / "bccd-val-100"
     truth = dd.simulate(data, sim, "bccd", "val", 40, 100.0, 31, False)
     sets["simulated eyepiece photos of bccd val fields"] = [sim / t["file"] for t in truth]
+    has = lambda r, code: any(i["code"] == code for i in r.get("quality", {}).get("issues", []))  # noqa: E731
+    got_by: dict = {}
     for name, paths in sets.items():
         reps = evaluate_pipeline.analyze(dd.hemalens_bin(), paths, 100)
-        got = [reps.get(str(p), {}) for p in paths]
-        has = lambda r, code: any(i["code"] == code for i in r.get("quality", {}).get("issues", []))  # noqa: E731
+        got = got_by[name] = [reps.get(str(p), {}) for p in paths]
         unf = sum(has(r, "unfamiliar_image") for r in got)
         # The gate's other line against what is not a photographed smear
         # (unstained, or drawn: quality::flat_colour): real fields must pass it too.
@@ -187,22 +188,21 @@ def main():
         report["in_domain"][name] = {"n": len(got), "unfamiliar": unf, "share": round(unf / max(1, len(got)), 4),
                                      "ci": [round(lo, 4), round(hi, 4)], "not_a_smear": nas,
                                      "not_a_smear_ci": [round(nlo, 4), round(nhi, 4)]}
-        if name.startswith("aria_all"):
-            # Which of aria's classes are refused, beside the red-cell diameter the
-            # pipeline measured on them (the pack's scale is its overall median).
-            by_class: dict = {}
-            for p, r in zip(paths, got):
-                b = by_class.setdefault(aria_label[str(p)], {"n": 0, "unfamiliar": 0, "rbc_px": []})
-                b["n"] += 1
-                b["unfamiliar"] += int(has(r, "unfamiliar_image"))
-                if (r.get("scale") or {}).get("rbc_diameter_px"):
-                    b["rbc_px"].append(r["scale"]["rbc_diameter_px"])
-            report["aria_by_class"] = {
-                k: {"n": v["n"], "unfamiliar": v["unfamiliar"],
-                    "rbc_px_median": round(float(np.median(v["rbc_px"])), 2) if v["rbc_px"] else None}
-                for k, v in sorted(by_class.items())}
-            report["aria_rbc_px_pack"] = hd.ARIA_RBC_PX_AT_224
         print(name, report["in_domain"][name], flush=True)
+    # Which of aria's classes are refused, beside the red-cell diameter the
+    # pipeline measured on them (the pack's scale is its overall median).
+    by_class: dict = {}
+    for row, r in zip(aria_held, got_by["aria_all val fields"]):
+        b = by_class.setdefault(row["label"], {"n": 0, "unfamiliar": 0, "rbc_px": []})
+        b["n"] += 1
+        b["unfamiliar"] += int(has(r, "unfamiliar_image"))
+        if (r.get("scale") or {}).get("rbc_diameter_px"):
+            b["rbc_px"].append(r["scale"]["rbc_diameter_px"])
+    report["aria_by_class"] = {
+        k: {"n": v["n"], "unfamiliar": v["unfamiliar"],
+            "rbc_px_median": round(float(np.median(v["rbc_px"])), 2) if v["rbc_px"] else None}
+        for k, v in sorted(by_class.items())}
+    report["aria_rbc_px_pack"] = hd.ARIA_RBC_PX_AT_224
     out = Path(a.out)
     hd.write_json(out.with_suffix(".json"), report)
     out.with_suffix(".md").write_text(markdown(report))
