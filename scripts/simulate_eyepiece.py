@@ -219,22 +219,44 @@ def build(fields, src_rbc, rng, rbc, label, source, cast_range=0.1):
     return im, truth
 
 
-def demo(data, field, out, seed):
-    """One eyepiece photo (1600x1200) of ONE bccd_fields field: the aperture lies
-    inside the field, which is scaled 2x (no mosaic, no repeats). For the
-    README's demo, the one image from ../shared/data the project may commit."""
+def demo(data, field, out, seed, across=None):
+    """One eyepiece photo (1600x1200) of ONE bccd_fields field, for the README's
+    demo, the one image from ../shared/data the project may commit.
+
+    Without `across`: the aperture lies inside the field, which is scaled 2x (no
+    mosaic, no repeats): about 6 red cells across the aperture, where a 100x
+    objective shows 24-28 (the simulator's photos).
+    With `across` (red cells across the aperture): the field tiled with its own
+    mirror images (each copy flipped against its neighbours, so the smear runs on
+    across every seam), turned, and scaled to that many red cells across, as
+    through a real eyepiece; its one white cell recurs, mirrored."""
     global W, H
     W, H = 1600, 1200
     rows = {r["path"]: r for r in csv.DictReader(open(data / "bccd_fields" / "labels.csv"))}
     if field not in rows or rows[field]["split"] != "train":
         raise SystemExit(f"{field}: not a bccd_fields train field")
     rng = random.Random(seed)
-    k = 2.0
     im = Image.open(data / "bccd_fields" / field).convert("RGB")
-    fw, fh = int(im.width * k), int(im.height * k)
-    canvas = Image.new("RGB", (W, H), (230, 225, 225))
-    canvas.paste(im.resize((fw, fh), Image.BICUBIC), ((W - fw) // 2, (H - fh) // 2))
-    cx, cy, r = W / 2, H / 2, 0.47 * fh / 2 * 2 * 0.98
+    if across is None:
+        k = 2.0
+        fw, fh = int(im.width * k), int(im.height * k)
+        canvas = Image.new("RGB", (W, H), (230, 225, 225))
+        canvas.paste(im.resize((fw, fh), Image.BICUBIC), ((W - fw) // 2, (H - fh) // 2))
+        cx, cy, r = W / 2, H / 2, 0.47 * fh / 2 * 2 * 0.98
+    else:
+        cx, cy, r = W / 2, H / 2, 0.45 * H
+        k = 2 * r / across / load_bccd(data, "train")[1]
+        fw, fh = max(1, int(im.width * k)), max(1, int(im.height * k))
+        f = im.resize((fw, fh), Image.BICUBIC)
+        side = int(math.hypot(W, H)) + 2 * max(fw, fh)
+        big = Image.new("RGB", (side, side))
+        for j in range(side // fh + 1):
+            for i in range(side // fw + 1):
+                t = f.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else f
+                big.paste(t.transpose(Image.Transpose.FLIP_TOP_BOTTOM) if j % 2 else t, (i * fw, j * fh))
+        big = big.rotate(rng.uniform(0, 360), resample=Image.BILINEAR)
+        x0, y0 = (side - W) // 2, (side - H) // 2
+        canvas = big.crop((x0, y0, x0 + W, y0 + H))
     photo = eyepiece(canvas, cx, cy, r, rng, [1.03, 1.0, 0.95], 1.0)
     photo.save(out, quality=88)
     print(f"wrote {out} from {field} ({rows[field]['label']})")
@@ -246,9 +268,11 @@ def main():
         dp.add_argument("--demo", required=True, metavar="FIELD", help="path inside bccd_fields, e.g. images/BloodImage_00001.jpg")
         dp.add_argument("--data")
         dp.add_argument("--seed", type=int, default=1)
+        dp.add_argument("--across", type=float, default=None,
+                        help="red cells across the aperture: the field mirror-tiled to a real view's scale")
         dp.add_argument("--out", required=True)
         d = dp.parse_args()
-        return demo(data_dir(d.data), d.demo, d.out, d.seed)
+        return demo(data_dir(d.data), d.demo, d.out, d.seed, d.across)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data")
     ap.add_argument("--source", choices=["bccd", "aria"], required=True)
