@@ -4,7 +4,10 @@ the pack was trained on, in the pack's own embedding space.
 
 1. Re-exports the pack's kept weights (<cache-dir>/<id>-best.weights.h5, written
    by train_*.py) with a second output: the pooled features that feed the
-   logits (docs/model-pack.md, "familiarity"). With `--from-float` the kept
+   logits (docs/model-pack.md, "familiarity"); with `--style-layer`, a third:
+   that layer's channel means and mean absolute deviations (how the picture is
+   made, where the embedding says what it shows: docs/layer-familiarity.md),
+   which gets a Gaussian and a line of its own, fitted the same way. With `--from-float` the kept
    weights are not needed: the int8 model is made again from the pack's float32
    export (same representative images). `--rounding` picks the int8 weights'
    rounding (default: as the pack was exported).
@@ -42,24 +45,31 @@ import hemalens_data as hd  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def embed(path: Path, rows: list[dict], size: int, masks: list[dict], logits: bool = False):
-    """The int8 model's dequantised embeddings of `rows` (and its logits, with `logits`)."""
+def embed(path: Path, rows: list[dict], size: int, masks: list[dict], logits: bool = False, style: bool = False):
+    """The int8 model's dequantised embeddings of `rows` (and its logits, with
+    `logits`; and its style statistics, with `style`), in that order."""
     from ai_edge_litert.interpreter import Interpreter
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
-    i, e = it.get_input_details()[0], hd.embedding_output(it)
+    i, e, st = it.get_input_details()[0], hd.embedding_output(it), hd.style_output(it)
     o = hd.logits_output(it)
     s, zp = i["quantization"]
     es, ezp = e["quantization"]
-    out, zs = [], []
+    out, zs, ss = [], [], []
     for r in rows:
         a = hd.preprocess_uint8(hd.row_image(r), size, size, masks)
         it.set_tensor(i["index"], hd.quantize(hd.normalize(a)[None], s, zp))
         it.invoke()
         out.append(hd.dequantize(it.get_tensor(e["index"])[0], es, ezp))
         zs.append(hd.dequantize(it.get_tensor(o["index"])[0], *o["quantization"]))
-    E = np.asarray(out, np.float64)
-    return (E, np.asarray(zs, np.float64)) if logits else E
+        if style:
+            ss.append(hd.dequantize(it.get_tensor(st["index"])[0], *st["quantization"]))
+    res = [np.asarray(out, np.float64)]
+    if logits:
+        res.append(np.asarray(zs, np.float64))
+    if style:
+        res.append(np.asarray(ss, np.float64))
+    return tuple(res) if len(res) > 1 else res[0]
 
 
 def fit(E: np.ndarray, k: int) -> dict:
@@ -79,6 +89,22 @@ def score(E: np.ndarray, g: dict) -> np.ndarray:
     P = Z @ g["components"].T
     r2 = np.maximum((Z * Z).sum(1) - (P * P).sum(1), 0.0)
     return ((P * P / g["variances"]).sum(1) + r2 / g["residual_variance"]) / E.shape[1]
+
+
+def gaussian_entry(output: int, tensor: dict, g: dict, line: float) -> dict:
+    """The manifest's description of a fitted Gaussian on model output `output`
+    (docs/model-pack.md, `familiarity`), numbers to 6 significant digits."""
+    f6 = lambda v: float(f"{float(v):.6g}")  # noqa: E731
+    return {
+        "output": output,
+        "dim": int(tensor["shape"][-1]),
+        "quantization": {"scale": float(tensor["quantization"][0]), "zero_point": int(tensor["quantization"][1])},
+        "mean": [f6(v) for v in g["mean"]],
+        "components": [[f6(v) for v in row] for row in g["components"]],
+        "variances": [f6(v) for v in g["variances"]],
+        "residual_variance": f6(g["residual_variance"]),
+        "threshold": f6(line),
+    }
 
 
 def rows_for(pack: str, data: Path, work: Path, leave_out: str | None):
@@ -117,6 +143,9 @@ def main():
     ap.add_argument("--from-float", action="store_true",
                     help="quantise the pack's float32 export (model_float.tflite) again instead of exporting the "
                          "kept weights (when they are gone; the float32 export is left as it is)")
+    ap.add_argument("--style-layer", default=None, metavar="LAYER",
+                    help=f"also export and fit style statistics of LAYER (the screen's: {hd.STYLE_LAYER}); "
+                         "with --refit-only or --from-float, used when the model already has them")
     ap.add_argument("--rounding", choices=hd.ROUNDING, default=None,
                     help="int8 weights (default: as the pack was exported, training_history.json's "
                          "weight_rounding; nearest where it has none)")
@@ -139,16 +168,17 @@ def main():
                                        standardise=hist["standardise"])
             model.load_weights(str(Path(cache) / f"{a.pack}-best.weights.h5"))
             hd.export_tflite(model, size, rep, out / "model.tflite", out / "model_float.tflite", embedding=True,
-                             rounding=rounding)
+                             rounding=rounding, style_layer=a.style_layer)
         hist["weight_rounding"] = rounding
         hd.write_json(out / "training_history.json", hist)
     it, i, o = hd.tflite_io(out / "model.tflite")
-    e = hd.embedding_output(it)
+    e, st = hd.embedding_output(it), hd.style_output(it)
     outs = it.get_output_details()
     assert [x["index"] for x in outs].index(o["index"]) == 0, "the logits must be the first output"
 
     picked = sample(fit_rows, a.n_fit, a.seed)
-    E = embed(out / "model.tflite", picked, size, masks)
+    E, S = embed(out / "model.tflite", picked, size, masks, style=True) if st else (embed(out / "model.tflite", picked,
+                                                                                          size, masks), None)
     g = fit(E, a.k)
     fit_scores = score(E, g)
     used = {r["file"] for r in picked}
@@ -157,7 +187,7 @@ def main():
     if len(windows) > 600:
         windows = [windows[i] for i in sorted(rng.choice(len(windows), 600, replace=False))]
     calib = tune_rows + windows
-    Ec, Zc = embed(out / "model.tflite", calib, size, masks, logits=True)
+    Ec, Zc, *Sc = embed(out / "model.tflite", calib, size, masks, logits=True, style=st is not None)
     tune_scores = score(Ec, g)
     # Each class's mean logits over the calibration rows: what site calibration
     # aligns a new site's normal fields to (docs/model-pack.md, "familiarity").
@@ -171,23 +201,26 @@ def main():
     m["sha256"] = hd.sha256_file(out / "model.tflite")
     m["input"]["quantization"] = {"scale": float(i["quantization"][0]), "zero_point": int(i["quantization"][1])}
     m["output"]["quantization"] = {"scale": float(o["quantization"][0]), "zero_point": int(o["quantization"][1])}
-    f6 = lambda v: float(f"{float(v):.6g}")  # noqa: E731
     m["familiarity"] = {
-        "output": 1,
-        "dim": int(e["shape"][-1]),
-        "quantization": {"scale": float(e["quantization"][0]), "zero_point": int(e["quantization"][1])},
-        "mean": [f6(v) for v in g["mean"]],
-        "components": [[f6(v) for v in row] for row in g["components"]],
-        "variances": [f6(v) for v in g["variances"]],
-        "residual_variance": f6(g["residual_variance"]),
-        "threshold": f6(line),
+        **gaussian_entry(1, e, g, line),
         "logit_means": logit_means,
         "fitted_on": {"fit_rows": len(E), "calibration_rows": len(tune_scores), "of_them_pipeline_windows": len(windows),
                       "quantile": a.quantile, "k": a.k,
                       "sources": sorted({r["source"] for r in fit_rows})},
     }
+    if st is not None:
+        k = min(a.k, S.shape[1] // 2)
+        gs = fit(S, k)
+        style_line = float(np.quantile(score(Sc[0], gs), a.quantile))
+        print(f"[{a.pack}] style statistics ({S.shape[1]}): q{a.quantile} = {style_line:.3f}", flush=True)
+        m["familiarity"]["style"] = {
+            **gaussian_entry(2, st, gs, style_line),
+            "fitted_on": {"fit_rows": len(S), "calibration_rows": len(Sc[0]), "quantile": a.quantile, "k": k,
+                          "statistics": "each channel's mean, then its mean absolute deviation"},
+        }
     hd.write_json(out / "manifest.json", m)
-    print(f"[{a.pack}] wrote {out / 'model.tflite'} (two outputs) and the manifest's familiarity", flush=True)
+    n_out = 3 if st is not None else 2
+    print(f"[{a.pack}] wrote {out / 'model.tflite'} ({n_out} outputs) and the manifest's familiarity", flush=True)
 
 
 if __name__ == "__main__":

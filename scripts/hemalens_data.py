@@ -644,32 +644,50 @@ def build_mobilenet(kind: str, alpha: float, size: int, n_classes: int, bn_momen
     return keras.Model(base.input, out)
 
 
-def with_embedding(model):
+# The feature map whose channel statistics are a screen's style output
+# (docs/layer-familiarity.md): after MobileNetV2's sixth block, 28 x 28 at 224 px.
+STYLE_LAYER = "block_5_add"
+
+
+def with_embedding(model, style_layer: str | None = None):
     """The trained model with a second output: the pooled features that feed the
-    logits layer (the pack's embedding, for the familiarity score)."""
+    logits layer (the pack's embedding, for the familiarity score); with
+    `style_layer`, a third: that layer's feature map (export_tflite reduces it
+    to the style statistics)."""
     import keras
     body = model.layers[-1] if isinstance(model.layers[-1], keras.Model) else None
+    src = model if body is None else body
+    feats = [src.get_layer("logits").input] + ([src.get_layer(style_layer).output] if style_layer else [])
     if body is None:
-        feat = model.get_layer("logits").input
-        return keras.Model(model.input, [model.output, feat])
-    body_feat = keras.Model(body.input, body.get_layer("logits").input)
+        return keras.Model(model.input, [model.output, *feats])
+    body_feat = keras.Model(body.input, feats)
     x = model.layers[-2].output  # the standardisation layer
-    return keras.Model(model.input, [body(x), body_feat(x)])
+    f = body_feat(x)
+    return keras.Model(model.input, [body(x), *(f if isinstance(f, (list, tuple)) else [f])])
 
 
 def export_tflite(model, size: int, rep_float: np.ndarray, out_int8: Path, out_float: Path | None,
-                  embedding: bool = False, rounding: str = "nearest"):
+                  embedding: bool = False, rounding: str = "nearest", style_layer: str | None = None):
     """Fixed batch 1 [1,size,size,3]; int8 in / int8 out full-integer quantisation with a
     representative set of real (canonically preprocessed) training images, the weights
     rounded as `rounding` says (`quantise_float`). With `embedding`, a second output
-    (index 1) holds the pooled features."""
+    (index 1) holds the pooled features; with `style_layer` too, a third (index 2) that
+    layer's style statistics: each channel's mean over the feature map, then each
+    channel's mean absolute deviation from it (int8-friendly: no square root)."""
     import tensorflow as tf
-    net = with_embedding(model) if embedding else model
+    net = with_embedding(model, style_layer) if embedding else model
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="input")])
     def serve(x):
         y = net(x, training=False)
-        return {"a_logits": y[0], "b_embedding": y[1]} if embedding else y
+        if not embedding:
+            return y
+        out = {"a_logits": y[0], "b_embedding": y[1]}
+        if style_layer:
+            mu = tf.reduce_mean(y[2], axis=[1, 2], keepdims=True)
+            mad = tf.reduce_mean(tf.abs(y[2] - mu), axis=[1, 2])
+            out["c_style"] = tf.concat([tf.squeeze(mu, [1, 2]), mad], 1)
+        return out
 
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
@@ -709,6 +727,12 @@ def logits_output(it):
 def embedding_output(it):
     outs = it.get_output_details()
     return max(outs, key=lambda o: int(o["shape"][-1])) if len(outs) > 1 else None
+
+
+def style_output(it):
+    """The style statistics output (the third, in the model's order), if any."""
+    outs = it.get_output_details()
+    return outs[2] if len(outs) > 2 else None
 
 
 def tflite_io(path: str | Path):

@@ -7,7 +7,12 @@ engine, pack loader and CLI can be tested before and besides the real packs:
 - tiny_float32.tflite    the same network in float32
 - tiny_batch4_int8.tflite the same network with a fixed batch of 4
 - mobilenetv2_224_int8.tflite   MobileNetV2 width 1.0 at 224x224, int8 (bench)
-plus a pack directory `tiny-pack/` (manifest.json + model.tflite) for loader tests.
+plus a pack directory `tiny-pack/` (manifest.json + model.tflite) for loader tests,
+and `tiny-style-pack/` (`--style-pack`, made on its own: the others are left as
+they are): logits, an embedding and style statistics (each channel's mean and
+mean absolute deviation after the first convolution) as three outputs, with
+familiarity Gaussians fitted on random images as scripts/fit_familiarity.py fits
+a real pack's (docs/model-pack.md, "familiarity").
 
 Run with the training venv: .venv-train/bin/python scripts/make_test_models.py
 """
@@ -104,11 +109,101 @@ def tiny_pack(data):
     (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def tiny_style_pack():
+    """The tiny network with a style output, int8, as a pack with both Gaussians."""
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_familiarity as ff
+    from ai_edge_litert.interpreter import Interpreter
+
+    tf.keras.utils.set_random_seed(11)
+    inp = tf.keras.Input((32, 32, 3), batch_size=1)
+    f1 = tf.keras.layers.Conv2D(6, 3, strides=2, activation="relu")(inp)
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, activation="relu")(f1)
+    emb = tf.keras.layers.GlobalAveragePooling2D()(x)
+    logits = tf.keras.layers.Dense(3)(emb)
+    net = tf.keras.Model(inp, [logits, emb, f1])
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 32, 32, 3], tf.float32, name="input")])
+    def serve(x):
+        z, e, f = net(x, training=False)
+        mu = tf.reduce_mean(f, axis=[1, 2], keepdims=True)
+        mad = tf.reduce_mean(tf.abs(f - mu), axis=[1, 2])
+        return {"a_logits": z, "b_embedding": e, "c_style": tf.concat([tf.squeeze(mu, [1, 2]), mad], 1)}
+
+    rng = np.random.default_rng(3)
+
+    def images(n):
+        # Smooth random colour fields, some brighter, some more textured.
+        for _ in range(n):
+            base = rng.uniform(-1, 1, (1, 4, 4, 3)).astype(np.float32)
+            a = tf.image.resize(base, (32, 32)).numpy() + rng.normal(0, rng.uniform(0.02, 0.3), (1, 32, 32, 3))
+            yield np.clip(a, -1, 1).astype(np.float32)
+
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([a] for a in images(32))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    data = conv.convert()
+    it = Interpreter(model_content=data)
+    it.allocate_tensors()
+    i, outs = it.get_input_details()[0], it.get_output_details()
+    assert [list(o["shape"]) for o in outs] == [[1, 3], [1, 16], [1, 12]], [o["shape"] for o in outs]
+
+    def run(n):
+        E = [[], []]
+        for a in images(n):
+            it.set_tensor(i["index"], np.round(a / i["quantization"][0] + i["quantization"][1]).astype(np.int8))
+            it.invoke()
+            for k in (1, 2):
+                s, zp = outs[k]["quantization"]
+                E[k - 1].append((it.get_tensor(outs[k]["index"])[0].astype(np.float64) - zp) * s)
+        return [np.asarray(e) for e in E]
+
+    fit, line = run(96), run(48)
+    gauss = []
+    for k, name in ((0, "embedding"), (1, "style")):
+        g = ff.fit(fit[k], 3)
+        gauss.append({
+            "output": k + 1, "dim": int(fit[k].shape[1]),
+            "quantization": {"scale": float(outs[k + 1]["quantization"][0]),
+                             "zero_point": int(outs[k + 1]["quantization"][1])},
+            "mean": g["mean"].tolist(), "components": g["components"].tolist(),
+            "variances": g["variances"].tolist(), "residual_variance": float(g["residual_variance"]),
+            "threshold": float(np.quantile(ff.score(line[k], g), 0.9)),
+            "fitted_on": {"rows": 96, "line": f"0.9 quantile of 48 other random images ({name})"},
+        })
+    d = OUT / "tiny-style-pack"
+    d.mkdir(exist_ok=True)
+    (d / "model.tflite").write_bytes(data)
+    o = outs[0]
+    manifest = json.loads((OUT / "tiny-pack" / "manifest.json").read_text())
+    manifest.update({
+        "id": "tiny-style-test",
+        "description": "Untrained 32x32 test network with random weights and a style output "
+                       "(scripts/make_test_models.py --style-pack).",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "output": {"dtype": "int8", "kind": "logits",
+                   "quantization": {"scale": float(o["quantization"][0]), "zero_point": int(o["quantization"][1])}},
+        "familiarity": {**gauss[0], "style": gauss[1]},
+    })
+    manifest["input"]["quantization"] = {"scale": float(i["quantization"][0]), "zero_point": int(i["quantization"][1])}
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"tiny-style-pack: {len(data)} bytes")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-mobilenet", action="store_true")
+    ap.add_argument("--style-pack", action="store_true", help="make tiny-style-pack/ only")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.style_pack:
+        return tiny_style_pack()
     t = tiny(1)
     q = convert(t, [1, 32, 32, 3], True)
     write("tiny_int8.tflite", q)

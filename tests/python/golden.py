@@ -43,8 +43,10 @@ class Reference:
         self.inp = self.it.get_input_details()[0]
         outs = self.it.get_output_details()
         self.out = outs[0]
-        # A pack with a familiarity score has a second output: its embedding.
+        # A pack with a familiarity score has a second output: its embedding;
+        # one with style statistics a third.
         self.emb = outs[1] if len(outs) > 1 else None
+        self.sty = outs[2] if len(outs) > 2 else None
 
     def run(self, tensor: bytes) -> bytes:
         x = np.frombuffer(tensor, dtype=self.inp["dtype"]).reshape(self.inp["shape"])
@@ -55,6 +57,30 @@ class Reference:
     def embedding(self) -> bytes:
         """The last run's embedding output (b"" for a pack without one)."""
         return b"" if self.emb is None else self.it.get_tensor(self.emb["index"]).tobytes()
+
+    def style(self) -> bytes:
+        """The last run's style statistics (b"" for a pack without them)."""
+        return b"" if self.sty is None else self.it.get_tensor(self.sty["index"]).tobytes()
+
+
+def familiarity_distance(raw: bytes, g: dict) -> float:
+    """docs/model-pack.md's familiarity score of one int8 output over the line,
+    written independently of the Rust code (float64, the same order of sums)."""
+    q = g["quantization"]
+    e = [float(np.float32(v - q["zero_point"]) * np.float32(q["scale"])) for v in struct.unpack(f"{len(raw)}b", raw)]
+    z = [a - m for a, m in zip(e, g["mean"])]
+    total = 0.0
+    for v in z:
+        total += v * v
+    score = 0.0
+    for axis, var in zip(g["components"], g["variances"]):
+        p = 0.0
+        for a, v in zip(axis, z):
+            p += a * v
+        score += p * p / var
+        total -= p * p
+    score += max(total, 0.0) / g["residual_variance"]
+    return score / len(e) / g["threshold"]
 
 
 def load_manifest(pack_dir: Path):

@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from golden import Reference, load_manifest, probabilities
+from golden import Reference, familiarity_distance, load_manifest, probabilities
 
 TINY = ROOT / "tests" / "fixtures" / "models" / "tiny-pack"
+TINY_STYLE = ROOT / "tests" / "fixtures" / "models" / "tiny-style-pack"
 IMAGES = [
     ROOT / "tests" / "fixtures" / "samples" / "smear_field.jpg",
     ROOT / "tests" / "fixtures" / "samples" / "smear_field_2.jpg",
@@ -98,3 +99,28 @@ def test_model_errors_exit_2(hemalens, tmp_path):
     assert r.returncode == 2
     assert "labels" in r.stderr
     assert hemalens("classify", "--json", IMAGES[0], check=False).returncode == 2
+
+
+def test_style_statistics_and_distance_equal_to_python(hemalens, tmp_path):
+    """A pack with style statistics (a third output): Rust writes the same bytes
+    as the Python interpreter, and its distance is the larger of the two
+    familiarity scores computed here independently."""
+    manifest = load_manifest(TINY_STYLE)
+    fam = manifest["familiarity"]
+    stripes = tmp_path / "stripes.png"
+    Image.fromarray(np.where((np.arange(40) % 2 == 0)[None, :, None], 255, 0).repeat(40, 0).repeat(3, 2)
+                    .astype(np.uint8)).save(stripes)
+    lines, dump = classify_with_dump(hemalens, TINY_STYLE, [*IMAGES, stripes], tmp_path)
+    ref = Reference(TINY_STYLE / "model.tflite")
+    wins = set()
+    for i, line in enumerate(lines):
+        raw = ref.run((dump / f"{i:04d}.input.bin").read_bytes())
+        assert raw == (dump / f"{i:04d}.output.bin").read_bytes()
+        emb, sty = ref.embedding(), ref.style()
+        assert (len(emb), len(sty)) == (16, 12)
+        assert emb == (dump / f"{i:04d}.embedding.bin").read_bytes()
+        assert sty == (dump / f"{i:04d}.style.bin").read_bytes()
+        de, ds = familiarity_distance(emb, fam), familiarity_distance(sty, fam["style"])
+        assert line["distance"] == pytest.approx(max(de, ds), rel=1e-12, abs=1e-12)
+        wins.add("style" if ds > de else "embedding")
+    assert wins == {"style", "embedding"}, "each score decides on one of the images at least"

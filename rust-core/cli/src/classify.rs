@@ -114,10 +114,13 @@ fn classify_one(
     let raw = c.run_tensors(&[&tensor])?.into_iter().next().unwrap_or_default();
     if let Some((dir, i)) = dump {
         std::fs::write(dir.join(format!("{i:04}.input.bin")), &tensor)?;
-        let (logits, embedding) = c.split(&raw);
+        let (logits, embedding, style) = c.split(&raw);
         std::fs::write(dir.join(format!("{i:04}.output.bin")), logits)?;
         if !embedding.is_empty() {
             std::fs::write(dir.join(format!("{i:04}.embedding.bin")), embedding)?;
+        }
+        if !style.is_empty() {
+            std::fs::write(dir.join(format!("{i:04}.style.bin")), style)?;
         }
     }
     Ok((c.interpret_at(&raw, adjust), c.distance_at(&raw, adjust)))

@@ -25,9 +25,11 @@ pub struct Prediction {
 pub struct Classifier {
     manifest: Manifest,
     item_in: usize,
-    /// Bytes of one item's logits, and of its embedding (0 without one).
+    /// Bytes of one item's logits, of its embedding and of its style
+    /// statistics (0 without them).
     item_out: usize,
     item_emb: usize,
+    item_style: usize,
     state: Mutex<State>,
 }
 
@@ -35,7 +37,7 @@ pub struct Classifier {
 struct State {
     runner: Box<dyn Runner>,
     input: Vec<u8>,
-    /// The logits, then the embedding if the pack has one.
+    /// The logits, then the embedding and the style statistics if the pack has them.
     outputs: Vec<Vec<u8>>,
     /// Bytes of each whole output tensor, as checked against the manifest.
     output_lens: Vec<usize>,
@@ -61,13 +63,14 @@ impl Classifier {
         let output_lens: Vec<usize> = runner.outputs().iter().map(|t| t.byte_len()).collect();
         let item_out = output_lens[0] / batch;
         let item_emb = output_lens.get(1).map_or(0, |n| n / batch);
+        let item_style = output_lens.get(2).map_or(0, |n| n / batch);
         let state = State {
             input: vec![0; runner.inputs()[0].byte_len()],
             outputs: output_lens.iter().map(|&n| vec![0; n]).collect(),
             output_lens,
             runner,
         };
-        Ok(Self { manifest, item_in, item_out, item_emb, state: Mutex::new(state) })
+        Ok(Self { manifest, item_in, item_out, item_emb, item_style, state: Mutex::new(state) })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -89,7 +92,7 @@ impl Classifier {
 
     /// Runs prepared tensors through the model in batches of the model's fixed
     /// batch size; returns each item's raw output bytes (its logits, then its
-    /// embedding where the pack has one).
+    /// embedding and style statistics where the pack has them).
     pub fn run_tensors(&self, items: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
         if let Some(bad) = items.iter().find(|t| t.len() != self.item_in) {
             return Err(Error::InvalidArgument(format!(
@@ -114,8 +117,8 @@ impl Classifier {
             check_outputs(&st.outputs, &st.output_lens)?;
             for k in 0..chunk.len() {
                 let mut raw = st.outputs[0][k * self.item_out..(k + 1) * self.item_out].to_vec();
-                if let Some(e) = st.outputs.get(1) {
-                    raw.extend_from_slice(&e[k * self.item_emb..(k + 1) * self.item_emb]);
+                for (o, n) in st.outputs.iter().zip([self.item_out, self.item_emb, self.item_style]).skip(1) {
+                    raw.extend_from_slice(&o[k * n..(k + 1) * n]);
                 }
                 out.push(raw);
             }
@@ -123,9 +126,9 @@ impl Classifier {
         Ok(out)
     }
 
-    /// Bytes of one item's raw output (its logits and its embedding).
+    /// Bytes of one item's raw output (its logits, embedding and style statistics).
     pub fn item_output_bytes(&self) -> usize {
-        self.item_out + self.item_emb
+        self.item_out + self.item_emb + self.item_style
     }
 
     /// Turns one item's raw output into a calibrated prediction.
@@ -163,10 +166,23 @@ impl Classifier {
         }
     }
 
-    /// One item's raw output split into its logits and its embedding (empty
-    /// for a pack without one): the model's two output tensors, byte for byte.
-    pub fn split<'a>(&self, raw: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        raw.split_at(self.item_out.min(raw.len()))
+    /// One item's dequantised style statistics (empty for a pack without them).
+    pub fn style(&self, raw: &[u8]) -> Vec<f64> {
+        match (self.manifest.familiarity.as_ref().and_then(|f| f.style.as_deref()), self.split(raw).2) {
+            (Some(f), e) if e.len() == self.item_style && !e.is_empty() => {
+                f.dequantize(e, self.manifest.output.dtype)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// One item's raw output split into its logits, its embedding and its
+    /// style statistics (empty for a pack without them): the model's output
+    /// tensors, byte for byte.
+    pub fn split<'a>(&self, raw: &'a [u8]) -> (&'a [u8], &'a [u8], &'a [u8]) {
+        let (logits, rest) = raw.split_at(self.item_out.min(raw.len()));
+        let (embedding, style) = rest.split_at(self.item_emb.min(rest.len()));
+        (logits, embedding, style)
     }
 
     /// How far one item lies from the pack's training data (1.0 = the line;
@@ -175,19 +191,30 @@ impl Classifier {
         self.distance_at(raw, None)
     }
 
-    /// The distance with a site's profile: the nearer of the pack's own
-    /// Gaussian and the same Gaussian about the site's mean.
+    /// The distance with a site's profile: for the embedding and for the
+    /// style statistics each, the nearer of the pack's own Gaussian and the
+    /// same Gaussian about the site's mean; the larger of the two.
     pub fn distance_at(&self, raw: &[u8], site: Option<&Adjustment>) -> Option<f64> {
         let f = self.manifest.familiarity.as_ref()?;
         let e = self.embedding(raw);
         if e.is_empty() {
             return None;
         }
-        let own = f.distance_about(&e, &f.mean);
-        Some(match site.map(|a| &a.site_mean) {
-            Some(m) if m.len() == e.len() => own.min(f.distance_about(&e, m)),
-            _ => own,
-        })
+        let nearer = |f: &crate::familiar::Familiarity, v: &[f64], site_mean: Option<&Vec<f64>>| {
+            let own = f.distance_about(v, &f.mean);
+            match site_mean {
+                Some(m) if m.len() == v.len() => own.min(f.distance_about(v, m)),
+                _ => own,
+            }
+        };
+        let mut d = nearer(f, &e, site.map(|a| &a.site_mean));
+        if let Some(st) = f.style.as_deref() {
+            let s = self.style(raw);
+            if !s.is_empty() {
+                d = d.max(nearer(st, &s, site.map(|a| &a.site_style_mean)));
+            }
+        }
+        Some(d)
     }
 
     /// Classifies whole images (each resized to the model input).

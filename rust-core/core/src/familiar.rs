@@ -7,6 +7,14 @@
 //! (`scripts/fit_familiarity.py`). The *distance* is the Gaussian's score over
 //! that line: 1.0 is the line, beyond it the input is unfamiliar (another
 //! microscope or stain the pack was not calibrated for, or not blood at all).
+//!
+//! A pack may carry a second Gaussian of the same kind, [`Familiarity::style`],
+//! on its third output: each channel's mean and mean absolute deviation over
+//! an early feature map, computed in the model. The embedding says what a
+//! picture shows, and a long-trained screen's embedding no longer sees that a
+//! drawn smear is drawn; the early statistics say how the picture is made
+//! (stain, texture, edges, drawing: docs/layer-familiarity.md). An input's
+//! distance is the larger of the two.
 use crate::error::Error;
 use crate::pack::{DType, OutputKind, OutputSpec, QuantParams};
 use serde::{Deserialize, Serialize};
@@ -36,14 +44,36 @@ pub struct Familiarity {
     /// How the numbers were fitted (for people; not read).
     #[serde(default)]
     pub fitted_on: serde_json::Value,
+    /// The same kind of Gaussian on the style statistics (output 2), if the
+    /// pack has them; its own `style` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<Box<Familiarity>>,
 }
+
+/// Output index of the embedding, and of the style statistics.
+pub const EMBEDDING_OUTPUT: usize = 1;
+pub const STYLE_OUTPUT: usize = 2;
 
 impl Familiarity {
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        let bad = |field: &str, problem: &str| Err(Error::mismatch(field, problem));
-        if self.output != 1 {
-            return bad("familiarity.output", "the embedding must be output 1");
+        if self.output != EMBEDDING_OUTPUT {
+            return Err(Error::mismatch("familiarity.output", "the embedding must be output 1"));
         }
+        self.validate_gaussian()?;
+        if let Some(st) = &self.style {
+            if st.output != STYLE_OUTPUT || st.style.is_some() {
+                return Err(Error::mismatch(
+                    "familiarity.style.output",
+                    "the style statistics must be output 2, with no style of their own",
+                ));
+            }
+            st.validate_gaussian()?;
+        }
+        Ok(())
+    }
+
+    fn validate_gaussian(&self) -> Result<(), Error> {
+        let bad = |field: &str, problem: &str| Err(Error::mismatch(field, problem));
         if self.dim == 0 || self.mean.len() != self.dim {
             return bad("familiarity.mean", "must have `dim` values");
         }
@@ -116,6 +146,7 @@ pub(crate) mod tests {
             threshold: 1.0,
             logit_means: BTreeMap::new(),
             fitted_on: serde_json::Value::Null,
+            style: None,
         }
     }
 

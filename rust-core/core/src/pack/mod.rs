@@ -90,7 +90,8 @@ impl Pack {
         let [i] = inputs else {
             return Err(Error::mismatch("input", format!("model has {} inputs, expected 1", inputs.len())));
         };
-        let n_out = 1 + usize::from(m.familiarity.is_some());
+        let style = m.familiarity.as_ref().and_then(|f| f.style.as_deref());
+        let n_out = 1 + usize::from(m.familiarity.is_some()) + usize::from(style.is_some());
         if outputs.len() != n_out {
             return Err(Error::mismatch(
                 "output",
@@ -123,19 +124,24 @@ impl Pack {
         }
         check_dtype("output.dtype", o, m.output.dtype)?;
         check_quant("output.quantization", o, m.output.quantization)?;
-        if let Some(f) = &m.familiarity {
-            let e = &outputs[1];
+        let gaussians =
+            [("familiarity", "second", m.familiarity.as_ref()), ("familiarity.style", "third", style)];
+        for (name, nth, f) in gaussians {
+            let Some(f) = f else { continue };
+            let Some(e) = outputs.get(f.output) else {
+                return Err(Error::mismatch(
+                    format!("{name}.output"),
+                    format!("the model has no {nth} output"),
+                ));
+            };
             if e.shape != [m.input.batch as usize, f.dim] {
                 return Err(Error::mismatch(
-                    "familiarity.dim",
-                    format!(
-                        "model's second output has shape {:?}, manifest says {} features",
-                        e.shape, f.dim
-                    ),
+                    format!("{name}.dim"),
+                    format!("model's {nth} output has shape {:?}, manifest says {} features", e.shape, f.dim),
                 ));
             }
-            check_dtype("familiarity.dtype", e, m.output.dtype)?;
-            check_quant("familiarity.quantization", e, Some(f.quantization))?;
+            check_dtype(&format!("{name}.dtype"), e, m.output.dtype)?;
+            check_quant(&format!("{name}.quantization"), e, Some(f.quantization))?;
         }
         Ok(())
     }

@@ -85,6 +85,7 @@ pub fn calibrate(
     }
     let screen_adj = Adjustment {
         site_mean: mean_of(tiles.iter().map(|t| screen.embedding(t))),
+        site_style_mean: mean_of(tiles.iter().map(|t| screen.style(t))),
         logit_offset: screen_offset(screen, &tiles),
         refit: None,
     };
@@ -108,9 +109,15 @@ pub fn calibrate(
     // The site's cells become familiar only once reviewers have checked their
     // types there: photos alone say nothing about whether the pack types this
     // site's cells right, so until then they stay uncertain.
-    let site_mean =
-        if refit.is_some() { mean_of(site_cells.iter().map(|c| cells.embedding(c))) } else { Vec::new() };
-    let cells_adj = Adjustment { site_mean, logit_offset: Vec::new(), refit };
+    let (site_mean, site_style_mean) = if refit.is_some() {
+        (
+            mean_of(site_cells.iter().map(|c| cells.embedding(c))),
+            mean_of(site_cells.iter().map(|c| cells.style(c))),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let cells_adj = Adjustment { site_mean, site_style_mean, logit_offset: Vec::new(), refit };
     let (scale, colour) = if usable.is_empty() { (None, None) } else { scale_and_colour(&usable) };
     let model_ref = |c: &Classifier| ModelRef {
         id: c.manifest().id.clone(),

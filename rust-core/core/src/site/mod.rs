@@ -105,6 +105,10 @@ pub struct ColourReference {
 pub struct Adjustment {
     /// The site's mean embedding (empty for a pack without an embedding).
     pub site_mean: Vec<f64>,
+    /// The site's mean style statistics (empty for a pack without them, and
+    /// in profiles made before packs had them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_style_mean: Vec<f64>,
     /// Added to the pack's dequantised logits (empty: none).
     pub logit_offset: Vec<f64>,
     /// The refitted boundaries among the reviewed labels.
@@ -187,6 +191,10 @@ impl Adjustment {
         if !self.site_mean.is_empty() && self.site_mean.len() != dim {
             return bad("site mean does not match the pack's embedding");
         }
+        let style_dim = m.familiarity.as_ref().and_then(|f| f.style.as_ref()).map_or(0, |s| s.dim);
+        if !self.site_style_mean.is_empty() && self.site_style_mean.len() != style_dim {
+            return bad("site style mean does not match the pack's style statistics");
+        }
         if !self.logit_offset.is_empty() && self.logit_offset.len() != n {
             return bad("logit offset does not match the pack's labels");
         }
@@ -205,6 +213,7 @@ impl Adjustment {
         let finite = self
             .site_mean
             .iter()
+            .chain(&self.site_style_mean)
             .chain(&self.logit_offset)
             .chain(self.refit.iter().flat_map(|r| r.weights.iter().flatten().chain(&r.bias)))
             .all(|v| v.is_finite());
