@@ -168,15 +168,9 @@ def tiny_style_pack():
     gauss = []
     for k, name in ((0, "embedding"), (1, "style")):
         g = ff.fit(fit[k], 3)
-        gauss.append({
-            "output": k + 1, "dim": int(fit[k].shape[1]),
-            "quantization": {"scale": float(outs[k + 1]["quantization"][0]),
-                             "zero_point": int(outs[k + 1]["quantization"][1])},
-            "mean": g["mean"].tolist(), "components": g["components"].tolist(),
-            "variances": g["variances"].tolist(), "residual_variance": float(g["residual_variance"]),
-            "threshold": float(np.quantile(ff.score(line[k], g), 0.9)),
-            "fitted_on": {"rows": 96, "line": f"0.9 quantile of 48 other random images ({name})"},
-        })
+        entry = ff.gaussian_entry(k + 1, outs[k + 1], g, float(np.quantile(ff.score(line[k], g), 0.9)))
+        entry["fitted_on"] = {"rows": 96, "line": f"0.9 quantile of 48 other random images ({name})"}
+        gauss.append(entry)
     d = OUT / "tiny-style-pack"
     d.mkdir(exist_ok=True)
     (d / "model.tflite").write_bytes(data)

@@ -173,7 +173,8 @@ fn summary(path: &str, v: &Value) -> String {
     let n = cells.len();
     let far = if far > 0 { format!(" ({far} unfamiliar, not counted)") } else { String::new() };
     format!(
-        "{path}: {n} white cells{far}; screen {} ({:.2}); rbc {:.1} px; {:.0} ms",
+        "{path}: {n} white cell{}{far}; screen {} ({:.2}); rbc {:.1} px; {:.0} ms",
+        if n == 1 { "" } else { "s" },
         v["screen"]["label"].as_str().unwrap_or("-"),
         v["screen"]["confidence"].as_f64().unwrap_or(0.0),
         v["scale"]["rbc_diameter_px"].as_f64().unwrap_or(0.0),
@@ -198,7 +199,7 @@ mod tests {
         );
         assert_eq!(
             summary("p.jpg", &v(json!([{"distance": 1.0}]))),
-            "p.jpg: 1 white cells; screen benign (0.99); rbc 90.0 px; 12 ms"
+            "p.jpg: 1 white cell; screen benign (0.99); rbc 90.0 px; 12 ms"
         );
         let rejected = json!({"quality": {"ok": false, "issues": [{"code": "unfamiliar_image"}]}});
         assert_eq!(summary("p.jpg", &rejected), "p.jpg: rejected (unfamiliar_image)");

@@ -158,19 +158,21 @@ impl Classifier {
 
     /// One item's dequantised embedding (empty for a pack without one).
     pub fn embedding(&self, raw: &[u8]) -> Vec<f64> {
-        match (&self.manifest.familiarity, self.split(raw).1) {
-            (Some(f), e) if e.len() == self.item_emb && !e.is_empty() => {
-                f.dequantize(e, self.manifest.output.dtype)
-            }
-            _ => Vec::new(),
-        }
+        self.dequantized(self.manifest.familiarity.as_ref(), self.split(raw).1, self.item_emb)
     }
 
     /// One item's dequantised style statistics (empty for a pack without them).
     pub fn style(&self, raw: &[u8]) -> Vec<f64> {
-        match (self.manifest.familiarity.as_ref().and_then(|f| f.style.as_deref()), self.split(raw).2) {
-            (Some(f), e) if e.len() == self.item_style && !e.is_empty() => {
-                f.dequantize(e, self.manifest.output.dtype)
+        let f = self.manifest.familiarity.as_ref().and_then(|f| f.style.as_deref());
+        self.dequantized(f, self.split(raw).2, self.item_style)
+    }
+
+    /// `bytes` of one extra output as values, where the pack describes that
+    /// output and the bytes are one item's whole (else empty).
+    fn dequantized(&self, f: Option<&crate::familiar::Familiarity>, bytes: &[u8], len: usize) -> Vec<f64> {
+        match f {
+            Some(f) if bytes.len() == len && !bytes.is_empty() => {
+                f.dequantize(bytes, self.manifest.output.dtype)
             }
             _ => Vec::new(),
         }
@@ -200,18 +202,11 @@ impl Classifier {
         if e.is_empty() {
             return None;
         }
-        let nearer = |f: &crate::familiar::Familiarity, v: &[f64], site_mean: Option<&Vec<f64>>| {
-            let own = f.distance_about(v, &f.mean);
-            match site_mean {
-                Some(m) if m.len() == v.len() => own.min(f.distance_about(v, m)),
-                _ => own,
-            }
-        };
-        let mut d = nearer(f, &e, site.map(|a| &a.site_mean));
+        let mut d = f.distance_nearer(&e, site.map(|a| a.site_mean.as_slice()));
         if let Some(st) = f.style.as_deref() {
             let s = self.style(raw);
             if !s.is_empty() {
-                d = d.max(nearer(st, &s, site.map(|a| &a.site_style_mean)));
+                d = d.max(st.distance_nearer(&s, site.map(|a| a.site_style_mean.as_slice())));
             }
         }
         Some(d)

@@ -113,6 +113,17 @@ impl Familiarity {
         crate::probs::dequantize(raw, &spec)
     }
 
+    /// The distance of `e` from the nearer of the pack's own Gaussian and the
+    /// same Gaussian moved to a site's mean (a mean of another length, as from
+    /// an older profile, is not used).
+    pub fn distance_nearer(&self, e: &[f64], site_mean: Option<&[f64]>) -> f64 {
+        let own = self.distance_about(e, &self.mean);
+        match site_mean {
+            Some(m) if m.len() == e.len() => own.min(self.distance_about(e, m)),
+            _ => own,
+        }
+    }
+
     /// The distance of an embedding from the Gaussian moved to `centre` (the
     /// pack's own mean, or a site's: [`crate::site`]).
     pub fn distance_about(&self, e: &[f64], centre: &[f64]) -> f64 {

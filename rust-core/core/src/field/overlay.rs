@@ -90,7 +90,13 @@ fn banner_lines(r: &super::report::FieldReport) -> Vec<(String, [u8; 3])> {
             let bad = s.label != "benign";
             let col = if bad { [255, 120, 100] } else { [140, 230, 140] };
             lines.push((
-                format!("Screen: {} ({:.0}%, {} tiles)", s.label, s.confidence * 100.0, s.tiles),
+                format!(
+                    "Screen: {} ({:.0}%, {} tile{})",
+                    s.label,
+                    s.confidence * 100.0,
+                    s.tiles,
+                    if s.tiles == 1 { "" } else { "s" }
+                ),
                 col,
             ));
         }
@@ -107,7 +113,9 @@ fn banner_lines(r: &super::report::FieldReport) -> Vec<(String, [u8; 3])> {
         if far > 0 {
             parts.push(format!("{far} unlike the training data (not counted)"));
         }
-        lines.push((format!("{} white cells: {}", r.cells.len(), parts.join(", ")), [255, 255, 255]));
+        let n = r.cells.len();
+        let what = format!("{n} white cell{}", if n == 1 { "" } else { "s" });
+        lines.push((format!("{what}: {}", parts.join(", ")), [255, 255, 255]));
     } else {
         lines.push(("Photo rejected".into(), [255, 120, 100]));
         for i in &r.quality.issues {
@@ -283,6 +291,9 @@ mod tests {
         assert_eq!(edge(2200.0), class_colour(&labels, "neutrophil"), "on the line is familiar");
         let counts = &banner_lines(&analyzed.report)[0].0;
         assert_eq!(counts, "3 white cells: neutrophil 2, 1 unlike the training data (not counted)");
+        let mut one = analyzed.report.clone();
+        one.cells.truncate(1);
+        assert_eq!(banner_lines(&one)[0].0, "1 white cell: neutrophil 1");
     }
 
     #[test]
