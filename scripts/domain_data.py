@@ -6,11 +6,13 @@ source with a licence to do so and measured on sources they were not trained on
 
 * whole images with the canonical preprocessing (`hemalens_data.preprocess_uint8`):
   `pbc_wbc` crops, `lisc` crops (centre-cropped first so red cells are at the
-  pack's scale), `aria_all` fields (scale-bar corner masked);
+  pack's scale), `aria_all` fields (scale-bar corner masked: the evaluations'
+  whole-field rows);
 * the pipeline's own model inputs: `hemalens analyze --dump-windows` writes each
   cell crop and screening tile exactly as the models receive them (aperture,
-  scale, colour flattening all applied). `bccd_fields` and `raabin_phone`
-  frames, and simulated eyepiece photos made from *train* fields only
+  scale, colour flattening all applied). `aria_all` fields above their scale
+  bar (the screen's training rows), `bccd_fields` and `raabin_phone` frames,
+  and simulated eyepiece photos made from *train* fields only
   (scripts/simulate_eyepiece.py), go through it.
 
 Each row: {"file", "label", "source", "split", optional "crop_side"}. Splits:
@@ -267,8 +269,46 @@ def cell_dataset(data: Path, work: Path, sims: bool = True) -> list[dict]:
     return rows
 
 
+# The share of an aria field's height above its burnt-in scale bar
+ARIA_ABOVE_BAR = 0.86
+
+
+def aria_cropped(data: Path, work: Path) -> dict[str, Path]:
+    """aria fields without the rows of their burnt-in scale bar (PNG, so the pipeline
+    cuts its tiles from the same pixels): {original path: cropped copy}."""
+    out = work / "aria-cropped"
+    out.mkdir(parents=True, exist_ok=True)
+    got = {}
+    for r in aria_rows(data):
+        dst = out / (Path(r["file"]).stem + ".png")
+        if not dst.is_file():
+            im = hd.load_rgb(r["file"])
+            w, h = im.size
+            im.crop((0, 0, w, int(h * ARIA_ABOVE_BAR))).save(dst)
+        got[r["file"]] = dst
+    if len(set(got.values())) != len(got):
+        raise SystemExit("aria_all: two fields share a file name; their cropped copies would collide")
+    return got
+
+
+def aria_tile_rows(data: Path, work: Path) -> list[dict]:
+    """aria fields as the pipeline's own screening tiles (hemalens analyze --dump-windows,
+    at the scale it measures), each labelled with its field's class and grouped by its
+    field: the screen learns from the inputs it will see, not from whole fields shrunk
+    to one input (docs/model-pack.md, "all-screen 2.1.0")."""
+    crop = aria_cropped(data, work)
+    out = work / "aria-tiles"
+    dump_windows(sorted(crop.values()), out)
+    rows = []
+    for r in aria_rows(data):
+        for w in windows_of(out, crop[r["file"]], "tile"):
+            rows.append({"file": str(w), "label": r["label"], "source": "aria_all", "split": r["split"],
+                         "group": r["file"], "masked": False})
+    return rows
+
+
 def screen_dataset(data: Path, work: Path, sims: bool = True) -> list[dict]:
-    rows = aria_rows(data) + frame_tile_rows(data, work, "bccd") + frame_tile_rows(data, work, "raabin")
+    rows = aria_tile_rows(data, work) + frame_tile_rows(data, work, "bccd") + frame_tile_rows(data, work, "raabin")
     if sims:
         rows += sim_rows(data, work, "bccd", "tile") + sim_rows(data, work, "aria_all", "tile")
     return rows

@@ -359,7 +359,9 @@ def markdown(r: dict) -> str:
          + ", ".join(f"`{p}` {v['version']} (`{v['sha256'][:12]}`)" for p, v in r["packs"].items())
          + "; `left out` = the same recipe trained without that source (leave-one-source-out): the figure "
            "the next clinic sees before any site calibration."
-         + (f" The left-out figures are kept from the previous run ({r['left_out_reused']['note']})."
+         + (" The left-out figures of "
+            + ", ".join(sorted({f.split(" / ")[0] for f in r["left_out_reused"]["figures"]}))
+            + f" are kept from the previous run ({r['left_out_reused']['note']})."
             if r.get("left_out_reused") else ""), "",
          "## White-cell type", "",
          "| source (held-out) | pack | accuracy | macro-F1 | ECE | confident share | accuracy of confident | most frequent errors |",

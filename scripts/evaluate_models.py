@@ -59,20 +59,23 @@ TARGETS = {
 # What was tried, per pack (text maintained with the training scripts; no figures here).
 TRIED = {
     "all-screen": [
-        "Version 2: fine-tuned from ImageNet-pretrained MobileNetV2 alpha 0.35 (../shared/weights), 7 epochs, "
-        "AdamW with one warm-up epoch and cosine decay, label smoothing 0.05, class-balanced loss weights, "
-        "full-strength colour/stain augmentation (HED jitter, hue/saturation/brightness/contrast, channel gains, "
-        "greyscale, per-image standardisation, blur, vignette, noise, scale, rotation, JPEG).",
-        "Trained on aria_all's four classes AND normal blood of two other labs (bccd_fields, raabin_phone) as "
-        "the pipeline's own screening tiles (`hemalens analyze --dump-windows`), plus tiles of simulated "
-        "eyepiece photos made from bccd and aria train fields; 35 % of aria fit fields also shrunk into their "
-        "own plasma colour, so that the padding of small frames says nothing of the class. Version 1 (aria "
-        "only, from scratch) called 215 of 291 bccd fields malignant.",
+        "Version 2: fine-tuned from ImageNet-pretrained MobileNetV2 alpha 0.35 (../shared/weights), 20 epochs "
+        "(2.0.0: 7), AdamW with one warm-up epoch and cosine decay, label smoothing 0.05, class-balanced loss "
+        "weights, full-strength colour/stain augmentation (HED jitter, hue/saturation/brightness/contrast, channel "
+        "gains, greyscale, per-image standardisation, blur, vignette, noise, scale, rotation, JPEG).",
+        "Trained on aria_all's four classes AND normal blood of two other labs (bccd_fields, raabin_phone), all "
+        "as the pipeline's own screening tiles (`hemalens analyze --dump-windows`; aria's fields above their "
+        "scale bar, each tile labelled by its field: 2.1.0, where 2.0.0 shrank each aria field whole into one "
+        "input), plus tiles of simulated eyepiece photos made from bccd and aria train fields; 35 % of aria fit "
+        "tiles also shrunk into their own plasma colour, so that the padding of small frames says nothing of the "
+        "class. Version 1 (aria only, from scratch) called 215 of 291 bccd fields malignant. The held-out figures "
+        "above are on whole aria val fields, an input the pack never saw in training.",
         "Leave-one-source-out runs (trained without bccd, without raabin) measure whether the benign verdicts "
         "on a new source come from the cells: docs/domain-evaluation.md (scripts/evaluate_domains.py).",
         "Scale-bar corner masked in the source image before augmentation and again at the manifest position.",
         "A familiarity score (scripts/fit_familiarity.py: a Gaussian on the pooled features, line at the 99th "
-        "percentile of the tuning rows) lets the pipeline refuse fields unlike the training data.",
+        "percentile of the tuning rows; 2.1.0 adds a second on style statistics after block_5_add, "
+        "docs/layer-familiarity.md) lets the pipeline refuse fields unlike the training data.",
     ],
     "wbc-type": [
         "Version 2: fine-tuned from ImageNet-pretrained MobileNetV2 alpha 0.35 (../shared/weights), 8 epochs, "

@@ -357,7 +357,7 @@ def write_md(path, r, quick):
         "## White-cell type (wbc-type) on found cells, against bccd's field-level labels",
         "",
         "bccd labels a field, not a cell: only cells in fields with one white cell (originals) or of a single-type field "
-        "(simulated) are judged. No target is set here; wbc-type 2.0.0 was trained on bccd's train fields too (these figures include them; the held-out and leave-one-source-out figures are in docs/domain-evaluation.md).",
+        "(simulated) are judged. No target is set here; wbc-type (2.0.0 on) was trained on bccd's train fields too (these figures include them; the held-out and leave-one-source-out figures are in docs/domain-evaluation.md).",
         "",
         "| set | cells judged | accuracy | commonest (truth->said) |",
         "|---|---|---|---|",

@@ -128,7 +128,11 @@ def main():
     ap.add_argument("--n", type=int, default=264, help="pictures (24 of each kind)")
     ap.add_argument("--seed", type=int, default=20261204)
     ap.add_argument("--out", default=str(hd.REPO / "docs" / "unfamiliar-evaluation"))
+    ap.add_argument("--screen-model", default=None, metavar="DIR",
+                    help="a screen pack folder instead of the embedded all-screen (to compare packs)")
     a = ap.parse_args()
+    extra = ("--screen-model", a.screen_model) if a.screen_model else ()
+    screen_dir = Path(a.screen_model) if a.screen_model else hd.REPO / "models" / "all-screen"
     data, work = Path(a.data), Path(a.work)
     rng = np.random.default_rng(a.seed)
     lab = dd.bccd_labels(data)
@@ -145,7 +149,7 @@ def main():
         p = gen / f"{i:04d}-{kind}{'-eyepiece' if framed else ''}.jpg"
         img.save(p, quality=88)
         items.append((p, kind, framed))
-    reps = evaluate_pipeline.analyze(dd.hemalens_bin(), [p for p, _, _ in items], 60)
+    reps = evaluate_pipeline.analyze(dd.hemalens_bin(), [p for p, _, _ in items], 60, extra)
     by: dict = {}
     codes: Counter = Counter()
     for p, kind, framed in items:
@@ -177,7 +181,7 @@ def main():
     has = lambda r, code: any(i["code"] == code for i in r.get("quality", {}).get("issues", []))  # noqa: E731
     got_by: dict = {}
     for name, paths in sets.items():
-        reps = evaluate_pipeline.analyze(dd.hemalens_bin(), paths, 100)
+        reps = evaluate_pipeline.analyze(dd.hemalens_bin(), paths, 100, extra)
         got = got_by[name] = [reps.get(str(p), {}) for p in paths]
         unf = sum(has(r, "unfamiliar_image") for r in got)
         # The gate's other line against what is not a photographed smear
@@ -203,10 +207,35 @@ def main():
             "rbc_px_median": round(float(np.median(v["rbc_px"])), 2) if v["rbc_px"] else None}
         for k, v in sorted(by_class.items())}
     report["aria_rbc_px_pack"] = hd.ARIA_RBC_PX_AT_224
+    sm = json.loads((screen_dir / "manifest.json").read_text())
+    report["screen_pack"] = f"all-screen {sm['version']} (`{sm['sha256'][:12]}`)"
+    report["aria_screen_through_pipeline"] = screen_through_pipeline(aria_held, got_by["aria_all val fields"],
+                                                                     screen_dir)
     out = Path(a.out)
     hd.write_json(out.with_suffix(".json"), report)
     out.with_suffix(".md").write_text(markdown(report))
     print(json.dumps(report["non_blood"], indent=1))
+
+
+def screen_through_pipeline(rows: list[dict], reps: list[dict], screen_dir: Path) -> dict:
+    """The screen on aria val fields as `hemalens analyze` sees them (whole photos, tiles at the
+    measured scale, the gate first): on the fields the gate accepts, malignant called where the
+    field's P(malignant) reaches the screen's own refer threshold."""
+    thr = json.loads((screen_dir / "manifest.json").read_text())["thresholds"]["refer_malignant_prob"]
+    tp = fn = tn = fp = right = n = 0
+    for row, r in zip(rows, reps):
+        s = r.get("screen")
+        if not r.get("quality", {}).get("ok") or not s:
+            continue
+        n += 1
+        right += s["label"] == row["label"]
+        called, mal = 1.0 - s["probs"]["benign"] >= thr, row["label"] != "benign"
+        tp, fn = tp + (mal and called), fn + (mal and not called)
+        tn, fp = tn + (not mal and not called), fp + (not mal and called)
+    w = lambda k, m: {"k": k, "n": m, "value": round(k / max(1, m), 4),  # noqa: E731
+                      "ci": [round(v, 4) for v in hd.wilson(k, m)]}
+    return {"fields": len(rows), "accepted": n, "refer_threshold": thr, "accuracy_4_class": w(right, n),
+            "sensitivity": w(tp, tp + fn), "specificity": w(tn, tn + fp)}
 
 
 def markdown(r: dict) -> str:
@@ -240,6 +269,17 @@ def markdown(r: dict) -> str:
         for k, v in r["aria_by_class"].items():
             L.append(f"| {k} | {v['n']} | {v['unfamiliar']} ({v['unfamiliar'] / max(1, v['n']):.1%}) "
                      f"| {v['rbc_px_median']} |")
+    sp = r.get("aria_screen_through_pipeline")
+    if sp:
+        f = lambda v: f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}] ({v['k']}/{v['n']})"  # noqa: E731
+        L += ["", f"**The screen ({r['screen_pack']}) on aria_all val through the pipeline** (`hemalens analyze` on each whole photo:",
+              "tiles at the measured scale, the gate first; `evaluate_models.py` scores whole fields shrunk into",
+              f"one input instead). Fields the gate accepted: {sp['accepted']} of {sp['fields']}; malignant where",
+              f"P(malignant) >= the manifest's refer threshold {sp['refer_threshold']}:", "",
+              "| | value (95% CI) | target |", "|---|---|---|",
+              f"| 4-class accuracy | {f(sp['accuracy_4_class'])} | >= 0.95 |",
+              f"| sensitivity | {f(sp['sensitivity'])} | >= 0.98 |",
+              f"| specificity | {f(sp['specificity'])} | >= 0.95 |"]
     return "\n".join(L) + "\n"
 
 

@@ -82,8 +82,10 @@ def main():
     # Test photos; the screen sees the pipeline's tiles of them.
     gen = work / "layer-familiarity"
     gen.mkdir(parents=True, exist_ok=True)
-    photos: dict[str, list[Path]] = {"README demo (one field, 6 red cells across)":
-                                     [hd.REPO / "tests" / "fixtures" / "demo" / "eyepiece_bccd_00339.jpg"]}
+    # The first README demo (the README's is now the 26-across view): the field whole, 6 red cells across.
+    narrow = gen / "demo-narrow.jpg"
+    simulate_eyepiece.demo(data, README_DEMO_FIELD, narrow, 1)
+    photos: dict[str, list[Path]] = {"README demo (one field, 6 red cells across)": [narrow]}
     for n in ACROSS:
         p = gen / f"demo-mirrored-{n}.jpg"
         simulate_eyepiece.demo(data, README_DEMO_FIELD, p, 1, n)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the `all-screen` pack (whole-field B-ALL screening): aria_all's four classes, and
-normal blood from two other labs (bccd_fields, raabin_phone) as the pipeline's own
-screening tiles, from ImageNet-pretrained MobileNetV2 (alpha 0.35, ../shared/weights).
+normal blood from two other labs (bccd_fields, raabin_phone), all as the pipeline's own
+screening tiles (aria's fields above their scale bar, each tile labelled by its field), from ImageNet-pretrained MobileNetV2 (alpha 0.35, ../shared/weights).
 A source that only shows normal blood can teach the source instead of the cells:
 scripts/evaluate_domains.py measures each normal source with a pack trained without
 it (--leave-out), and aria's malignant fields restyled and framed like those sources.
@@ -17,7 +17,8 @@ Other sources: scripts/domain_data.py (train -> fit, val -> held out).
 Writes models/all-screen/{model.tflite, model_float.tflite, manifest.json,
 training_history.json}. Then run scripts/evaluate_models.py --pack all-screen.
 
-  .venv-train/bin/python scripts/train_all_screen.py            # ~20 min on 2 cores
+  .venv-train/bin/python scripts/train_all_screen.py            # ~15 min on 2 cores
+  .venv-train/bin/python scripts/fit_familiarity.py --pack all-screen --style-layer block_5_add
   .venv-train/bin/python scripts/train_all_screen.py --leave-out bccd --out /tmp/hemalens-loso/all-screen-no-bccd
 """
 import os
@@ -81,7 +82,7 @@ def padded_copies(rows, share=0.35):
 
 
 def main():
-    ap = hd.training_arg_parser(__doc__, "all-screen", epochs=8)
+    ap = hd.training_arg_parser(__doc__, "all-screen", epochs=20)
     ap.set_defaults(lr=1e-3, warmup=1, max_minutes=30.0, aug_strength=1.0)
     a = ap.parse_args()
 
@@ -106,8 +107,9 @@ def main():
     base = colour_baseline(splits, a.seed)
     print(base, flush=True)
     desc = {"aria_all": "../shared/data/aria_all (train split: fit = first 85 % of each class block, "
-                        "tune = last 15 %; val block held out; 35 % of fit fields also shrunk into their "
-                        "own plasma colour)",
+                        "tune = last 15 %; val block held out) as the pipeline's screening tiles of each "
+                        "field above its scale bar, labelled by the field; 35 % of fit tiles also shrunk "
+                        "into their own plasma colour",
             "bccd": "../shared/data/bccd_fields train fields (normal blood: benign), as the pipeline's "
                     "screening tiles (hemalens analyze --dump-windows), and tiles of simulated eyepiece "
                     "photos made from train fields",
@@ -127,7 +129,7 @@ def main():
         data_desc=[desc[s] for s in srcs],
         rbc_px=hd.ARIA_RBC_PX_AT_224 * a.size / 224.0, cell_px=None, extra=extra, out_dir=out,
         standardise=bool(a.standardise), aug_strength=a.aug_strength,
-        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.0.0",
+        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.1.0",
         rounding=a.rounding)
 
 

@@ -150,7 +150,9 @@ def test_readme_demo_photo_is_a_normal_field_and_the_cartoon_is_unfamiliar(hemal
     d = lines[0]
     assert d["quality"]["ok"], d["quality"]
     assert d["screen"]["label"] == "benign" and d["screen"]["distance"] <= 1.0, d["screen"]
-    assert len(d["cells"]) == 1 and d["cells"][0]["label"] not in ("ig", "erythroblast", "platelet"), d["cells"]
+    # The field's one neutrophil, mirrored 16 times (tests/fixtures/demo/README.md).
+    assert 12 <= len(d["cells"]) <= 20, d["cells"]
+    assert all(c["label"] not in ("ig", "erythroblast", "platelet") for c in d["cells"]), d["cells"]
     for c in lines[1:]:
         assert "unfamiliar_image" in [i["code"] for i in c["quality"]["issues"]], c["quality"]
         assert c["cells"] == [] and c["screen"] is None

@@ -18,7 +18,7 @@ def make(data, out, *extra):
 
 
 def test_the_committed_demo_is_what_the_command_makes(data, tmp_path):
-    make(data, tmp_path / "demo.jpg")
+    make(data, tmp_path / "demo.jpg", "--across", "26")
     assert (tmp_path / "demo.jpg").read_bytes() == DEMO.read_bytes()
 
 

@@ -701,12 +701,16 @@ mod tests {
             let g = guide(&f, &PreviewOptions::default());
             assert!(g.aperture_found && g.aperture_centred && g.aperture_big_enough, "{g:?}");
             assert!(g.ready, "{g:?}");
-            assert!((g.focus - still.focus).abs() < 0.15, "focus {} vs still {}", g.focus, still.focus);
+            // The demo's red cells are ~32 px in the preview frame, ~9 in the
+            // guide's 480 px work image: under the gate's 12, so the guide
+            // reads focus a little lower than the gate (0.73 and 0.89 here).
+            assert!((g.focus - still.focus).abs() < 0.2, "focus {} vs still {}", g.focus, still.focus);
             assert!((g.exposure - still.exposure).abs() < 0.05, "{g:?} vs {still:?}");
             // The demo field's red cells, scaled as the frame is.
             let (d, ds) = (g.rbc_diameter_px.unwrap(), still.rbc_diameter_px.unwrap() * 1080.0 / 1200.0);
             assert!((d / ds - 1.0).abs() < 0.1, "rbc {d} vs {ds}");
-            assert!((1..=3).contains(&g.white_cells), "{g:?}");
+            // The field's one neutrophil, mirrored 16 times (tests/fixtures/demo/README.md).
+            assert!((12..=20).contains(&g.white_cells), "{g:?}");
             let f = g.fov.unwrap();
             assert!((f.cx - 960.0).abs() < 60.0 && (f.cy - 540.0).abs() < 60.0, "{f:?}");
             // JSON for the bindings.
