@@ -212,11 +212,31 @@ def simulated_windows(data: Path, work: Path, source: str, name: str, n: int, rb
     return d, truth, out, reps
 
 
+def malignant_prob(probs: dict) -> float:
+    """A screen answer's P(malignant): the summed probability of every
+    `malignant_*` label (the core's `session::malignant_prob`)."""
+    return float(sum(p for label, p in probs.items() if label.startswith("malignant")))
+
+
+def field_malignant_prob(rep: dict) -> float:
+    """The screen's P(malignant) of one field report (0 where it has no screen)."""
+    return malignant_prob(rep["screen"]["probs"]) if rep.get("screen") else 0.0
+
+
+def cells_field_line(screen_dir: Path) -> float:
+    """The screen P(malignant) at or above which a session counts none of a field's cells as a type:
+    all-screen's `cells_field_malignant_prob`, by default its refer line (core `Thresholds`)."""
+    th = json.loads((screen_dir / "manifest.json").read_text())["thresholds"]
+    return float(th.get("cells_field_malignant_prob", th["refer_malignant_prob"]))
+
+
 def blast_cell_rows(data: Path, work: Path) -> list[dict]:
     """Every cell window the pipeline cuts from simulated photos of aria *train*
     malignant fields (B-ALL: nearly all blasts, a type the cell pack has no class
-    for): what its confidence line must keep out of the differential. Never the
-    val fields `evaluate_domains.py` reports blasts on."""
+    for): what its confidence line must keep out of the differential. Each row
+    carries its field's screen P(malignant) (`field_malignant`, the screen embedded
+    in the binary): a session counts no cell of a field at or above `cells_field_line`.
+    Never the val fields `evaluate_domains.py` reports blasts on."""
     rows = []
     for name, n, rbc, seed, per_class in SIM_SPECS["aria_all"]:
         d, truth, out, reps = simulated_windows(data, work, "aria_all", name, n, rbc, seed, per_class)
@@ -225,7 +245,8 @@ def blast_cell_rows(data: Path, work: Path) -> list[dict]:
             if t["class"] == "benign" or not rep or not rep["quality"]["ok"] or t.get("spoiled"):
                 continue
             rows += [{"file": str(w), "label": "blast", "source": "aria_all", "split": "fit",
-                      "group": str(d / t["file"])} for w in windows_of(out, d / t["file"], "cell")]
+                      "group": str(d / t["file"]), "field_malignant": field_malignant_prob(rep)}
+                     for w in windows_of(out, d / t["file"], "cell")]
     return rows
 
 

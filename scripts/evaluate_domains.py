@@ -69,11 +69,6 @@ def probs_of(pack_dir: Path, rows: list[dict]):
     return m, hd.softmax_T(L, m["calibration"]["temperature"])
 
 
-def ci(k: int, n: int) -> dict:
-    lo, hi = hd.wilson(k, n) if n else (0.0, 1.0)
-    return {"k": int(k), "n": int(n), "value": round(k / n, 4) if n else None, "ci": [round(lo, 4), round(hi, 4)]}
-
-
 def cell_scores(pack_dir: Path, rows: list[dict]) -> dict:
     m, P = probs_of(pack_dir, rows)
     labels = m["labels"]
@@ -87,10 +82,10 @@ def cell_scores(pack_dir: Path, rows: list[dict]) -> dict:
         f1.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
     conf = P.max(1) >= m["thresholds"].get("min_confidence", 0.5)
     wrong = Counter(f"{labels[a]}->{labels[b]}" for a, b in zip(y, pred) if a != b)
-    return {"accuracy": ci(int((pred == y).sum()), len(y)), "macro_f1": round(float(np.mean(f1)), 4),
+    return {"accuracy": hd.proportion(int((pred == y).sum()), len(y)), "macro_f1": round(float(np.mean(f1)), 4),
             "ece": round(hd.ece(P, y), 4),
             "confident_share": round(float(conf.mean()), 4),
-            "confident_accuracy": ci(int((pred[conf] == y[conf]).sum()), int(conf.sum())),
+            "confident_accuracy": hd.proportion(int((pred[conf] == y[conf]).sum()), int(conf.sum())),
             "top_errors": dict(wrong.most_common(4))}
 
 
@@ -104,8 +99,8 @@ def screen_calls(reports: list[dict], refer: float) -> dict:
     ok = [r for r in reports if r.get("quality", {}).get("ok") and r.get("screen")]
     mal = sum(r["screen"]["label"] != "benign" for r in ok)
     pm = [1.0 - r["screen"]["probs"]["benign"] for r in ok]
-    return {"fields": len(reports), "accepted": len(ok), "called_malignant": ci(mal, len(ok)),
-            "p_malignant_at_refer_threshold": ci(sum(p >= refer for p in pm), len(ok))}
+    return {"fields": len(reports), "accepted": len(ok), "called_malignant": hd.proportion(mal, len(ok)),
+            "p_malignant_at_refer_threshold": hd.proportion(sum(p >= refer for p in pm), len(ok))}
 
 
 def restyle(rows: list[dict], targets: list[Path], seed: int) -> list[np.ndarray]:
@@ -193,7 +188,7 @@ def decide_runs(runs: list[list[dict]]) -> dict:
     outs = [json.loads(l) for l in p.stdout.splitlines()]
     dec = Counter(o["outcome"]["decision"] for o in outs)
     reasons = Counter(x["code"] for o in outs for x in o["outcome"]["reasons"])
-    return {"sessions": len(outs), "decisions": dict(dec), "referred": ci(dec.get("refer", 0), len(outs)),
+    return {"sessions": len(outs), "decisions": dict(dec), "referred": hd.proportion(dec.get("refer", 0), len(outs)),
             "reasons": dict(reasons.most_common(6)), "fields_per_session": [len(f) for f in runs]}
 
 
@@ -293,10 +288,15 @@ def main():
         _, Pm = run_screen_arrays(pack, [hd.preprocess_uint8(hd.load_rgb(r["file"]), 128, 128, [hd.ARIA_MASK]) for r in mal])
         _, Pr = run_screen_arrays(pack, restyle(mal, tiles, 7))
         _, Pb = run_screen_arrays(pack, restyle(ben, tiles, 8))
-        cf[name] = {"aria val malignant, as they are: called malignant": ci(int((Pm[:, 0] < Pm.max(1)).sum()), len(mal)),
-                    "aria val malignant, restyled and framed: called malignant": ci(int((Pr[:, 0] < Pr.max(1)).sum()), len(mal)),
-                    "restyled and framed: P(malignant) >= refer threshold": ci(int(((1 - Pr[:, 0]) >= t).sum()), len(mal)),
-                    "aria val benign, restyled and framed: called benign": ci(int((Pb.argmax(1) == 0).sum()), len(ben))}
+        cf[name] = {
+            "aria val malignant, as they are: called malignant":
+                hd.proportion(int((Pm[:, 0] < Pm.max(1)).sum()), len(mal)),
+            "aria val malignant, restyled and framed: called malignant":
+                hd.proportion(int((Pr[:, 0] < Pr.max(1)).sum()), len(mal)),
+            "restyled and framed: P(malignant) >= refer threshold":
+                hd.proportion(int(((1 - Pr[:, 0]) >= t).sum()), len(mal)),
+            "aria val benign, restyled and framed: called benign":
+                hd.proportion(int((Pb.argmax(1) == 0).sum()), len(ben))}
     for src in ("bccd", "raabin"):
         if f"trained without {src}" not in cf and f"trained without {src}" in prev.get("from_cells_not_source", {}):
             cf[f"trained without {src}"] = prev["from_cells_not_source"][f"trained without {src}"]
@@ -329,12 +329,18 @@ def blasts(data: Path, work: Path, v1: dict, shipped: dict) -> dict:
     for name, cp in (("v1", v1["wbc-type"]), ("shipped", shipped["wbc-type"])):
         reps = analyze([asim / t["file"] for t in atruth if t["class"] != "benign"], shipped["all-screen"], cp)
         mcf = json.loads((cp / "manifest.json").read_text())["thresholds"].get("min_confidence", 0.5)
-        cs = [c for r in reps if r.get("quality", {}).get("ok") for c in r["cells"]]
+        line = dd.cells_field_line(shipped["all-screen"])
+        ok = [r for r in reps if r.get("quality", {}).get("ok")]
+        cs = [c for r in ok for c in r["cells"]]
         conf = [c for c in cs if c["label"] in dd.CELL_TYPES and c["confidence"] >= mcf]
-        # What a session counts: a cell beyond the familiarity line is uncertain, whatever its confidence.
-        counted = [c for c in conf if (c.get("distance") or 0.0) <= 1.0]
-        blast[name] = {"cells": len(cs), "confident_mature": ci(len(conf), len(cs)),
-                       "counted_as_mature": ci(len(counted), len(cs)),
+        # What a session counts: a cell beyond the familiarity line, or in a field the screen calls
+        # malignant (core session::add_field), is uncertain, whatever its confidence.
+        passed = [c for r in ok if dd.field_malignant_prob(r) < line for c in r["cells"]]
+        counted = [c for c in passed if c["label"] in dd.CELL_TYPES and c["confidence"] >= mcf
+                   and (c.get("distance") or 0.0) <= 1.0]
+        blast[name] = {"cells": len(cs), "confident_mature": hd.proportion(len(conf), len(cs)),
+                       "counted_as_mature": hd.proportion(len(counted), len(cs)),
+                       "in_fields_screen_passes": len(passed),
                        "labels": dict(Counter(c["label"] for c in cs).most_common())}
     return blast
 
@@ -398,11 +404,15 @@ def markdown(r: dict) -> str:
     L += ["", "## Blasts passed as confident mature cells", "",
           "White cells the pipeline finds on simulated eyepiece photos of aria val malignant fields (nearly all "
           "blasts), typed by the cell pack; target at most 5 % confident mature types.", "",
-          "`counted as mature`: confident and within the cell pack's familiarity line, so counted in a "
-          "session's differential (a cell beyond the line is uncertain, whatever its confidence; v1 has no line).", "",
-          "| cell pack | cells | confident mature | counted as mature | labels |", "|---|---|---|---|---|"]
+          "`counted as mature`: confident, within the cell pack's familiarity line and in a field the shipped "
+          "screen does not call malignant (below its refer line), so counted in a session's differential (any "
+          "other cell is uncertain, whatever its confidence; v1 has no line). `in passed fields`: the cells of "
+          "fields the screen does not call malignant.", "",
+          "| cell pack | cells | confident mature | in passed fields | counted as mature | labels |",
+          "|---|---|---|---|---|---|"]
     for k, v in r["blasts_as_confident_mature"].items():
-        L.append(f"| {k} | {v['cells']} | {f(v['confident_mature'])} | {f(v.get('counted_as_mature', {}))} | "
+        L.append(f"| {k} | {v['cells']} | {f(v['confident_mature'])} | {v.get('in_fields_screen_passes', '')} | "
+                 f"{f(v.get('counted_as_mature', {}))} | "
                  + ", ".join(f"{a} {b}" for a, b in v["labels"].items()) + " |")
     h = r["healthy_sessions_bccd_val"]
     L += ["", "## Healthy sessions from another microscope", "",

@@ -151,7 +151,7 @@ def field_effect(screen: Path, cells: Path, val_photos: list[Path], profile: Pat
         refer = json.loads((screen / "manifest.json").read_text()).get("thresholds", {}).get(
             "refer_malignant_prob", json.loads((hd.REPO / "models/all-screen/manifest.json").read_text())[
                 "thresholds"]["refer_malignant_prob"])
-        out[name] = {"unfamiliar": ed.ci(issues.get("unfamiliar_image", 0), len(reps)),
+        out[name] = {"unfamiliar": hd.proportion(issues.get("unfamiliar_image", 0), len(reps)),
                      **ed.screen_calls(reps, refer),
                      "healthy_sessions": ed.sessions(reps)}
     return out

@@ -209,33 +209,27 @@ def main():
     report["aria_rbc_px_pack"] = hd.ARIA_RBC_PX_AT_224
     sm = json.loads((screen_dir / "manifest.json").read_text())
     report["screen_pack"] = f"all-screen {sm['version']} (`{sm['sha256'][:12]}`)"
-    report["aria_screen_through_pipeline"] = screen_through_pipeline(aria_held, got_by["aria_all val fields"],
-                                                                     screen_dir)
+    report["aria_screen_through_pipeline"] = screen_through_pipeline(
+        aria_held, got_by["aria_all val fields"], sm["thresholds"]["refer_malignant_prob"])
     out = Path(a.out)
     hd.write_json(out.with_suffix(".json"), report)
     out.with_suffix(".md").write_text(markdown(report))
     print(json.dumps(report["non_blood"], indent=1))
 
 
-def screen_through_pipeline(rows: list[dict], reps: list[dict], screen_dir: Path) -> dict:
+def screen_through_pipeline(rows: list[dict], reps: list[dict], refer: float) -> dict:
     """The screen on aria val fields as `hemalens analyze` sees them (whole photos, tiles at the
     measured scale, the gate first): on the fields the gate accepts, malignant called where the
-    field's P(malignant) reaches the screen's own refer threshold."""
-    thr = json.loads((screen_dir / "manifest.json").read_text())["thresholds"]["refer_malignant_prob"]
-    tp = fn = tn = fp = right = n = 0
-    for row, r in zip(rows, reps):
-        s = r.get("screen")
-        if not r.get("quality", {}).get("ok") or not s:
-            continue
-        n += 1
-        right += s["label"] == row["label"]
-        called, mal = 1.0 - s["probs"]["benign"] >= thr, row["label"] != "benign"
-        tp, fn = tp + (mal and called), fn + (mal and not called)
-        tn, fp = tn + (not mal and not called), fp + (not mal and called)
-    w = lambda k, m: {"k": k, "n": m, "value": round(k / max(1, m), 4),  # noqa: E731
-                      "ci": [round(v, 4) for v in hd.wilson(k, m)]}
-    return {"fields": len(rows), "accepted": n, "refer_threshold": thr, "accuracy_4_class": w(right, n),
-            "sensitivity": w(tp, tp + fn), "specificity": w(tn, tn + fp)}
+    field's P(malignant) reaches the screen's own refer threshold `refer`."""
+    got = [(row, r["screen"]) for row, r in zip(rows, reps)
+           if r.get("quality", {}).get("ok") and r.get("screen")]
+    y = np.array([row["label"] != "benign" for row, _ in got], bool)
+    called = np.array([dd.malignant_prob(s["probs"]) >= refer for _, s in got], bool)
+    right = sum(s["label"] == row["label"] for row, s in got)
+    return {"fields": len(rows), "accepted": len(got), "refer_threshold": refer,
+            "accuracy_4_class": hd.proportion(right, len(got)),
+            "sensitivity": hd.proportion(int((called & y).sum()), int(y.sum())),
+            "specificity": hd.proportion(int((~called & ~y).sum()), int((~y).sum()))}
 
 
 def markdown(r: dict) -> str:

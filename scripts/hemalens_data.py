@@ -266,6 +266,12 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     return (max(0.0, c - hw), min(1.0, c + hw))
 
 
+def proportion(k: int, n: int) -> dict:
+    """k of n with its 95% Wilson interval, rounded to 4 places, as the evaluation scripts write it."""
+    lo, hi = wilson(k, n) if n else (0.0, 1.0)
+    return {"k": int(k), "n": int(n), "value": round(k / n, 4) if n else None, "ci": [round(lo, 4), round(hi, 4)]}
+
+
 def confusion(y: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
     cm = np.zeros((n, n), np.int64)
     for a, b in zip(y, p):

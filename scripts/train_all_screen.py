@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Train the `all-screen` pack (whole-field B-ALL screening): aria_all's four classes, and
 normal blood from two other labs (bccd_fields, raabin_phone), all as the pipeline's own
-screening tiles (aria's fields above their scale bar, each tile labelled by its field), from ImageNet-pretrained MobileNetV2 (alpha 0.35, ../shared/weights).
+screening tiles (aria's fields above their scale bar, each tile labelled by its field),
+from ImageNet-pretrained MobileNetV2 (alpha 0.35, ../shared/weights).
 A source that only shows normal blood can teach the source instead of the cells:
 scripts/evaluate_domains.py measures each normal source with a pack trained without
 it (--leave-out), and aria's malignant fields restyled and framed like those sources.

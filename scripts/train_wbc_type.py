@@ -29,8 +29,8 @@ REPEAT = {"pbc_wbc": 1, "lisc": 3, "bccd": 2}
 
 
 def main():
-    ap = hd.training_arg_parser(__doc__, "wbc-type", epochs=8)
-    ap.set_defaults(lr=1e-3, warmup=1, max_minutes=40.0, aug_strength=1.0)
+    ap = hd.training_arg_parser(__doc__, "wbc-type", epochs=20)
+    ap.set_defaults(lr=1e-3, warmup=1, max_minutes=70.0, aug_strength=1.0)
     a = ap.parse_args()
     data = hd.check_data_dir(a.data, "pbc_wbc").parent
     rows = dd.cell_dataset(data, Path(a.work))
@@ -52,7 +52,7 @@ def main():
         data_desc=[desc[s] for s in srcs],
         rbc_px=hd.PBC_RBC_PX_AT_360 * a.size / 360.0, cell_px=None, extra=extra, out_dir=Path(a.out),
         standardise=bool(a.standardise), aug_strength=a.aug_strength,
-        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.0.0",
+        resume=a.resume, warmup_epochs=a.warmup, pretrained=bool(a.pretrained), version="2.1.0",
         rounding=a.rounding)
 
 

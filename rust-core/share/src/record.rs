@@ -131,19 +131,19 @@ impl Record {
         self.audit.iter().find(|a| a.action == "start_session").map(|a| a.who.as_str())
     }
 
-    /// The site profile the fields were read with, if any.
-    /// Whether the machine counted `cell` of `field` in the differential: a
-    /// familiar white cell (within the cell pack's embedding line, in a field
-    /// whose site profile was checked) at or above the cell model's confidence
-    /// threshold. The rest are "uncertain" and shown apart for review.
+    /// Whether the machine counted `cell` of `field` in the differential, by
+    /// the session's own rule (`session::counts_as_typed`) with the thresholds
+    /// its provenance records (a record from before a threshold existed is
+    /// judged without it, as it was). The rest are "uncertain" and shown apart
+    /// for review.
     pub fn machine_counted(&self, field: &FieldRecord, cell: &hemalens_core::field::Cell) -> bool {
-        let min_conf =
-            self.summary().provenance.thresholds.get("wbc-type.min_confidence").copied().unwrap_or(0.0);
-        let unchecked = field.report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
-        let familiar = !unchecked && !cell.unfamiliar();
-        familiar && cell.confidence >= min_conf
+        let th = &self.summary().provenance.thresholds;
+        let min_conf = th.get("wbc-type.min_confidence").copied().unwrap_or(0.0);
+        let field_line = th.get("all-screen.cells_field_malignant_prob").copied();
+        hemalens_core::session::counts_as_typed(&field.report, cell, min_conf, field_line)
     }
 
+    /// The site profile the fields were read with, if any.
     pub fn site(&self) -> Option<&hemalens_core::site::SiteRef> {
         self.result.summary.provenance.site.as_ref()
     }
@@ -206,6 +206,30 @@ pub(crate) mod tests {
         assert_eq!(r.uid, format!("0123456789abcdef-{}", r.session.id));
         assert!(!r.fields.is_empty());
         assert_eq!(r.operator(), Some("hw-amina"));
+    }
+
+    #[test]
+    fn a_cell_is_counted_by_the_session_rule_with_the_recorded_thresholds() {
+        let mut r = sample();
+        r.result.summary.provenance.thresholds.insert("wbc-type.min_confidence".into(), 0.0);
+        let (fi, ci) = r
+            .fields
+            .iter()
+            .enumerate()
+            .find_map(|(fi, f)| {
+                f.report.cells.iter().position(|c| r.machine_counted(f, c)).map(|ci| (fi, ci))
+            })
+            .expect("the demo session counts a cell");
+        let counted = |r: &Record| r.machine_counted(&r.fields[fi], &r.fields[fi].report.cells[ci]);
+        // This export predates the field line: judged without it, as it was.
+        assert!(!r.summary().provenance.thresholds.contains_key("all-screen.cells_field_malignant_prob"));
+        let th = &mut r.result.summary.provenance.thresholds;
+        th.insert("all-screen.cells_field_malignant_prob".into(), 1.5);
+        assert!(counted(&r));
+        // A field at or above the recorded line: none of its cells is counted.
+        let th = &mut r.result.summary.provenance.thresholds;
+        th.insert("all-screen.cells_field_malignant_prob".into(), 0.0);
+        assert!(!counted(&r));
     }
 
     #[test]

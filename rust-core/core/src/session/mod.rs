@@ -10,7 +10,7 @@ pub use decide::{decide, Decision, NextStep, Outcome, Reason};
 pub use policy::{SessionPolicy, Thresholds};
 pub use stats::{mixture_proportions, wilson, Proportion, Z95};
 
-use crate::field::{FieldReport, ModelRef, Probs};
+use crate::field::{Cell, FieldReport, ModelRef, Probs};
 use crate::site::SiteRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -162,7 +162,7 @@ impl Session {
                 let v = self.white_labels.iter().map(|l| cell.probs.get(l).unwrap_or(0.0)).collect();
                 self.white_probs.push(v);
             }
-            if cell.confidence < t.cell_min_confidence || unfamiliar {
+            if !counts_as_typed(report, cell, t.cell_min_confidence, t.cells_field_malignant_prob) {
                 self.uncertain_cells += 1;
             } else {
                 *self.counts.entry(cell.label.clone()).or_default() += 1;
@@ -274,6 +274,24 @@ impl Session {
     }
 }
 
+/// Whether a session counts `cell` of the accepted field `report` as its type
+/// (in the differential) rather than as uncertain: a white cell at or above
+/// `min_confidence`, within its pack's familiarity line, read without an
+/// unreviewed site profile, in a field whose own screen P(malignant) is below
+/// `field_malignant_line` (`Thresholds::cells_field_malignant_prob`; `None`:
+/// no such line). The report and the hospital's page mark cells by it too.
+pub fn counts_as_typed(
+    report: &FieldReport,
+    cell: &Cell,
+    min_confidence: f64,
+    field_malignant_line: Option<f64>,
+) -> bool {
+    let cells_unchecked = report.site.as_ref().is_some_and(|s| !s.cells_reviewed);
+    let field_malignant = field_malignant_line
+        .is_some_and(|line| report.screen.as_ref().is_some_and(|s| malignant_prob(&s.probs) >= line));
+    !cells_unchecked && !cell.unfamiliar() && !field_malignant && cell.confidence >= min_confidence
+}
+
 /// P(malignant): the summed probability of every `malignant_*` label.
 pub fn malignant_prob(probs: &Probs) -> f64 {
     probs.iter().filter(|(l, _)| l.starts_with("malignant")).map(|(_, p)| p).sum()
@@ -313,7 +331,9 @@ pub struct CellCounts {
     pub detected: u32,
     /// Confident white cells: the differential's denominator.
     pub white: u32,
-    /// White cells below the cell model's confidence threshold.
+    /// White cells not counted as a type: below the cell model's confidence
+    /// threshold, beyond its familiarity line, or in a field the screen calls
+    /// malignant.
     pub uncertain: u32,
     pub platelets: u32,
 }
@@ -428,6 +448,19 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn cells_of_a_field_the_screen_calls_malignant_are_uncertain_however_confident() {
+        let policy = SessionPolicy::default();
+        let line = policy.thresholds.cells_field_malignant_prob.unwrap();
+        let mut s = Session::new(policy, "test");
+        s.add_field(&field(vec![cell("lymphocyte", 0.99), cell("platelet", 0.99)], line));
+        s.add_field(&field(vec![cell("lymphocyte", 0.99)], line - 0.01));
+        let sum = s.summary();
+        assert_eq!((sum.cells.white, sum.cells.uncertain, sum.cells.platelets), (1, 1, 1));
+        let lym = sum.differential.iter().find(|c| c.label == "lymphocyte").unwrap();
+        assert_eq!(lym.count, 1);
+    }
 
     #[test]
     fn unfamiliar_cells_are_uncertain_however_confident() {

@@ -38,6 +38,14 @@ pub struct Thresholds {
     /// all-screen `refer_malignant_prob`: aggregated P(malignant) at or above
     /// which the leukaemia screen is positive.
     pub refer_malignant_prob: f64,
+    /// all-screen `cells_field_malignant_prob` (by default its
+    /// `refer_malignant_prob`): a field whose own P(malignant) is at or above
+    /// it has none of its cells counted as a type. The cell pack has no blast
+    /// class and reads blasts as confident lymphocytes or monocytes; the
+    /// screen, which sees the field, sets them apart. `None` in a policy
+    /// stored before the rule existed (its cells were counted without it).
+    #[serde(default)]
+    pub cells_field_malignant_prob: Option<f64>,
     /// all-screen `clear_malignant_prob`: aggregated P(malignant) at or below
     /// which the screen is negative. Between the two the rule abstains.
     pub clear_malignant_prob: f64,
@@ -82,6 +90,7 @@ impl Default for Thresholds {
         .collect();
         Self {
             refer_malignant_prob: 0.5,
+            cells_field_malignant_prob: Some(0.5),
             clear_malignant_prob: 0.2,
             screen_min_confidence: 0.6,
             min_screen_fields: 3,
@@ -116,8 +125,10 @@ impl Thresholds {
                 (label.clone(), (lo, hi))
             })
             .collect();
+        let refer = s("refer_malignant_prob", d.refer_malignant_prob);
         Self {
-            refer_malignant_prob: s("refer_malignant_prob", d.refer_malignant_prob),
+            refer_malignant_prob: refer,
+            cells_field_malignant_prob: Some(s("cells_field_malignant_prob", refer)),
             clear_malignant_prob: s("clear_malignant_prob", d.clear_malignant_prob),
             screen_min_confidence: s("min_confidence", d.screen_min_confidence),
             min_screen_fields: s("min_screen_fields", f64::from(d.min_screen_fields)).max(1.0) as u32,
@@ -135,6 +146,9 @@ impl Thresholds {
     pub fn as_map(&self) -> BTreeMap<String, f64> {
         let mut m = BTreeMap::new();
         m.insert("all-screen.refer_malignant_prob".into(), self.refer_malignant_prob);
+        if let Some(v) = self.cells_field_malignant_prob {
+            m.insert("all-screen.cells_field_malignant_prob".into(), v);
+        }
         m.insert("all-screen.clear_malignant_prob".into(), self.clear_malignant_prob);
         m.insert("all-screen.min_confidence".into(), self.screen_min_confidence);
         m.insert("all-screen.min_screen_fields".into(), f64::from(self.min_screen_fields));
@@ -175,6 +189,23 @@ mod tests {
         let m = t.as_map();
         assert_eq!(m["all-screen.refer_malignant_prob"], 0.7);
         assert_eq!(m["wbc-type.differential_neutrophil_low"], 0.2);
+    }
+
+    #[test]
+    fn the_field_line_follows_the_refer_line_and_is_absent_from_older_policies() {
+        let screen = BTreeMap::from([("refer_malignant_prob".to_string(), 0.97)]);
+        let t = Thresholds::from_maps(&screen, &BTreeMap::new());
+        assert_eq!(t.cells_field_malignant_prob, Some(0.97));
+        assert_eq!(t.as_map()["all-screen.cells_field_malignant_prob"], 0.97);
+        let screen = BTreeMap::from([
+            ("refer_malignant_prob".to_string(), 0.97),
+            ("cells_field_malignant_prob".into(), 0.9),
+        ]);
+        assert_eq!(Thresholds::from_maps(&screen, &BTreeMap::new()).cells_field_malignant_prob, Some(0.9));
+        // A policy stored before the line existed: its cells were counted without it.
+        let old: Thresholds = serde_json::from_str(r#"{"refer_malignant_prob": 0.97}"#).unwrap();
+        assert_eq!(old.cells_field_malignant_prob, None);
+        assert!(!old.as_map().contains_key("all-screen.cells_field_malignant_prob"));
     }
 
     #[test]

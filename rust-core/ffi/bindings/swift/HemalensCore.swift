@@ -738,7 +738,9 @@ public struct CellCounts: Equatable, Hashable {
      */
     public var white: UInt32
     /**
-     * White cells below the cell model's confidence threshold.
+     * White cells not counted as a type: below the cell model's confidence
+     * threshold, beyond its familiarity line, or in a field the screen calls
+     * malignant.
      */
     public var uncertain: UInt32
     public var platelets: UInt32
@@ -753,7 +755,9 @@ public struct CellCounts: Equatable, Hashable {
          * Confident white cells: the differential's denominator.
          */white: UInt32, 
         /**
-         * White cells below the cell model's confidence threshold.
+         * White cells not counted as a type: below the cell model's confidence
+         * threshold, beyond its familiarity line, or in a field the screen calls
+         * malignant.
          */uncertain: UInt32, platelets: UInt32) {
         self.detected = detected
         self.white = white

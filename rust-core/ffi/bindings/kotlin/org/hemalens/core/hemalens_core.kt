@@ -1176,7 +1176,9 @@ data class CellCounts (
     var `white`: kotlin.UInt
     , 
     /**
-     * White cells below the cell model's confidence threshold.
+     * White cells not counted as a type: below the cell model's confidence
+     * threshold, beyond its familiarity line, or in a field the screen calls
+     * malignant.
      */
     var `uncertain`: kotlin.UInt
     , 
