@@ -366,7 +366,7 @@ def markdown(r: dict) -> str:
          + "; `left out` = the same recipe trained without that source (leave-one-source-out): the figure "
            "the next clinic sees before any site calibration."
          + (" The left-out figures of "
-            + ", ".join(sorted({f.split(" / ")[0] for f in r["left_out_reused"]["figures"]}))
+            + ", ".join(sorted({" / ".join(f.split(" / ")[:2]) for f in r["left_out_reused"]["figures"]}))
             + f" are kept from the previous run ({r['left_out_reused']['note']})."
             if r.get("left_out_reused") else ""), "",
          "## White-cell type", "",

@@ -239,6 +239,7 @@ def keep(prev: dict, report: dict, src: str, site: dict) -> None:
         if k in old:
             site[k] = old[k]
     report["left_out_reused"] = prev.get("left_out_reused") or ed.LEFT_OUT_REUSED
+    report.setdefault("left_out_reused_sources", []).append(src)
 
 
 def markdown(r: dict) -> str:
@@ -250,8 +251,9 @@ def markdown(r: dict) -> str:
          "range over draws and the 95% Wilson interval of the pooled draws. The penalty and temperature",
          "are chosen inside the calibration, on the reviewed cells only.", ""]
     if r.get("left_out_reused"):
-        L += [f"The new-site figures are kept from the previous run ({r['left_out_reused']}); the shipped packs' "
-              "curves are this run's.", ""]
+        which = " and ".join(r.get("left_out_reused_sources", [])) or "every site"
+        L += [f"The new-site figures of {which} are kept from the previous run ({r['left_out_reused']}); the "
+              "other figures are this run's.", ""]
     for name, s in r["sites"].items():
         L += [f"## {name}", "",
               f"Calibration photos: {s['calibration_photos']}; reviewed-cell pool: {s['reviewed_pool']}; "
