@@ -98,7 +98,7 @@ def analyze(paths: list[Path], screen: Path | str, cells: Path | str) -> list[di
 def screen_calls(reports: list[dict], refer: float) -> dict:
     ok = [r for r in reports if r.get("quality", {}).get("ok") and r.get("screen")]
     mal = sum(r["screen"]["label"] != "benign" for r in ok)
-    pm = [1.0 - r["screen"]["probs"]["benign"] for r in ok]
+    pm = [dd.field_malignant_prob(r) for r in ok]
     return {"fields": len(reports), "accepted": len(ok), "called_malignant": hd.proportion(mal, len(ok)),
             "p_malignant_at_refer_threshold": hd.proportion(sum(p >= refer for p in pm), len(ok))}
 
@@ -188,7 +188,8 @@ def decide_runs(runs: list[list[dict]]) -> dict:
     outs = [json.loads(l) for l in p.stdout.splitlines()]
     dec = Counter(o["outcome"]["decision"] for o in outs)
     reasons = Counter(x["code"] for o in outs for x in o["outcome"]["reasons"])
-    return {"sessions": len(outs), "decisions": dict(dec), "referred": hd.proportion(dec.get("refer", 0), len(outs)),
+    return {"sessions": len(outs), "decisions": dict(dec),
+            "referred": hd.proportion(dec.get("refer", 0), len(outs)),
             "reasons": dict(reasons.most_common(6)), "fields_per_session": [len(f) for f in runs]}
 
 
@@ -326,10 +327,10 @@ def blasts(data: Path, work: Path, v1: dict, shipped: dict) -> dict:
     asim = work / "eval-sims" / "aria-val"
     atruth = dd.simulate(data, asim, "aria", "val", 6, 100.0, 32, per_class=True)
     blast = {}
+    line = dd.cells_field_line(shipped["all-screen"])
     for name, cp in (("v1", v1["wbc-type"]), ("shipped", shipped["wbc-type"])):
         reps = analyze([asim / t["file"] for t in atruth if t["class"] != "benign"], shipped["all-screen"], cp)
         mcf = json.loads((cp / "manifest.json").read_text())["thresholds"].get("min_confidence", 0.5)
-        line = dd.cells_field_line(shipped["all-screen"])
         ok = [r for r in reps if r.get("quality", {}).get("ok")]
         cs = [c for r in ok for c in r["cells"]]
         conf = [c for c in cs if c["label"] in dd.CELL_TYPES and c["confidence"] >= mcf]
